@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The build the Dockerfile runs, as a script so CI can prove it works without a Docker engine:
+# a clean install, a build, a production-only install of the result, and a smoke run of the CLI.
+# Usage: scripts/release-build.sh OUT_DIR   (OUT_DIR receives dist/, node_modules/, package.json)
+set -euo pipefail
+src="$(cd "$(dirname "$0")/.." && pwd)"
+out="${1:?usage: release-build.sh OUT_DIR}"
+mkdir -p "$out"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+cp -r "$src/package.json" "$src/package-lock.json" "$src/tsconfig.json" "$src/tsconfig.build.json" "$src/src" "$src/config" "$work/"
+(cd "$work" && bash "$src/scripts/npm-ci.sh" --ignore-scripts >/dev/null && npm run build >/dev/null)
+cp -r "$work/dist" "$work/package.json" "$work/package-lock.json" "$work/config" "$out/"
+(cd "$out" && bash "$src/scripts/npm-ci.sh" --omit=dev --ignore-scripts >/dev/null)
+node "$out/dist/cli/main.js" --version
+node "$out/dist/cli/main.js" config validate -c "$out/config/haven.example.yaml"
+echo "release build ok: $out"

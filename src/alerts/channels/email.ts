@@ -1,0 +1,112 @@
+/**
+ * The email channel: nodemailer over SMTP. TLS per `alerts.email.smtp`: `secure: true` is TLS from the
+ * first byte (port 465); otherwise STARTTLS, required when `tls.enabled` (the default when `tls:` is
+ * given, so a password never crosses the network in clear), opportunistic when `tls:` is left out, and
+ * never with `tls.enabled: false`.
+ */
+import { readFile } from "node:fs/promises";
+import { createTransport, type Transporter } from "nodemailer";
+import type { AlertsConfig } from "../../config/types";
+import { HavenError } from "../../lib/errors";
+import { scrubSecrets } from "../../lib/secret";
+import { renderText, type Notice } from "../message";
+import type { AlertChannel } from "./types";
+
+export type EmailConfig = NonNullable<AlertsConfig["email"]>;
+
+export interface EmailChannelOptions {
+  /** Connection, greeting and socket timeout. Default 30 s. */
+  timeoutMs?: number;
+}
+
+/** SMTP reply codes 5xx and these client errors fail the same way again: do not retry them. */
+const PERMANENT_NODEMAILER_CODES = new Set(["EAUTH", "EENVELOPE", "EMESSAGE", "ETLS"]);
+
+export function createEmailChannel(config: EmailConfig, options: EmailChannelOptions = {}): AlertChannel {
+  return new EmailChannel(config, options.timeoutMs ?? 30_000);
+}
+
+class EmailChannel implements AlertChannel {
+  readonly name = "email";
+  #transport: Promise<Transporter> | undefined;
+
+  constructor(
+    private readonly config: EmailConfig,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async send(notice: Notice): Promise<void> {
+    const { subject, text } = renderText(notice);
+    const transport = await this.#transportOnce();
+    try {
+      await transport.sendMail({ from: this.config.from, to: this.config.to, subject, text });
+    } catch (error) {
+      throw classify(error, this.config);
+    }
+  }
+
+  async close(): Promise<void> {
+    const transport = this.#transport;
+    this.#transport = undefined;
+    if (transport) (await transport.catch(() => undefined))?.close();
+  }
+
+  #transportOnce(): Promise<Transporter> {
+    this.#transport ??= this.#createTransport();
+    return this.#transport;
+  }
+
+  async #createTransport(): Promise<Transporter> {
+    const { smtp } = this.config;
+    const tls = smtp.tls;
+    let ca: string | undefined;
+    if (tls?.ca) {
+      try {
+        ca = await readFile(tls.ca, "utf8");
+      } catch (error) {
+        this.#transport = undefined;
+        throw new HavenError(
+          "PERMANENT",
+          `cannot read the SMTP CA bundle ${tls.ca}: ${(error as Error).message}`,
+          {
+            hint: "fix alerts.email.smtp.tls.ca in the config",
+          },
+        );
+      }
+    }
+    return createTransport({
+      host: smtp.host,
+      port: smtp.port,
+      secure: smtp.secure,
+      requireTLS: tls ? tls.enabled && !smtp.secure : false,
+      ignoreTLS: tls ? !tls.enabled && !smtp.secure : false,
+      tls: { rejectUnauthorized: tls?.rejectUnauthorized ?? true, ...(ca ? { ca } : {}) },
+      ...(smtp.user ? { auth: { user: smtp.user, pass: smtp.password?.reveal() ?? "" } } : {}),
+      connectionTimeout: this.timeoutMs,
+      greetingTimeout: this.timeoutMs,
+      socketTimeout: this.timeoutMs,
+      logger: false,
+      debug: false,
+    });
+  }
+}
+
+function classify(error: unknown, config: EmailConfig): HavenError {
+  const e = error as { code?: unknown; responseCode?: unknown; message?: unknown };
+  const message = scrubSecrets(typeof e.message === "string" ? e.message : String(error), [
+    config.smtp.password,
+  ]);
+  const where = `SMTP server ${config.smtp.host}:${config.smtp.port}`;
+  const permanent =
+    (typeof e.responseCode === "number" && e.responseCode >= 500) ||
+    (typeof e.code === "string" && PERMANENT_NODEMAILER_CODES.has(e.code));
+  return new HavenError(
+    permanent ? "PERMANENT" : "TRANSIENT",
+    `sending alert email via ${where} failed: ${message}`,
+    {
+      hint: permanent
+        ? "check alerts.email (smtp user, password, TLS settings, from and to addresses)"
+        : "the SMTP server may be down or unreachable; check the network and alerts.email.smtp.host",
+    },
+  );
+}

@@ -1,0 +1,318 @@
+/**
+ * Incidents: the life of an alert condition, from opened to resolved, kept in Redis so that every
+ * `serve` and `worker` process shares it.
+ *
+ * - `raise(key, event)`: opens the incident and notifies, once. While it stays open, further raises
+ *   notify again only when `repeatMs` (`alerts.repeat`) has passed since the last notice (a reminder).
+ * - `clear(key)`: closes an open incident and sends a resolved notice; clearing a key that is not open
+ *   does nothing, so callers may clear freely (every committed backup clears backup-failed).
+ * - `reconcile(conditions, scope)`: the watchdog's call. Raises every condition that holds and clears
+ *   every open incident within `scope` that no longer holds.
+ *
+ * Redis is a cache here, the destination is the truth: if the alert state is lost (Redis flushed,
+ * replaced, or a first start), the next `reconcile` notices that its marker key is gone, recreates one
+ * incident per condition that holds (computed from the bucket), and announces each exactly once as
+ * "still open since <when the condition began>" instead of as new. Nothing else is sent: no storm of
+ * openings, no resolved notices for incidents that cleared while the state was lost (nothing is known
+ * about them), and reminders resume `repeatMs` after the re-announcement. Conditions that only events
+ * raise (backup-failed, backup-partial, storage-unreachable) come back when the event happens again.
+ *
+ * Every transition is one Lua script, so concurrent processes raising the same key open it once and
+ * send one reminder per interval. A notice is counted as sent when the state changed, whether or not
+ * the channels accepted it (delivery failures are logged; the next reminder tries again).
+ */
+import type { Redis } from "ioredis";
+import { HavenError } from "../lib/errors";
+import { silentLogger, type Logger } from "../lib/logger";
+import type { AlertChannel } from "./channels/types";
+import { deliver, type DeliveryOptions, type DeliveryReport } from "./deliver";
+import type { AlertEvent, AlertEventType, Condition } from "./events";
+import type { Notice, NoticeKind } from "./message";
+
+/** Default Redis key prefix of the alert state. */
+export const DEFAULT_INCIDENT_PREFIX = "haven:alerts";
+
+export interface IncidentManagerOptions {
+  redis: Redis;
+  channels: readonly AlertChannel[];
+  /** `alerts.repeat` in milliseconds: how often an open incident is notified again. */
+  repeatMs: number;
+  /** Redis key prefix. Default "haven:alerts". */
+  prefix?: string;
+  logger?: Logger;
+  /** The clock (injected in tests). Default `() => new Date()`. */
+  now?: () => Date;
+  /** Retry policy of channel deliveries. */
+  delivery?: Omit<DeliveryOptions, "logger">;
+}
+
+export interface Incident {
+  key: string;
+  /** The event as last raised (its summary and details stay current in reminders). */
+  event: AlertEvent;
+  /** When the condition began. */
+  since: Date;
+  openedAt: Date;
+  lastNotifiedAt: Date;
+  /** Notices sent for this incident so far (opening and reminders). */
+  notifications: number;
+}
+
+/** What a raise did: opened (new), reannounced (after lost state), reminded (repeat interval), unchanged. */
+export type RaiseAction = "opened" | "reannounced" | "reminded" | "unchanged";
+
+export interface RaiseOutcome {
+  action: RaiseAction;
+  incident: Incident;
+  /** One per channel when a notice was sent; empty when unchanged. */
+  deliveries: DeliveryReport[];
+}
+
+export interface ClearOutcome {
+  resolved: boolean;
+  incident?: Incident;
+  deliveries: DeliveryReport[];
+}
+
+/** Which open incidents a reconcile is authoritative for. */
+export interface ReconcileScope {
+  /** Event types the conditions were computed for (e.g. EVALUATED_EVENTS). */
+  events: readonly AlertEventType[];
+  /** Limit to these targets (e.g. the targets that could be evaluated). Default: every target. */
+  targets?: readonly string[];
+}
+
+export interface ReconcileReport {
+  /** True when the alert state was found missing and rebuilt in this pass. */
+  rebuilt: boolean;
+  opened: string[];
+  reannounced: string[];
+  reminded: string[];
+  resolved: string[];
+  unchanged: string[];
+}
+
+// KEYS: incident hash, open set. ARGV: key, event json, now ms, repeat ms, since ms.
+const RAISE_SCRIPT = `
+local h = KEYS[1]
+redis.call('SADD', KEYS[2], ARGV[1])
+if redis.call('EXISTS', h) == 0 then
+  redis.call('HSET', h, 'key', ARGV[1], 'event', ARGV[2], 'since', ARGV[5], 'openedAt', ARGV[3], 'lastNotifiedAt', ARGV[3], 'notifications', '1')
+  return {'opened', ARGV[5], ARGV[3], ARGV[3], '1'}
+end
+redis.call('HSET', h, 'event', ARGV[2])
+local since = redis.call('HGET', h, 'since')
+local openedAt = redis.call('HGET', h, 'openedAt')
+local last = tonumber(redis.call('HGET', h, 'lastNotifiedAt'))
+local n = tonumber(redis.call('HGET', h, 'notifications'))
+if tonumber(ARGV[3]) - last >= tonumber(ARGV[4]) then
+  n = n + 1
+  redis.call('HSET', h, 'lastNotifiedAt', ARGV[3], 'notifications', tostring(n))
+  return {'reminded', since, openedAt, ARGV[3], tostring(n)}
+end
+return {'unchanged', since, openedAt, tostring(last), tostring(n)}
+`;
+
+// KEYS: incident hash, open set. ARGV: key. Returns the incident's fields, or nothing when not open.
+const CLEAR_SCRIPT = `
+local fields = redis.call('HGETALL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+if #fields > 0 then redis.call('DEL', KEYS[1]) end
+return fields
+`;
+
+export class IncidentManager {
+  readonly #redis: Redis;
+  readonly #channels: readonly AlertChannel[];
+  readonly #repeatMs: number;
+  readonly #prefix: string;
+  readonly #logger: Logger;
+  readonly #now: () => Date;
+  readonly #delivery: DeliveryOptions;
+
+  constructor(options: IncidentManagerOptions) {
+    this.#redis = options.redis;
+    this.#channels = options.channels;
+    this.#repeatMs = options.repeatMs;
+    this.#prefix = options.prefix ?? DEFAULT_INCIDENT_PREFIX;
+    this.#logger = options.logger ?? silentLogger;
+    this.#now = options.now ?? (() => new Date());
+    this.#delivery = { ...options.delivery, logger: this.#logger };
+  }
+
+  /** Opens the incident `key` or, while open, notifies again once `repeatMs` has passed. */
+  async raise(key: string, event: AlertEvent): Promise<RaiseOutcome> {
+    return this.#raise(key, event, "opened");
+  }
+
+  /** Closes the incident `key` with a resolved notice; nothing happens when it is not open. */
+  async clear(key: string): Promise<ClearOutcome> {
+    const fields = (await this.#call(() =>
+      this.#redis.eval(CLEAR_SCRIPT, 2, this.#incidentKey(key), this.#openKey(), key),
+    )) as string[];
+    if (fields.length === 0) return { resolved: false, deliveries: [] };
+    const incident = parseIncident(pairs(fields));
+    if (!incident) return { resolved: false, deliveries: [] };
+    this.#logger.info({ incident: key, type: incident.event.type }, "incident resolved");
+    const deliveries = await this.#notify("resolved", incident);
+    return { resolved: true, incident, deliveries };
+  }
+
+  /**
+   * Makes the alert state match the conditions that hold now: raises each condition and clears every
+   * open incident of `scope` that is not among them. See the top of this file for what happens when
+   * the state was lost.
+   */
+  async reconcile(conditions: readonly Condition[], scope: ReconcileScope): Promise<ReconcileReport> {
+    const marker = await this.#call(() => this.#redis.set(this.#stateKey(), this.#now().toISOString(), "NX"));
+    const rebuilt = marker === "OK";
+    if (rebuilt)
+      this.#logger.warn(
+        { prefix: this.#prefix },
+        "alert state not found in Redis; rebuilding it from the current evaluation",
+      );
+
+    const report: ReconcileReport = {
+      rebuilt,
+      opened: [],
+      reannounced: [],
+      reminded: [],
+      resolved: [],
+      unchanged: [],
+    };
+    const holding = new Map(conditions.map((c) => [c.key, c.event]));
+    for (const [key, event] of holding) {
+      const outcome = await this.#raise(key, event, rebuilt ? "still-open" : "opened");
+      report[outcome.action].push(key);
+    }
+
+    const events = new Set(scope.events);
+    const targets = scope.targets ? new Set(scope.targets) : null;
+    for (const incident of await this.openIncidents()) {
+      if (holding.has(incident.key) || !events.has(incident.event.type)) continue;
+      if (targets && (incident.event.target === undefined || !targets.has(incident.event.target))) continue;
+      if ((await this.clear(incident.key)).resolved) report.resolved.push(incident.key);
+    }
+    return report;
+  }
+
+  /** Every open incident, oldest first. */
+  async openIncidents(): Promise<Incident[]> {
+    const keys = await this.#call(() => this.#redis.smembers(this.#openKey()));
+    if (keys.length === 0) return [];
+    const pipeline = this.#redis.pipeline();
+    for (const key of keys) pipeline.hgetall(this.#incidentKey(key));
+    const results = (await this.#call(() => pipeline.exec())) ?? [];
+    const incidents: Incident[] = [];
+    results.forEach(([error, fields], index) => {
+      const incident = error ? null : parseIncident(fields as Record<string, string>);
+      if (incident) incidents.push(incident);
+      // A set member without its hash was cleared half way by an older version: drop it.
+      else if (!error) void this.#redis.srem(this.#openKey(), keys[index] as string).catch(() => undefined);
+    });
+    return incidents.sort((a, b) => a.openedAt.getTime() - b.openedAt.getTime());
+  }
+
+  async countOpen(): Promise<number> {
+    return this.#call(() => this.#redis.scard(this.#openKey()));
+  }
+
+  /** Closes the channels (the Redis connection belongs to the caller). */
+  async close(): Promise<void> {
+    await Promise.all(this.#channels.map((c) => c.close().catch(() => undefined)));
+  }
+
+  async #raise(key: string, event: AlertEvent, openKind: "opened" | "still-open"): Promise<RaiseOutcome> {
+    const now = this.#now();
+    const since = Date.parse(event.since);
+    const reply = (await this.#call(() =>
+      this.#redis.eval(
+        RAISE_SCRIPT,
+        2,
+        this.#incidentKey(key),
+        this.#openKey(),
+        key,
+        JSON.stringify(event),
+        String(now.getTime()),
+        String(this.#repeatMs),
+        String(Number.isNaN(since) ? now.getTime() : since),
+      ),
+    )) as string[];
+    const [transition, sinceMs, openedMs, lastMs, count] = reply;
+    const incident: Incident = {
+      key,
+      event,
+      since: new Date(Number(sinceMs)),
+      openedAt: new Date(Number(openedMs)),
+      lastNotifiedAt: new Date(Number(lastMs)),
+      notifications: Number(count),
+    };
+    if (transition === "unchanged") return { action: "unchanged", incident, deliveries: [] };
+    const kind: NoticeKind = transition === "opened" ? openKind : "reminder";
+    const action: RaiseAction =
+      kind === "opened" ? "opened" : kind === "still-open" ? "reannounced" : "reminded";
+    this.#logger.info({ incident: key, type: event.type, action }, `incident ${action}`);
+    return { action, incident, deliveries: await this.#notify(kind, incident) };
+  }
+
+  #notify(kind: NoticeKind, incident: Incident): Promise<DeliveryReport[]> {
+    const notice: Notice = {
+      kind,
+      key: incident.key,
+      event: incident.event,
+      since: incident.since,
+      openedAt: incident.openedAt,
+      at: this.#now(),
+    };
+    return deliver(this.#channels, notice, this.#delivery);
+  }
+
+  async #call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw new HavenError(
+        "TRANSIENT",
+        `the alert state in Redis cannot be read or written: ${(error as Error).message}`,
+        {
+          hint: "check that Redis (config key `redis`) is up; alerts resume when it is",
+          cause: error,
+        },
+      );
+    }
+  }
+
+  #incidentKey(key: string): string {
+    return `${this.#prefix}:incident:${key}`;
+  }
+
+  #openKey(): string {
+    return `${this.#prefix}:open`;
+  }
+
+  #stateKey(): string {
+    return `${this.#prefix}:state`;
+  }
+}
+
+function pairs(flat: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) out[flat[i] as string] = flat[i + 1] as string;
+  return out;
+}
+
+function parseIncident(fields: Record<string, string>): Incident | null {
+  if (!fields.key || !fields.event) return null;
+  try {
+    return {
+      key: fields.key,
+      event: JSON.parse(fields.event) as AlertEvent,
+      since: new Date(Number(fields.since)),
+      openedAt: new Date(Number(fields.openedAt)),
+      lastNotifiedAt: new Date(Number(fields.lastNotifiedAt)),
+      notifications: Number(fields.notifications),
+    };
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,7 @@
+/** Alerts: events, incidents (open once, remind, resolve) and the channels that carry them. */
+export * from "./events";
+export * from "./conditions";
+export * from "./message";
+export * from "./deliver";
+export * from "./incidents";
+export * from "./channels/index";

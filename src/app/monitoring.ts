@@ -1,0 +1,130 @@
+/**
+ * Joins evaluation (src/slo), alerting (src/alerts) and metrics (src/metrics) for a running Haven:
+ * the watchdog evaluates every target from its destination (the source of truth) and reconciles the
+ * incidents; each backup run raises or clears its own incidents and counts in the metrics.
+ */
+import type { Redis } from "ioredis";
+import {
+  backupOutcome,
+  conditionsFromEvaluation,
+  createChannels,
+  EVALUATED_EVENTS,
+  IncidentManager,
+  storageReachable,
+  storageUnreachable,
+  type Condition,
+} from "../alerts";
+import type { HavenConfig } from "../config/types";
+import { primaryStorage } from "../engine/backup";
+import type { BackupResult } from "../engine/types";
+import type { Logger } from "../lib/logger";
+import { createMetrics, type HavenMetrics } from "../metrics";
+import { createSloCache, evaluateTarget, loadSloInputs, scheduleOf, type SloCache } from "../slo";
+import type { TargetEvaluation } from "../slo/types";
+
+export interface EvaluationOutcome {
+  evaluations: TargetEvaluation[];
+  /** Targets whose destination could not be read, with the error. */
+  unreachable: Array<{ target: string; destination: string; error: string }>;
+}
+
+/** Evaluates RPO and RTO of the given targets (default: all) from their primary destinations. */
+export async function evaluateTargets(
+  config: HavenConfig,
+  logger: Logger,
+  options: { now?: Date; cache?: SloCache; targets?: string[] } = {},
+): Promise<EvaluationOutcome> {
+  const now = options.now ?? new Date();
+  const outcome: EvaluationOutcome = { evaluations: [], unreachable: [] };
+  for (const target of Object.values(config.targets)) {
+    if (options.targets && !options.targets.includes(target.name)) continue;
+    const storage = primaryStorage(config, target, { logger, signal: AbortSignal.timeout(60_000) });
+    try {
+      const inputs = await loadSloInputs(storage, target.name, { cache: options.cache });
+      for (const problem of inputs.problems)
+        logger.warn({ target: target.name, problem }, "unreadable object");
+      outcome.evaluations.push(
+        evaluateTarget({
+          target: target.name,
+          rpoMs: target.rpo,
+          rtoMs: target.rto,
+          snapshots: inputs.snapshots,
+          verifications: inputs.verifications,
+          schedule: scheduleOf(target, config.timezone),
+          now,
+        }),
+      );
+    } catch (error) {
+      outcome.unreachable.push({
+        target: target.name,
+        destination: storage.name,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    } finally {
+      await storage.close();
+    }
+  }
+  return outcome;
+}
+
+export class Monitor {
+  readonly metrics: HavenMetrics;
+  readonly incidents: IncidentManager;
+  readonly #cache = createSloCache();
+
+  constructor(
+    private readonly config: HavenConfig,
+    redis: Redis,
+    private readonly logger: Logger,
+  ) {
+    this.incidents = new IncidentManager({
+      redis,
+      channels: createChannels(config.alerts),
+      repeatMs: config.alerts?.repeat ?? 4 * 3_600_000,
+      prefix: `${config.queuePrefix}:alerts`,
+      logger,
+    });
+    this.metrics = createMetrics({ openIncidents: () => this.incidents.countOpen() });
+  }
+
+  /** The watchdog: evaluate every target and make the open incidents match what holds now. */
+  async watchdog(targets?: string[]): Promise<EvaluationOutcome> {
+    const outcome = await evaluateTargets(this.config, this.logger, { cache: this.#cache, targets });
+    const conditions: Condition[] = outcome.evaluations.flatMap((e) => conditionsFromEvaluation(e));
+    for (const evaluation of outcome.evaluations) this.metrics.recordEvaluation(evaluation);
+    const now = new Date();
+    const unreachable = new Set(outcome.unreachable.map((u) => u.destination));
+    for (const u of outcome.unreachable) {
+      const c = storageUnreachable(u.destination, new Error(u.error), now);
+      await this.incidents.raise(c.key, c.event);
+    }
+    for (const name of Object.keys(this.config.destinations)) {
+      if (!unreachable.has(name)) await this.incidents.clear(storageReachable(name));
+    }
+    await this.incidents.reconcile(conditions, {
+      events: EVALUATED_EVENTS,
+      targets: outcome.evaluations.map((e) => e.target),
+    });
+    return outcome;
+  }
+
+  /** After each backup run: count it, and raise or clear its backup-failed / backup-partial incidents. */
+  async afterBackup(result: BackupResult): Promise<void> {
+    this.metrics.recordBackup(result);
+    try {
+      const { raise, clear } = backupOutcome(result);
+      for (const c of raise) await this.incidents.raise(c.key, c.event);
+      for (const key of clear) await this.incidents.clear(key);
+    } catch (error) {
+      // Alerting must never turn a committed backup into a failed job.
+      this.logger.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        "could not update incidents",
+      );
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.incidents.close();
+  }
+}

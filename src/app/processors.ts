@@ -1,0 +1,141 @@
+/**
+ * The work behind each queue, for `serve` and `worker`: the jobs layer knows BullMQ, the engine knows
+ * backups; this module joins them for one loaded config.
+ */
+import type { HavenConfig } from "../config/types";
+import { runBackup } from "../engine/backup";
+import { cleanupLeftovers } from "../engine/maintenance";
+import type { JobContext, Processors } from "../jobs";
+import { createStorage } from "../storage";
+import { runMonthlyReport } from "../report";
+import { runVerification } from "../verify/run";
+import type { Redis } from "ioredis";
+import { localActor } from "../audit";
+import { copyPending, copyReportError } from "../copy";
+import { withTargetLock } from "../jobs";
+import { pruneRun, pruneRunError } from "../prune";
+import { auditPrune } from "./audit";
+import type { Monitor } from "./monitoring";
+
+export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: Redis): Processors {
+  const connectionOf = (_ctx: JobContext) => redis;
+  return {
+    backup: async (request, ctx) => {
+      const result = await runBackup(config, request, ctx);
+      await monitor.afterBackup(result);
+      if (result.state === "committed" || result.state === "partial")
+        await afterCommit(config, request.target, ctx);
+      return result;
+    },
+    verify: async (request, ctx) => {
+      const record = await runVerification(
+        config,
+        { target: request.target, snapshotId: request.snapshotId },
+        ctx,
+      );
+      await monitor
+        .watchdog([request.target])
+        .catch((error: unknown) =>
+          ctx.logger.error({ err: String(error) }, "evaluation after verification failed"),
+        );
+      return record;
+    },
+    report: async (_request, ctx) =>
+      runMonthlyReport(
+        config,
+        { send: true },
+        { ...ctx, openIncidents: await monitor.incidents.openIncidents() },
+      ),
+    maintenance: async (request, ctx) => {
+      if (request.kind === "cleanup") {
+        // Hourly: leftovers of failed runs, copies that failed before, and retention for every target.
+        const copies = await copyAll(config, ctx);
+        const prune = await pruneAll(config, ctx, connectionOf(ctx));
+        return { cleanup: await cleanupAll(config, ctx), copies, prune };
+      }
+      const outcome = await monitor.watchdog();
+      return {
+        evaluated: outcome.evaluations.map((e) => ({ target: e.target, status: e.status })),
+        unreachable: outcome.unreachable,
+      };
+    },
+  };
+}
+
+/**
+ * After a commit, still under the target's lock: copy the new snapshot to the other destinations and
+ * apply retention. Neither may turn a committed backup into a failed job: failures are logged, and the
+ * hourly maintenance job retries them.
+ */
+async function afterCommit(config: HavenConfig, target: string, ctx: JobContext): Promise<void> {
+  try {
+    const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
+    const error = copyReportError(report);
+    if (error)
+      ctx.logger.warn(
+        { err: error.message, hint: error.hint },
+        "copy to another destination failed; maintenance retries it",
+      );
+  } catch (error) {
+    ctx.logger.warn({ err: String(error) }, "copy to another destination failed; maintenance retries it");
+  }
+  try {
+    // The backup job holds this target's lock already: prune runs inside it.
+    const report = await pruneRun(config, {
+      target,
+      logger: ctx.logger,
+      withLock: (_t, fn) => fn(ctx.signal),
+    });
+    await auditPrune(config, ctx.logger, report, localActor("haven"));
+    const error = pruneRunError(report);
+    if (error)
+      ctx.logger.warn({ err: error.message, hint: error.hint }, "prune after backup did not complete");
+  } catch (error) {
+    ctx.logger.warn({ err: String(error) }, "prune after backup failed");
+  }
+}
+
+async function copyAll(config: HavenConfig, ctx: JobContext) {
+  const failures: string[] = [];
+  for (const target of Object.values(config.targets)) {
+    if (target.destinations.length < 2) continue;
+    const error = copyReportError(
+      await copyPending(config, target.name, { logger: ctx.logger, signal: ctx.signal }),
+    );
+    if (error) failures.push(`${target.name}: ${error.message}`);
+  }
+  return { failures };
+}
+
+async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined) {
+  if (!redis) return { skipped: "no Redis connection for target locks" };
+  const report = await pruneRun(config, {
+    logger: ctx.logger,
+    withLock: (target, fn) =>
+      withTargetLock(redis, target, config.workers.lockTtl, fn, {
+        prefix: config.queuePrefix,
+        logger: ctx.logger,
+      }),
+  });
+  await auditPrune(config, ctx.logger, report, localActor("haven"), redis);
+  const error = pruneRunError(report);
+  if (error && error.code !== "LOCKED") throw error;
+  return { removed: report.results.reduce((n, r) => n + r.removed.length, 0) };
+}
+
+async function cleanupAll(config: HavenConfig, ctx: JobContext) {
+  const reports: Record<string, unknown> = {};
+  for (const destination of Object.values(config.destinations)) {
+    const storage = createStorage(destination, ctx.logger);
+    try {
+      reports[destination.name] = await cleanupLeftovers(storage, {
+        graceMs: config.workers.staleUploadGrace,
+        now: new Date(),
+        logger: ctx.logger,
+      });
+    } finally {
+      await storage.close();
+    }
+  }
+  return reports;
+}

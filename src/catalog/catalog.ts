@@ -1,0 +1,126 @@
+/**
+ * Reads what a destination holds, starting from manifests (a snapshot exists iff its manifest does).
+ * Works with the destination alone: no Redis, no local state.
+ */
+import { text } from "node:stream/consumers";
+import { HavenError } from "../lib/errors";
+import type { StorageBackend } from "../storage/types";
+import { layout, parseManifestKey } from "./layout";
+import { manifestSchema, MANIFEST_FORMAT_VERSION, type Manifest } from "./manifest";
+
+export interface SnapshotRef {
+  target: string;
+  id: string;
+  manifestKey: string;
+}
+
+/** Every snapshot (manifest) under the destination, or under one target, oldest first. */
+export async function listSnapshotRefs(storage: StorageBackend, target?: string): Promise<SnapshotRef[]> {
+  const refs: SnapshotRef[] = [];
+  for await (const object of storage.list(target ? layout.targetPrefix(target) : "")) {
+    const parsed = parseManifestKey(object.key);
+    if (parsed) refs.push({ ...parsed, manifestKey: object.key });
+  }
+  return refs.sort((a, b) =>
+    a.target === b.target ? a.id.localeCompare(b.id) : a.target.localeCompare(b.target),
+  );
+}
+
+export async function readManifest(storage: StorageBackend, target: string, id: string): Promise<Manifest> {
+  const key = layout.manifest(target, id);
+  let raw: string;
+  try {
+    raw = await text(await storage.get(key));
+  } catch (error) {
+    if (error instanceof HavenError && error.code === "NOT_FOUND") {
+      throw new HavenError("NOT_FOUND", `no snapshot ${id} of ${target} on ${storage.name}`, {
+        hint: `list what exists with: haven snapshots ${target}`,
+      });
+    }
+    throw error;
+  }
+  return parseManifest(raw, `${storage.location}/${key}`);
+}
+
+export function parseManifest(raw: string, where: string): Manifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new HavenError("INTEGRITY", `manifest ${where} is not valid JSON`, { cause: error });
+  }
+  const version = (json as { formatVersion?: unknown } | null)?.formatVersion;
+  if (typeof version === "number" && version > MANIFEST_FORMAT_VERSION) {
+    throw new HavenError(
+      "PERMANENT",
+      `manifest ${where} has format version ${version}, newer than this Haven`,
+      {
+        hint: "upgrade Haven to read this snapshot",
+      },
+    );
+  }
+  const parsed = manifestSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new HavenError("INTEGRITY", `manifest ${where} is malformed: ${parsed.error.issues[0]?.message}`);
+  }
+  return parsed.data;
+}
+
+/** Reads manifests with bounded parallelism; manifests that fail to parse are reported, not hidden. */
+export async function loadManifests(
+  storage: StorageBackend,
+  refs: SnapshotRef[],
+  parallel = 16,
+): Promise<Array<{ ref: SnapshotRef; manifest?: Manifest; error?: string }>> {
+  const out = new Array<{ ref: SnapshotRef; manifest?: Manifest; error?: string }>(refs.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < refs.length) {
+      const index = next++;
+      const ref = refs[index] as SnapshotRef;
+      try {
+        out[index] = { ref, manifest: await readManifest(storage, ref.target, ref.id) };
+      } catch (error) {
+        out[index] = { ref, error: error instanceof Error ? error.message : String(error) };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, refs.length) }, worker));
+  return out;
+}
+
+export interface SnapshotSelector {
+  /** An exact snapshot id. */
+  id?: string;
+  /** The newest snapshot taken at or before this time. */
+  at?: Date;
+}
+
+/** The snapshot a restore means: by id, the newest at or before `at`, or the newest. */
+export async function findSnapshot(
+  storage: StorageBackend,
+  target: string,
+  selector: SnapshotSelector = {},
+): Promise<Manifest> {
+  if (selector.id) return readManifest(storage, target, selector.id);
+  const refs = await listSnapshotRefs(storage, target);
+  const loaded = await loadManifests(storage, refs);
+  const at = selector.at?.getTime() ?? Infinity;
+  // Ids have second precision; startedAt has milliseconds and orders snapshots of the same second.
+  const candidates = loaded
+    .flatMap((l) => (l.manifest ? [l.manifest] : []))
+    .filter((m) => new Date(m.startedAt).getTime() <= at)
+    .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
+  const newest = candidates.at(-1);
+  if (!newest) {
+    const when = selector.at ? ` at or before ${selector.at.toISOString()}` : "";
+    throw new HavenError(
+      "NOT_FOUND",
+      `no snapshot of ${target}${when} on ${storage.name} (${storage.location})`,
+      {
+        hint: `check the target name and destination; haven snapshots ${target} lists what exists`,
+      },
+    );
+  }
+  return newest;
+}

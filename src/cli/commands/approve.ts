@@ -1,0 +1,31 @@
+import { Command } from "commander";
+import { openAudit } from "../../app/audit";
+import { RestoreApprovals } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
+
+export function approveCommand(): Command {
+  return new Command("approve")
+    .description("approve another operator's restore request over a protected target (admins)")
+    .argument("<request-id>", "the id printed by `haven restore ... --request`")
+    .option("-o, --output <format>", "table or json", "table")
+    .action(async (requestId: string, opts: { output: string }, command: Command) => {
+      const config = await commandConfig(command);
+      const logger = commandLogger(command);
+      const operator = await commandOperator(command, config);
+      const handle = openAudit(config, logger);
+      try {
+        const request = await new RestoreApprovals(handle.storage, handle.log, { logger }).approve(
+          requestId,
+          operator,
+        );
+        if (opts.output === "json") printJson(request);
+        else
+          process.stdout.write(
+            `approved ${request.id}: restore of ${request.target} snapshot ${request.snapshot} ` +
+              `requested by ${request.requestedBy.name}; it can now run with --request-id ${request.id}\n`,
+          );
+      } finally {
+        await handle.close();
+      }
+    });
+}

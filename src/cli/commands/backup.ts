@@ -1,0 +1,104 @@
+import { Command, Option } from "commander";
+import type { Tier } from "../../config/types";
+import { runBackup } from "../../engine/backup";
+import type { BackupResult } from "../../engine/types";
+import { ExitCode, HavenError } from "../../lib/errors";
+import { audit } from "../../app/audit";
+import { authorize, operatorActor } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
+import { createProgress, formatBytes } from "../progress";
+
+export function backupCommand(): Command {
+  return new Command("backup")
+    .description(
+      "back up a target now: queued for the workers and followed until done (--direct: in this process)",
+    )
+    .argument("<target>", "target name from the config")
+    .option("--direct", "run in this process, without Redis or workers")
+    .addOption(
+      new Option("--tier <tier>", "why the snapshot is taken")
+        .choices(["daily", "weekly", "monthly", "manual"])
+        .default("manual"),
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .action(
+      async (target: string, opts: { direct?: boolean; tier: Tier; output: string }, command: Command) => {
+        const config = await commandConfig(command);
+        const logger = commandLogger(command);
+        const operator = await commandOperator(command, config);
+        authorize(operator, "backup", target);
+        const signal = interruptSignal();
+        const request = { target, tier: opts.tier, requestedBy: `cli:${operator.name}` };
+        const progress = createProgress(`backup ${target}`);
+        let result: BackupResult;
+        try {
+          result = opts.direct
+            ? await runBackup(config, request, { logger, signal, onProgress: (e) => progress.update(e) })
+            : await (
+                await import("./queued")
+              ).runQueuedBackup(config, request, {
+                logger,
+                signal,
+                onProgress: (e) => progress.update(e),
+              });
+        } finally {
+          progress.stop();
+        }
+        await audit(config, logger, {
+          action: "backup",
+          outcome: result.state === "failed" ? "failed" : result.state === "skipped" ? "refused" : "ok",
+          actor: operatorActor(operator),
+          target,
+          ...(result.snapshotId ? { snapshot: result.snapshotId } : {}),
+          detail: {
+            state: result.state,
+            queued: !opts.direct,
+            ...(result.error ? { error: result.error.message } : {}),
+          },
+        });
+        reportBackup(result, opts.output);
+      },
+    );
+}
+
+/** Prints the outcome and turns it into the CLI's exit code (DESIGN.md). */
+export function reportBackup(result: BackupResult, output: string): void {
+  if (output === "json") printJson(result);
+  else if (result.state === "committed" || result.state === "partial") {
+    process.stdout.write(
+      `${result.state} ${result.target} snapshot ${result.snapshotId} on ${result.destinations.join(", ")}: ` +
+        `${formatBytes(result.plainBytes ?? 0)} read, ${formatBytes(result.storedBytes ?? 0)} stored\n`,
+    );
+    for (const warning of result.warnings) process.stdout.write(`warning: ${warning}\n`);
+  } else if (result.state === "skipped") {
+    process.stdout.write(`skipped ${result.target}: another backup of it is running\n`);
+  }
+  switch (result.state) {
+    case "committed":
+      return;
+    case "partial":
+      throw new HavenError(
+        "PARTIAL",
+        `backup of ${result.target} is partial: ${result.warnings.length} warnings`,
+        {
+          hint: "the snapshot is usable; files listed as warnings changed while being read",
+        },
+      );
+    case "skipped":
+      throw new HavenError("LOCKED", `backup of ${result.target} skipped: another run holds its lock`, {
+        hint: "wait for the running backup to finish (haven status)",
+        exitCode: ExitCode.LOCKED,
+      });
+    default:
+      throw new HavenError(
+        (result.error?.code as HavenError["code"] | undefined) ?? "PERMANENT",
+        `backup of ${result.target} failed: ${result.error?.message ?? "unknown error"}`,
+        {
+          hint: result.error?.hint,
+          exitCode: result.error?.code === "CANCELLED" ? ExitCode.CANCELLED : ExitCode.FAILED,
+        },
+      );
+  }
+}

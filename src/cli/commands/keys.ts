@@ -1,0 +1,70 @@
+import { Command, Option } from "commander";
+import { generateIdentity } from "../../crypto/age";
+import { checkKeys } from "../../engine/keys-check";
+import { ExitCode, HavenError } from "../../lib/errors";
+import { audit } from "../../app/audit";
+import { operatorActor } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
+
+export function keysCommand(): Command {
+  const keys = new Command("keys").description(
+    "age encryption keys: generate one, check that every snapshot decrypts",
+  );
+  keys
+    .command("check")
+    .description("prove every retained snapshot can be decrypted with the identities at hand")
+    .option(
+      "--identity <file>",
+      "age identity file (default: HAVEN_IDENTITY_FILE or encryption.identityFile)",
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .action(async (opts: { identity?: string; output: string }, command: Command) => {
+      const config = await commandConfig(command);
+      const logger = commandLogger(command);
+      const operator = await commandOperator(command, config);
+      const rows = await checkKeys(config, { identityFile: opts.identity, logger });
+      await audit(config, logger, {
+        action: "keys-check",
+        outcome: rows.every((r) => r.ok) ? "ok" : "failed",
+        actor: operatorActor(operator),
+        detail: { objects: rows.length, failed: rows.filter((r) => !r.ok).length },
+      });
+      if (opts.output === "json") printJson(rows);
+      else if (rows.length === 0) process.stdout.write("no encrypted snapshots\n");
+      else
+        printTable(
+          ["", "DEST", "TARGET", "SNAPSHOT", "OBJECT", "DETAIL"],
+          rows.map((r) => [
+            r.ok ? "ok" : "FAIL",
+            r.destination,
+            r.target,
+            r.snapshot,
+            r.object.split("/").at(-1) ?? "",
+            r.detail,
+          ]),
+        );
+      const failed = rows.filter((r) => !r.ok).length;
+      if (failed > 0) {
+        throw new HavenError(
+          "DECRYPT",
+          `${failed} of ${rows.length} encrypted objects cannot be decrypted with these identities`,
+          {
+            hint: "keep the old identity files of rotated keys until their snapshots expire; add them to the identity file",
+            exitCode: ExitCode.DECRYPT_OR_CREDENTIALS,
+          },
+        );
+      }
+    });
+  keys
+    .command("generate")
+    .description(
+      "print a new age identity (keep it offline) and its recipient (put it in encryption.recipients)",
+    )
+    .action(() => {
+      const { identity, recipient } = generateIdentity();
+      process.stdout.write(`# public key: ${recipient}\n${identity}\n`);
+    });
+  return keys;
+}

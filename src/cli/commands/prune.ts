@@ -1,0 +1,76 @@
+/**
+ * `haven prune [TARGET] [--dry-run] [-o json] [--orphans]`: applies retention on every destination of
+ * every target (or one). A real run takes each target's lock in Redis, like a backup; a dry run needs
+ * no Redis and removes nothing. Exit codes: 0 done; 1 refused by a guard rail or a removal failed;
+ * 2 usage; 11 a target was locked by a running job.
+ */
+import { Command, Option } from "commander";
+import type { HavenConfig } from "../../config/types";
+import type { Logger } from "../../lib/logger";
+import {
+  pruneReportJson,
+  pruneReportTable,
+  pruneRun,
+  pruneRunError,
+  type PruneReport,
+  type WithLock,
+} from "../../prune";
+import { auditPrune } from "../../app/audit";
+import { authorize, operatorActor } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
+
+interface PruneCommandOptions {
+  dryRun?: boolean;
+  orphans?: boolean;
+  output: "table" | "json";
+}
+
+export function pruneCommand(): Command {
+  return new Command("prune")
+    .description(
+      "remove the snapshots retention no longer keeps, on every destination (manifest first; never what Object Lock holds)",
+    )
+    .argument("[target]", "only this target; with --orphans also a target no longer in the config")
+    .option("--dry-run", "print every snapshot with keep/remove and the reason, and remove nothing")
+    .option("--orphans", "also remove the snapshots of targets that are no longer in the config")
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .action(async (target: string | undefined, opts: PruneCommandOptions, command: Command) => {
+      const config = await commandConfig(command);
+      const logger = commandLogger(command);
+      const operator = await commandOperator(command, config);
+      authorize(operator, opts.dryRun ? "read" : "prune", target);
+      const options = {
+        ...(target === undefined ? {} : { target }),
+        dryRun: opts.dryRun ?? false,
+        orphans: opts.orphans ?? false,
+        logger,
+      };
+      const report: PruneReport = options.dryRun
+        ? await pruneRun(config, options)
+        : await withRedisLocks(config, logger, (withLock) => pruneRun(config, { ...options, withLock }));
+      await auditPrune(config, logger, report, operatorActor(operator));
+      if (opts.output === "json") printJson(pruneReportJson(report));
+      else process.stdout.write(pruneReportTable(report));
+      const error = pruneRunError(report);
+      if (error) throw error;
+    });
+}
+
+/** Runs `fn` with target locks taken in the Redis the workers use (same key prefix), then disconnects. */
+async function withRedisLocks<T>(
+  config: HavenConfig,
+  logger: Logger,
+  fn: (withLock: WithLock) => Promise<T>,
+): Promise<T> {
+  const { connectRedis, withTargetLock } = await import("../../jobs");
+  const redis = await connectRedis(config.redis, { role: "client", logger });
+  try {
+    return await fn((target, locked) =>
+      withTargetLock(redis, target, config.workers.lockTtl, locked, { prefix: config.queuePrefix, logger }),
+    );
+  } finally {
+    redis.disconnect();
+  }
+}

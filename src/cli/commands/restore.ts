@@ -1,0 +1,302 @@
+import { createInterface } from "node:readline/promises";
+import { Command } from "commander";
+import { alertBreakGlass, audit, openAudit } from "../../app/audit";
+import type { HavenConfig, TargetConfig } from "../../config/types";
+import { selectSnapshot, runRestore, type RestoreResult } from "../../engine/restore";
+import { targetOrThrow } from "../../engine/backup";
+import { HavenError, ExitCode, isHavenError } from "../../lib/errors";
+import type { Logger } from "../../lib/logger";
+import { decideRestoreGuard, operatorActor, RestoreApprovals, type Operator } from "../../operators";
+import type { RestoreDestination } from "../../targets/types";
+import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
+import { createProgress, formatBytes } from "../progress";
+
+interface RestoreOptions {
+  snapshot?: string;
+  at?: string;
+  to?: string;
+  include?: string[];
+  direct?: boolean;
+  yes?: boolean;
+  force?: boolean;
+  dryRun?: boolean;
+  from?: string;
+  output?: string;
+  request?: boolean;
+  requestId?: string;
+  breakGlass?: boolean;
+  reason?: string;
+}
+
+export function restoreCommand(): Command {
+  return new Command("restore")
+    .description("restore a snapshot, whole or in part, to its original place or another one")
+    .argument("<target>", "target name from the config")
+    .option("--snapshot <id>", "snapshot id (default: the newest)")
+    .option("--at <time>", "the newest snapshot taken at or before this ISO time")
+    .option(
+      "--to <dest>",
+      "directory (files, sqlite) or database name (postgres, mysql); default: the original",
+    )
+    .option("--include <glob...>", "restore only matching paths (files targets)")
+    .option("--from <destination>", "read from this destination instead of the target's primary")
+    .option("--direct", "run in this process (needs no Redis); restores always run in the CLI process today")
+    .option("--yes", "confirm restoring over the original location")
+    .option("--force", "allow a non-empty destination directory or an existing database")
+    .option("--dry-run", "show which snapshot would be restored where, and stop")
+    .option("--request", "protected targets: ask for approval of this restore instead of running it")
+    .option("--request-id <id>", "run the restore another operator approved (haven approve)")
+    .option("--break-glass", "bypass approval in an emergency (admins; audited and alerted at once)")
+    .option("--reason <text>", "why: shown to the approver, required with --break-glass")
+    .option("-o, --output <format>", "table or json", "table")
+    .action(async (targetName: string, opts: RestoreOptions, command: Command) => {
+      const config = await commandConfig(command);
+      const logger = commandLogger(command);
+      const operator = await commandOperator(command, config);
+      const target = targetOrThrow(config, targetName);
+      if (opts.snapshot && opts.at) throw new HavenError("USAGE", "give --snapshot or --at, not both");
+      if (opts.breakGlass && !opts.reason) {
+        throw new HavenError("USAGE", "--break-glass needs --reason", {
+          hint: 'say why, e.g. --reason "incident 4711"',
+        });
+      }
+      const to = restoreDestination(target, opts.to);
+      const signal = interruptSignal();
+      const ctx = { logger, signal };
+      const snapshot =
+        opts.snapshot ??
+        (opts.requestId ? await requestedSnapshot(config, logger, opts.requestId) : undefined);
+      const manifest = await selectSnapshot(
+        config,
+        { target: targetName, snapshot, at: opts.at ? parseTime(opts.at) : undefined, from: opts.from },
+        ctx,
+      );
+      const where = describeDestination(target, to);
+      if (opts.dryRun) {
+        const plan = {
+          target: targetName,
+          snapshot: manifest.id,
+          finishedAt: manifest.finishedAt,
+          to: where,
+        };
+        if (opts.output === "json") printJson(plan);
+        else process.stdout.write(`would restore ${targetName} snapshot ${manifest.id} to ${where}\n`);
+        return;
+      }
+      if (opts.request) return requestApproval(config, logger, operator, target, manifest.id, opts);
+
+      const inPlace = to.kind === "original";
+      const confirmed = !inPlace || opts.yes === true || (await confirmOnTty(config, target, where));
+      await guardRestore(config, logger, operator, {
+        target,
+        inPlace,
+        confirmed,
+        snapshot: manifest.id,
+        opts,
+      });
+
+      const progress = createProgress(`restore ${targetName}`);
+      let result: RestoreResult;
+      try {
+        result = await runRestore(
+          config,
+          {
+            target: targetName,
+            snapshot: manifest.id,
+            to,
+            include: opts.include,
+            force: opts.force,
+            from: opts.from,
+          },
+          { ...ctx, onProgress: (event) => progress.update(event) },
+        );
+      } catch (error) {
+        await audit(config, logger, {
+          action: "restore",
+          outcome: "failed",
+          actor: operatorActor(operator),
+          target: targetName,
+          snapshot: manifest.id,
+          detail: { to: where, error: error instanceof Error ? error.message : String(error) },
+        });
+        throw error;
+      } finally {
+        progress.stop();
+      }
+      const rejected = result.stats.rejected ?? [];
+      await audit(config, logger, {
+        action: "restore",
+        outcome: "ok",
+        actor: operatorActor(operator),
+        target: targetName,
+        snapshot: manifest.id,
+        detail: {
+          to: where,
+          files: result.stats.files ?? 0,
+          seconds: result.seconds,
+          rejected: rejected.length,
+          ...(opts.requestId ? { request: opts.requestId } : {}),
+          ...(opts.breakGlass ? { breakGlass: true } : {}),
+        },
+      });
+      if (opts.output === "json") printJson(result);
+      else {
+        process.stdout.write(
+          `restored ${targetName} snapshot ${result.snapshotId} to ${where}: ` +
+            `${result.stats.files ?? 0} files, ${formatBytes(result.stats.bytes ?? 0)} in ${result.seconds.toFixed(1)}s\n`,
+        );
+        for (const r of rejected) process.stdout.write(`rejected ${JSON.stringify(r.path)}: ${r.reason}\n`);
+      }
+      if (rejected.length > 0) {
+        throw new HavenError("PARTIAL", `${rejected.length} archive entries were rejected and not restored`, {
+          hint: "the snapshot holds unsafe paths; inspect it before trusting it",
+          exitCode: ExitCode.BREACH_OR_PARTIAL,
+        });
+      }
+    });
+}
+
+/** Applies the restore guard (roles, confirmation, approvals, break-glass); refusals are audited. */
+async function guardRestore(
+  config: HavenConfig,
+  logger: Logger,
+  operator: Operator,
+  input: {
+    target: TargetConfig;
+    inPlace: boolean;
+    confirmed: boolean;
+    snapshot: string;
+    opts: RestoreOptions;
+  },
+): Promise<void> {
+  const { target, snapshot, opts } = input;
+  try {
+    const guard = decideRestoreGuard({
+      target: { name: target.name, protected: target.protected },
+      inPlace: input.inPlace,
+      confirmed: input.confirmed,
+      operator,
+      ...(opts.requestId ? { requestId: opts.requestId } : {}),
+      ...(opts.breakGlass ? { breakGlassReason: opts.reason ?? "" } : {}),
+    });
+    if (guard.kind === "allowed") return;
+    const handle = openAudit(config, logger);
+    try {
+      const approvals = new RestoreApprovals(handle.storage, handle.log, { logger });
+      if (guard.kind === "approved-request") {
+        await approvals.consumeApproval(guard.requestId, operator, {
+          target: target.name,
+          snapshot,
+          to: opts.to ?? null,
+        });
+      } else {
+        const event = await approvals.breakGlass(operator, {
+          reason: guard.reason,
+          target: target.name,
+          snapshot,
+          to: opts.to ?? null,
+        });
+        await alertBreakGlass(config, event, logger);
+      }
+    } finally {
+      await handle.close();
+    }
+  } catch (error) {
+    if (isHavenError(error) && (error.code === "REFUSED" || error.code === "CREDENTIALS")) {
+      await audit(config, logger, {
+        action: "restore",
+        outcome: "refused",
+        actor: operatorActor(operator),
+        target: target.name,
+        snapshot,
+        detail: { reason: error.message },
+      });
+      if (error.code === "REFUSED" && !input.confirmed) {
+        throw new HavenError("REFUSED", error.message, { hint: error.hint, exitCode: ExitCode.USAGE });
+      }
+    }
+    throw error;
+  }
+}
+
+async function requestApproval(
+  config: HavenConfig,
+  logger: Logger,
+  operator: Operator,
+  target: TargetConfig,
+  snapshot: string,
+  opts: RestoreOptions,
+): Promise<void> {
+  const handle = openAudit(config, logger);
+  try {
+    const request = await new RestoreApprovals(handle.storage, handle.log, { logger }).requestRestore(
+      operator,
+      {
+        target: target.name,
+        snapshot,
+        to: opts.to ?? null,
+        ...(opts.reason ? { reason: opts.reason } : {}),
+      },
+    );
+    if (opts.output === "json") printJson(request);
+    else
+      process.stdout.write(
+        `restore request ${request.id} created for ${target.name} snapshot ${snapshot}; ` +
+          `another admin approves it with: haven approve ${request.id}\n` +
+          `then run: haven restore ${target.name} --request-id ${request.id} --yes${opts.to ? ` --to ${opts.to}` : ""}\n`,
+      );
+  } finally {
+    await handle.close();
+  }
+}
+
+async function requestedSnapshot(config: HavenConfig, logger: Logger, requestId: string): Promise<string> {
+  const handle = openAudit(config, logger);
+  try {
+    return (await new RestoreApprovals(handle.storage, handle.log, { logger }).get(requestId)).snapshot;
+  } finally {
+    await handle.close();
+  }
+}
+
+function parseTime(text: string): Date {
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) {
+    throw new HavenError("USAGE", `--at ${JSON.stringify(text)} is not a time`, {
+      hint: "use an ISO 8601 time such as 2026-11-20T02:00:00Z",
+    });
+  }
+  return date;
+}
+
+export function restoreDestination(target: TargetConfig, to: string | undefined): RestoreDestination {
+  if (to === undefined) return { kind: "original" };
+  switch (target.type) {
+    case "postgres":
+    case "mysql":
+      return { kind: "database", name: to };
+    default:
+      return { kind: "path", path: to };
+  }
+}
+
+function describeDestination(target: TargetConfig, to: RestoreDestination): string {
+  if (to.kind === "path") return to.path;
+  if (to.kind === "database") return `database ${to.name}`;
+  return `the original location of ${target.name}${"path" in target ? ` (${target.path})` : ""}`;
+}
+
+/** On a TTY, the operator types the target's name to confirm; elsewhere `--yes` is the only way. */
+async function confirmOnTty(config: HavenConfig, target: TargetConfig, where: string): Promise<boolean> {
+  if (!process.stdin.isTTY || !process.stderr.isTTY) return false;
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await rl.question(
+      `Restore over ${where} (config ${config.source})? Type the target name to confirm: `,
+    );
+    if (answer.trim() !== target.name) throw new HavenError("CANCELLED", "restore cancelled");
+    return true;
+  } finally {
+    rl.close();
+  }
+}

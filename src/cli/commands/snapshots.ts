@@ -1,0 +1,76 @@
+import { Command, Option } from "commander";
+import { listSnapshotRefs, loadManifests } from "../../catalog/catalog";
+import { mainObject } from "../../catalog/manifest";
+import { createStorage } from "../../storage";
+import type { NamedDestination } from "../../config/types";
+import { commandConfig, commandLogger, printJson, printTable } from "../context";
+import { formatBytes } from "../progress";
+
+export function snapshotsCommand(): Command {
+  return new Command("snapshots")
+    .description("list snapshots, read from the destinations themselves (works without Redis)")
+    .argument("[target]", "only this target")
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .option("--from <destination>", "only this destination")
+    .action(async (target: string | undefined, opts: { output: string; from?: string }, command: Command) => {
+      const config = await commandConfig(command);
+      const logger = commandLogger(command);
+      const destinations: NamedDestination[] = opts.from
+        ? [config.destinations[opts.from]].filter((d): d is NamedDestination => d !== undefined)
+        : Object.values(config.destinations);
+      const rows: Array<Record<string, unknown>> = [];
+      for (const destination of destinations) {
+        const storage = createStorage(destination, logger);
+        try {
+          const loaded = await loadManifests(storage, await listSnapshotRefs(storage, target));
+          for (const { ref, manifest, error } of loaded) {
+            rows.push(
+              manifest
+                ? {
+                    target: manifest.target,
+                    id: manifest.id,
+                    destination: destination.name,
+                    state: manifest.state,
+                    tiers: manifest.tiers,
+                    startedAt: manifest.startedAt,
+                    finishedAt: manifest.finishedAt,
+                    plainSize: mainObject(manifest).plainSize,
+                    storedSize: manifest.payload.reduce((n, o) => n + o.size, 0),
+                    encrypted: manifest.payload.some((o) => o.encryption !== null),
+                    warnings: manifest.warnings.length,
+                  }
+                : {
+                    target: ref.target,
+                    id: ref.id,
+                    destination: destination.name,
+                    state: "unreadable",
+                    error,
+                  },
+            );
+          }
+        } finally {
+          await storage.close();
+        }
+      }
+      if (opts.output === "json") return printJson(rows);
+      if (rows.length === 0) {
+        process.stdout.write(`no snapshots${target ? ` of ${target}` : ""}\n`);
+        return;
+      }
+      printTable(
+        ["TARGET", "SNAPSHOT", "DEST", "STATE", "TIERS", "FINISHED", "SIZE", "STORED"],
+        rows.map((r) => [
+          String(r.target),
+          String(r.id),
+          String(r.destination),
+          String(r.state),
+          Array.isArray(r.tiers) ? r.tiers.join(",") : "",
+          typeof r.finishedAt === "string" ? r.finishedAt.replace(/\.\d+Z$/, "Z") : "",
+          typeof r.plainSize === "number" ? formatBytes(r.plainSize) : "",
+          typeof r.storedSize === "number" ? formatBytes(r.storedSize) : "",
+        ]),
+      );
+    });
+}

@@ -1,0 +1,97 @@
+import { Command, Option } from "commander";
+import { runVerification } from "../../verify/run";
+import type { CheckResult } from "../../verify/record";
+import { ExitCode, HavenError } from "../../lib/errors";
+import { audit } from "../../app/audit";
+import { authorize, operatorActor } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
+import { createProgress } from "../progress";
+
+export function verifyCommand(): Command {
+  return new Command("verify")
+    .description(
+      "verify a snapshot now: an integrity check (read back, hash, decrypt, decompress) or a restore test " +
+        "(restore into a scratch place, run the checks, drop it); fails when the newest snapshot is older than the RPO",
+    )
+    .argument("<target>", "target name from the config")
+    .option(
+      "--snapshot <id>",
+      "snapshot id (default: the newest, or a random one within verify.randomWithin)",
+    )
+    .addOption(
+      new Option("--kind <kind>", "integrity or restore (default: the target's verify.kind)").choices([
+        "integrity",
+        "restore",
+      ]),
+    )
+    .option(
+      "--direct",
+      "run in this process (the default today; queued verification runs on the verify schedule)",
+    )
+    .addOption(
+      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
+    )
+    .action(
+      async (
+        target: string,
+        opts: { snapshot?: string; kind?: "integrity" | "restore"; output: string },
+        command: Command,
+      ) => {
+        const config = await commandConfig(command);
+        const operator = await commandOperator(command, config);
+        authorize(operator, "verify", target);
+        const logger = commandLogger(command);
+        const progress = createProgress(`verify ${target}`);
+        let record;
+        try {
+          record = await runVerification(
+            config,
+            { target, snapshotId: opts.snapshot, kind: opts.kind },
+            {
+              logger,
+              signal: interruptSignal(),
+              onProgress: (e) => progress.update(e),
+            },
+          );
+        } finally {
+          progress.stop();
+        }
+        await audit(config, logger, {
+          action: "verify",
+          outcome: record.result === "passed" ? "ok" : "failed",
+          actor: operatorActor(operator),
+          target,
+          snapshot: record.snapshotId,
+          detail: { kind: record.kind, totalMs: record.totalMs, record: record.recordKey },
+        });
+        if (opts.output === "json") printJson(record);
+        else {
+          const phases = Object.entries(record.phases)
+            .map(([phase, ms]) => `${phase} ${ms} ms`)
+            .join(", ");
+          process.stdout.write(
+            `${record.kind} check of ${target} snapshot ${record.snapshotId}: ${record.result} in ${record.totalMs} ms` +
+              `${phases ? ` (${phases})` : ""}\n`,
+          );
+          for (const check of record.checks) process.stdout.write(`  ${describeCheck(check)}\n`);
+        }
+        if (record.result !== "passed") {
+          throw new HavenError("INTEGRITY", `verification of ${target} failed`, {
+            hint:
+              "restore from an older snapshot or another destination; see the record at " + record.recordKey,
+            exitCode: ExitCode.FAILED,
+          });
+        }
+      },
+    );
+}
+
+function describeCheck(check: CheckResult): string {
+  const values = check.ok
+    ? ""
+    : [
+        "expected" in check ? ` expected ${JSON.stringify(check.expected)}` : "",
+        "actual" in check ? ` actual ${JSON.stringify(check.actual)}` : "",
+      ].join("");
+  return `${check.ok ? "ok  " : "FAIL"} ${check.name}${values}${check.detail ? `: ${check.detail}` : ""}`;
+}

@@ -1,0 +1,120 @@
+/**
+ * One copy run for one target, as the copy job does it after each backup and on its schedule: read the
+ * primary once, then for each other destination copy what it lacks, newest first. A destination that
+ * is down fails only its own copies (TRANSIENT, retried by the jobs layer); it never blocks the others,
+ * and never blocks backups, which commit to the primary alone and take no part in copies.
+ */
+import type { Logger } from "pino";
+import type { HavenConfig } from "../config/types";
+import { HavenError, isHavenError, type ErrorCode } from "../lib/errors";
+import { silentLogger } from "../lib/logger";
+import { configuredTarget } from "../prune/policy";
+import type { StorageBackend } from "../storage/types";
+import { copySnapshot, type CopyResult } from "./copy-snapshot";
+import { pendingOn, primarySnapshots, storageOf } from "./pending";
+
+export interface CopyRunOptions {
+  /** Opens a destination's storage (closed by the run). Default `createStorage` of the config's destination. */
+  openStorage?: (destination: string) => StorageBackend;
+  now?: Date;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** A copy that failed: of one snapshot, or (without `snapshotId`) the listing of a destination. */
+export interface CopyFailure {
+  to: string;
+  snapshotId?: string;
+  code: ErrorCode;
+  message: string;
+  hint?: string;
+}
+
+export interface CopyReport {
+  target: string;
+  from: string;
+  /** Copies made or found already done. */
+  copied: CopyResult[];
+  failed: CopyFailure[];
+}
+
+/**
+ * Copies every pending snapshot of `target`. Throws when the primary cannot be read (nothing can be
+ * copied); failures on the other destinations are collected in `failed` (see `copyReportError`).
+ * On one destination, copying stops at the first failure: the destination is likely down, and the
+ * next run starts over from the listing.
+ */
+export async function copyPending(
+  config: HavenConfig,
+  target: string,
+  options: CopyRunOptions = {},
+): Promise<CopyReport> {
+  const targetConfig = configuredTarget(config, target);
+  const [primaryName, ...others] = targetConfig.destinations;
+  if (primaryName === undefined) throw new HavenError("CONFIG", `target ${target} has no destination`);
+  const logger = (options.logger ?? silentLogger).child({ target });
+  const now = options.now ?? new Date();
+  const opened: StorageBackend[] = [];
+  const open = (name: string): StorageBackend => {
+    const storage = (options.openStorage ?? ((n: string) => storageOf(config, n, logger)))(name);
+    opened.push(storage);
+    return storage;
+  };
+
+  const report: CopyReport = { target, from: primaryName, copied: [], failed: [] };
+  try {
+    const from = open(primaryName);
+    const primary = await primarySnapshots(from, target, logger);
+    for (const name of others) {
+      let snapshotId: string | undefined;
+      try {
+        const to = open(name);
+        for (const pending of await pendingOn(config, targetConfig, primary, primaryName, to, now, logger)) {
+          snapshotId = pending.snapshotId;
+          options.signal?.throwIfAborted();
+          report.copied.push(
+            await copySnapshot(config, target, pending.snapshotId, from, to, {
+              logger,
+              now,
+              ...(options.signal ? { signal: options.signal } : {}),
+            }),
+          );
+        }
+      } catch (error) {
+        const haven = isHavenError(error)
+          ? error
+          : new HavenError("TRANSIENT", String(error), { cause: error });
+        logger.error({ to: name, snapshot: snapshotId, code: haven.code, err: haven.message }, "copy failed");
+        report.failed.push({
+          to: name,
+          ...(snapshotId === undefined ? {} : { snapshotId }),
+          code: haven.code,
+          message: haven.message,
+          ...(haven.hint ? { hint: haven.hint } : {}),
+        });
+        if (haven.code === "CANCELLED") break;
+      }
+    }
+    return report;
+  } finally {
+    await Promise.allSettled(opened.map((storage) => storage.close()));
+  }
+}
+
+/**
+ * The error a copy run ends with, or null when every copy succeeded. TRANSIENT wins when any failure is
+ * transient, so that the jobs layer retries the run (copies already made are found present at once).
+ */
+export function copyReportError(report: CopyReport): HavenError | null {
+  const first = report.failed.find((f) => f.code === "TRANSIENT") ?? report.failed[0];
+  if (!first) return null;
+  const what = first.snapshotId ? `snapshot ${first.snapshotId}` : "listing";
+  const more = report.failed.length > 1 ? ` (and ${report.failed.length - 1} more failures)` : "";
+  return new HavenError(
+    first.code,
+    `copy of ${report.target} to ${first.to} failed at ${what}: ${first.message}${more}`,
+    {
+      ...(first.hint ? { hint: first.hint } : {}),
+    },
+  );
+}

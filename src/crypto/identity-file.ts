@@ -1,0 +1,59 @@
+import { readFile } from "node:fs/promises";
+import { HavenError } from "../lib/errors";
+import { keyFormatError } from "./errors";
+import { parseIdentity, type AgeIdentity } from "./keys";
+
+/**
+ * age identity files, as written by `age-keygen`: one identity per line, `#` comments, blank lines.
+ *
+ *     # created: 2026-01-01T00:00:00Z
+ *     # public key: age1...
+ *     AGE-SECRET-KEY-1...
+ */
+
+/**
+ * Parses the text of an identity file. `source` (the file name) prefixes error messages, which name the
+ * line but never quote it. Windows line ends and surrounding spaces are tolerated.
+ * @throws HavenError CONFIG on a malformed line or when the file holds no identity at all.
+ */
+export function parseIdentities(fileText: string, source = "identity file"): AgeIdentity[] {
+  const identities: AgeIdentity[] = [];
+  fileText.split("\n").forEach((rawLine, index) => {
+    const line = rawLine.trim();
+    if (line === "" || line.startsWith("#")) return;
+    identities.push(parseIdentity(line, `${source}:${index + 1}`));
+  });
+  if (identities.length === 0) {
+    throw keyFormatError(
+      `${source} holds no identity (only comments or blank lines)`,
+      "Point encryption.identityFile at a file written by `age-keygen -o KEYFILE`.",
+    );
+  }
+  return identities;
+}
+
+/**
+ * Reads and parses an identity file.
+ * @throws HavenError CONFIG when the file is missing, unreadable or malformed.
+ */
+export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "ENOENT"
+        ? "does not exist"
+        : code === "EACCES" || code === "EPERM"
+          ? "is not readable by this user"
+          : code === "EISDIR"
+            ? "is a directory"
+            : `cannot be read (${code ?? String(error)})`;
+    throw new HavenError("CONFIG", `age identity file ${path} ${reason}`, {
+      hint: "Check encryption.identityFile in the config: it must name a file written by `age-keygen -o KEYFILE`, readable by the user running Haven.",
+      cause: error,
+    });
+  }
+  return parseIdentities(text, path);
+}

@@ -1,0 +1,51 @@
+/**
+ * Reads one stored object back as its plain stream: stored bytes are checked (size, sha256) while
+ * streaming, then decrypted, decompressed, and the plain bytes checked again. Every check fails the
+ * stream at its end, so a consumer never sees a clean end for corrupt data.
+ */
+import { PassThrough, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { StoredObject } from "../catalog/manifest";
+import type { EncryptionConfig } from "../config/types";
+import { VerifyingStream } from "../lib/hashing";
+import type { StorageBackend } from "../storage/types";
+import { createDecompressor } from "./compression";
+import { createDecryptor } from "./encryption";
+
+export interface PlainStream {
+  stream: Readable;
+  /** Settles when every stage finished; rejects with the first failure (integrity, decryption, I/O). */
+  finished: Promise<void>;
+}
+
+export async function openPlainStream(
+  storage: StorageBackend,
+  object: StoredObject,
+  options: { encryption?: EncryptionConfig; signal: AbortSignal; onStoredBytes?: (bytes: number) => void },
+): Promise<PlainStream> {
+  const stages: NodeJS.ReadWriteStream[] = [
+    new VerifyingStream(
+      { size: object.size, sha256: object.sha256, what: `stored object ${object.key}` },
+      options.onStoredBytes,
+    ),
+  ];
+  if (object.encryption) stages.push(await createDecryptor(options.encryption));
+  const decompressor = createDecompressor(object.compression);
+  stages.push(decompressor.stream);
+  stages.push(
+    new VerifyingStream({
+      size: object.plainSize,
+      sha256: object.plainSha256,
+      what: `plain stream of ${object.key}`,
+    }),
+  );
+  const body = await storage.get(object.key, { signal: options.signal });
+  const out = new PassThrough({ highWaterMark: 1 << 20 });
+  const piped = pipeline([body, ...stages, out], { signal: options.signal }).catch((error: unknown) => {
+    out.destroy(error as Error);
+    throw error;
+  });
+  const finished = Promise.all([piped, decompressor.finished]).then(() => undefined);
+  finished.catch(() => undefined);
+  return { stream: out, finished };
+}

@@ -1,0 +1,138 @@
+/**
+ * The CLI side of a queued run (`haven backup TARGET` without `--direct`): add the job, then follow
+ * it until it completes or fails, relaying its progress.
+ */
+import { Job, QueueEvents, type Queue } from "bullmq";
+import { Redis } from "ioredis";
+import type { BackupRequest, BackupResult, ProgressEvent } from "../engine/types";
+import { HavenError } from "../lib/errors";
+import { decodeFailure } from "./failures";
+import type { BackupJobData } from "./names";
+import { jobOptions, type RetryPolicy } from "./policy";
+import type { HavenQueues } from "./queues";
+
+export interface EnqueueOptions {
+  /** Makes enqueueing idempotent: while a job with this id exists, adding it again returns that job. */
+  jobId?: string;
+  /** Replaces the backup queue's default retry policy for this job. */
+  retry?: RetryPolicy;
+}
+
+/** Adds a backup job (named `backup:<target>:<tier>`) and returns it. */
+export async function enqueueBackup(
+  queues: HavenQueues,
+  request: BackupRequest,
+  options: EnqueueOptions = {},
+): Promise<Job<BackupJobData, BackupResult>> {
+  return queues.backup.add(`backup:${request.target}:${request.tier}`, request, {
+    ...jobOptions("backup", options.retry),
+    ...(options.jobId === undefined ? {} : { jobId: options.jobId }),
+  });
+}
+
+const EVENT_REPLAY_MARGIN_MS = 60_000;
+
+export interface WaitOptions {
+  /** Stops following (the job itself keeps running in the workers). */
+  signal?: AbortSignal;
+  /** Progress the processor published (throttled by the worker). */
+  onProgress?: (progress: ProgressEvent) => void;
+}
+
+/**
+ * Follows `job` until it completes (resolves with its result) or fails for good (rejects with a
+ * HavenError carrying the processor's code and hint; retries in between are waited out). Progress
+ * published before the call is replayed; a job that finished before the call resolves at once.
+ */
+export async function waitForResult<D, R>(
+  queue: Queue<D, R>,
+  job: Job<D, R>,
+  options: WaitOptions = {},
+): Promise<R> {
+  const jobId = job.id;
+  if (jobId === undefined) throw new HavenError("USAGE", "cannot follow a job without an id");
+  options.signal?.throwIfAborted();
+  // QueueEvents blocks on its connection: give it one of its own that retries forever, like a
+  // worker's (BullMQ refuses a shared connection that gives up after a few retries).
+  const base = queue.opts.connection;
+  const own = base instanceof Redis ? base.duplicate({ maxRetriesPerRequest: null }) : undefined;
+  own?.on("error", () => undefined); // failures surface through the calls below
+  // Read the queue's event stream from shortly before the job was added, not from "now": progress
+  // and outcome events published before this call are replayed (filtered by job id below). The
+  // margin covers clock skew between this host (job.timestamp) and Redis (stream ids).
+  const events = new QueueEvents(queue.name, {
+    connection: own ?? base,
+    prefix: queue.opts.prefix,
+    lastEventId: `${Math.max(0, job.timestamp - EVENT_REPLAY_MARGIN_MS)}-0`,
+  });
+  events.on("error", () => undefined);
+  try {
+    await events.waitUntilReady();
+    return await new Promise<R>((resolve, reject) => {
+      let settled = false;
+      const settle = (outcome: () => void) => {
+        if (settled) return;
+        settled = true;
+        events.removeAllListeners("completed").removeAllListeners("failed").removeAllListeners("progress");
+        options.signal?.removeEventListener("abort", onAbort);
+        outcome();
+      };
+      const fail = (reason: string) => settle(() => reject(failureOf(jobId, reason)));
+      const onAbort = () =>
+        settle(() =>
+          reject(
+            new HavenError("CANCELLED", `stopped following job ${jobId}`, {
+              hint: "the job keeps running in the workers; `haven snapshots TARGET` lists the snapshot once it is committed",
+            }),
+          ),
+        );
+
+      options.signal?.addEventListener("abort", onAbort, { once: true });
+      events.on("completed", (event) => {
+        if (event.jobId === jobId) settle(() => resolve(event.returnvalue as R));
+      });
+      events.on("failed", (event) => {
+        if (event.jobId === jobId) fail(event.failedReason);
+      });
+      events.on("progress", (event) => {
+        if (event.jobId === jobId && !settled && isProgressEvent(event.data))
+          options.onProgress?.(event.data);
+      });
+
+      // The event stream is capped (about 10,000 events): a job that finished long ago may have lost
+      // its events, so its stored state answers too.
+      void (async () => {
+        try {
+          const stored = await Job.fromId<D, R>(queue, jobId);
+          if (!stored)
+            return settle(() =>
+              reject(
+                new HavenError("PERMANENT", `job ${jobId} no longer exists in Redis`, {
+                  hint: "it was removed (queue cleaned or obliterated) before it finished; run it again",
+                }),
+              ),
+            );
+          const state = await stored.getState();
+          if (state === "completed") settle(() => resolve(stored.returnvalue));
+          else if (state === "failed") fail(stored.failedReason);
+        } catch (error) {
+          settle(() => reject(error instanceof Error ? error : new Error(String(error))));
+        }
+      })();
+    });
+  } finally {
+    await events.close();
+    own?.disconnect();
+  }
+}
+
+function failureOf(jobId: string, reason: string): HavenError {
+  const decoded = decodeFailure(reason);
+  return new HavenError(decoded.code, decoded.message, {
+    hint: decoded.hint ?? `see the worker's log for job ${jobId}`,
+  });
+}
+
+function isProgressEvent(data: unknown): data is ProgressEvent {
+  return typeof data === "object" && data !== null && typeof (data as { bytes?: unknown }).bytes === "number";
+}

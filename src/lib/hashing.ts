@@ -1,0 +1,70 @@
+import { createHash, type Hash } from "node:crypto";
+import { Transform, type TransformCallback } from "node:stream";
+import { HavenError } from "./errors";
+
+/** Passes bytes through unchanged while counting them and computing their sha256. */
+export class HashingStream extends Transform {
+  readonly #hash: Hash = createHash("sha256");
+  #bytes = 0;
+  #digest: string | undefined;
+  readonly #onBytes: ((total: number) => void) | undefined;
+
+  constructor(onBytes?: (total: number) => void) {
+    super({ highWaterMark: 1 << 20 });
+    this.#onBytes = onBytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.#bytes += chunk.length;
+    this.#onBytes?.(this.#bytes);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.#digest = this.#hash.digest("hex");
+    callback();
+  }
+
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** The sha256 (hex); only once the stream has ended. */
+  get sha256(): string {
+    if (this.#digest === undefined) throw new Error("HashingStream: sha256 read before the stream ended");
+    return this.#digest;
+  }
+}
+
+/**
+ * Like HashingStream, but fails the stream at its end when size or sha256 differ from what was
+ * recorded, so a consumer never sees a clean end for corrupt data.
+ */
+export class VerifyingStream extends HashingStream {
+  readonly #expected: { size: number; sha256: string; what: string };
+
+  constructor(expected: { size: number; sha256: string; what: string }, onBytes?: (total: number) => void) {
+    super(onBytes);
+    this.#expected = expected;
+  }
+
+  override _flush(callback: TransformCallback): void {
+    super._flush((error) => {
+      if (error) return callback(error);
+      const { size, sha256, what } = this.#expected;
+      if (this.bytes !== size || this.sha256 !== sha256) {
+        return callback(
+          new HavenError(
+            "INTEGRITY",
+            `${what} is corrupt: expected ${size} bytes with sha256 ${sha256}, read ${this.bytes} bytes with sha256 ${this.sha256}`,
+            {
+              hint: "restore an older snapshot (haven snapshots TARGET) or a copy from another destination, and run `haven verify` on the rest",
+            },
+          ),
+        );
+      }
+      callback();
+    });
+  }
+}

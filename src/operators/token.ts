@@ -1,0 +1,71 @@
+/**
+ * Operator API tokens. The config stores only `tokenSha256` (hex sha256 of the token's UTF-8 bytes);
+ * the CLI presents the token itself from `HAVEN_TOKEN` or from the file named by `HAVEN_TOKEN_FILE`
+ * (never as a command-line argument, which any user could read in the process list).
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { HavenError } from "../lib/errors";
+import { Secret } from "../lib/secret";
+import type { Role } from "./roles";
+
+/** The value for `operators.<name>.tokenSha256` (what `haven token hash` prints). */
+export function hashToken(token: Secret): string {
+  return createHash("sha256").update(token.reveal(), "utf8").digest("hex");
+}
+
+/** A fresh random token (`hvn_` and 43 base64url characters: 256 bits) and its hash for the config. */
+export function generateToken(): { token: Secret; sha256: string } {
+  const token = new Secret(`hvn_${randomBytes(32).toString("base64url")}`);
+  return { token, sha256: hashToken(token) };
+}
+
+/** The config lines to add for an operator, for `haven token hash` / `haven token new` to print. */
+export function operatorConfigSnippet(name: string, role: Role, sha256: string): string {
+  return ["operators:", `  ${name}:`, `    role: ${role}`, `    tokenSha256: ${sha256}`].join("\n");
+}
+
+/**
+ * True when `token` hashes to `expectedSha256` (64 hex). Compares in constant time, so the time taken
+ * says nothing about how much of the hash matched.
+ */
+export function tokenMatches(token: Secret, expectedSha256: string): boolean {
+  const expected = Buffer.from(expectedSha256, "hex");
+  const actual = Buffer.from(hashToken(token), "hex");
+  return expected.length === actual.length && timingSafeEqual(expected, actual);
+}
+
+/**
+ * The token this process presents: `HAVEN_TOKEN`, or the contents of the file `HAVEN_TOKEN_FILE`
+ * (trailing newlines ignored); undefined when neither is set. Both at once is a usage error, since it
+ * is unclear which one is meant.
+ */
+export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): Promise<Secret | undefined> {
+  const inline = env.HAVEN_TOKEN;
+  const file = env.HAVEN_TOKEN_FILE;
+  if (inline && file) {
+    throw new HavenError("USAGE", "both HAVEN_TOKEN and HAVEN_TOKEN_FILE are set", {
+      hint: "unset one of them; HAVEN_TOKEN_FILE is preferred, since a file keeps the token out of the environment",
+    });
+  }
+  if (inline) return new Secret(inline);
+  if (!file) return undefined;
+  let contents: string;
+  try {
+    contents = await readFile(file, "utf8");
+  } catch (error) {
+    const reason =
+      (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : "error");
+    throw new HavenError("CREDENTIALS", `cannot read the token file HAVEN_TOKEN_FILE=${file} (${reason})`, {
+      hint: "check the path and that this user may read it",
+      cause: error,
+    });
+  }
+  const token = contents.replace(/[\r\n]+$/, "");
+  if (token.length === 0) {
+    throw new HavenError("CREDENTIALS", `the token file HAVEN_TOKEN_FILE=${file} is empty`, {
+      hint: "write the operator's token into it (one line)",
+    });
+  }
+  return new Secret(token);
+}

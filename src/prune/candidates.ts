@@ -1,0 +1,102 @@
+/**
+ * Snapshots as retention sees them, read from the destination alone: the manifest gives the time,
+ * tiers and state; the newest verification record says whether the latest check passed.
+ *
+ * A read that fails for a reason that may pass (network, throttling, credentials) fails the whole
+ * plan: deciding on a partial view could shift periods and guard rails. A manifest that is malformed
+ * or from a newer Haven is reported as unreadable and its snapshot is kept, never removed.
+ */
+import { text } from "node:stream/consumers";
+import type { Logger } from "pino";
+import { readManifest } from "../catalog/catalog";
+import { isHavenError } from "../lib/errors";
+import { silentLogger } from "../lib/logger";
+import type { RetentionCandidate } from "../retention";
+import type { StorageBackend } from "../storage/types";
+import type { SnapshotFolder } from "./inventory";
+import { mapLimit, PARALLEL_REQUESTS } from "./parallel";
+
+/** A snapshot whose manifest could not be understood: kept, and shown to the operator. */
+export interface UnreadableSnapshot {
+  readonly id: string;
+  readonly error: string;
+}
+
+export interface Candidates {
+  /** One per readable manifest, with its folder. */
+  readonly snapshots: ReadonlyArray<{
+    readonly candidate: RetentionCandidate;
+    readonly folder: SnapshotFolder;
+  }>;
+  readonly unreadable: readonly UnreadableSnapshot[];
+}
+
+/** Reads the manifest and the newest verification record of every folder that has a manifest. */
+export async function readCandidates(
+  storage: StorageBackend,
+  folders: readonly SnapshotFolder[],
+  logger: Logger = silentLogger,
+): Promise<Candidates> {
+  const committed = folders.filter((folder) => folder.manifestKey !== null);
+  type Read =
+    | { kind: "candidate"; folder: SnapshotFolder; candidate: RetentionCandidate }
+    | { kind: "unreadable"; folder: SnapshotFolder; error: string }
+    | null;
+  const read = await mapLimit(committed, PARALLEL_REQUESTS, async (folder): Promise<Read> => {
+    const manifest = await readManifest(storage, folder.target, folder.id).catch((error: unknown) => {
+      if (isHavenError(error, "NOT_FOUND")) return null; // removed since the listing: nothing to decide
+      if (isHavenError(error, "INTEGRITY") || isHavenError(error, "PERMANENT")) {
+        return { unreadable: (error as Error).message };
+      }
+      throw error;
+    });
+    if (manifest === null) return null;
+    if ("unreadable" in manifest) return { kind: "unreadable", folder, error: manifest.unreadable };
+    const candidate: RetentionCandidate = {
+      id: folder.id,
+      createdAt: new Date(manifest.startedAt),
+      tiers: manifest.tiers,
+      state: manifest.state,
+      ...verifiedField(await latestVerificationPassed(storage, folder, logger)),
+    };
+    return { kind: "candidate", folder, candidate };
+  });
+
+  const snapshots: Array<{ candidate: RetentionCandidate; folder: SnapshotFolder }> = [];
+  const unreadable: UnreadableSnapshot[] = [];
+  for (const entry of read) {
+    if (entry?.kind === "candidate") snapshots.push({ candidate: entry.candidate, folder: entry.folder });
+    else if (entry?.kind === "unreadable") unreadable.push({ id: entry.folder.id, error: entry.error });
+  }
+  return { snapshots, unreadable };
+}
+
+function verifiedField(passed: boolean | undefined): { verifiedOk?: boolean } {
+  return passed === undefined ? {} : { verifiedOk: passed };
+}
+
+/**
+ * Whether the newest verification record of the folder passed; undefined without a record. A record
+ * that is not valid JSON counts as not passed (it protects nothing), with a warning.
+ */
+async function latestVerificationPassed(
+  storage: StorageBackend,
+  folder: SnapshotFolder,
+  logger: Logger,
+): Promise<boolean | undefined> {
+  const key = folder.verificationKeys.at(-1);
+  if (key === undefined) return undefined;
+  let raw: string;
+  try {
+    raw = await text(await storage.get(key));
+  } catch (error) {
+    if (isHavenError(error, "NOT_FOUND")) return undefined;
+    throw error;
+  }
+  try {
+    return (JSON.parse(raw) as { result?: unknown }).result === "passed";
+  } catch {
+    logger.warn({ key, destination: storage.name }, "verification record is not valid JSON; ignored");
+    return false;
+  }
+}

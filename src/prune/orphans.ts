@@ -1,0 +1,138 @@
+/**
+ * Orphans: snapshots of targets that are no longer in the config (renamed or removed). Prune never
+ * decides about them with a policy: they are reported and kept, until the operator asks for their
+ * removal explicitly (`haven prune --orphans`); even then Object Lock is honoured and each snapshot
+ * goes manifest first. Folders without a manifest are not orphans but leftovers (maintenance's job).
+ */
+import type { Logger } from "pino";
+import { layout } from "../catalog/layout";
+import type { HavenConfig } from "../config/types";
+import { isHavenError } from "../lib/errors";
+import { silentLogger } from "../lib/logger";
+import type { StorageBackend } from "../storage/types";
+import type { WithLock } from "./execute";
+import { listSnapshotFolders, type SnapshotFolder } from "./inventory";
+import { lockedUntil, type LockedSnapshot } from "./locks";
+import { RemovalError, removeSnapshot, type PruneFailure } from "./remove";
+
+/** The snapshots of one orphan target on one destination. */
+export interface OrphanTarget {
+  readonly destination: string;
+  readonly target: string;
+  /** Its snapshot folders that have a manifest, oldest first. */
+  readonly snapshots: readonly SnapshotFolder[];
+}
+
+/** Orphan targets on `storage`: the whole destination, or only the target named `only`. */
+export async function findOrphans(
+  config: HavenConfig,
+  storage: StorageBackend,
+  only?: string,
+): Promise<OrphanTarget[]> {
+  const folders = await listSnapshotFolders(storage, only === undefined ? "" : layout.targetPrefix(only));
+  const byTarget = new Map<string, SnapshotFolder[]>();
+  for (const folder of folders.values()) {
+    if (folder.manifestKey === null || Object.hasOwn(config.targets, folder.target)) continue;
+    byTarget.set(folder.target, [...(byTarget.get(folder.target) ?? []), folder]);
+  }
+  return [...byTarget].map(([target, snapshots]) => ({
+    destination: storage.name,
+    target,
+    snapshots: [...snapshots].sort((a, b) => a.id.localeCompare(b.id)),
+  }));
+}
+
+/** What happened to one orphan target on one destination. */
+export interface OrphanOutcome {
+  readonly destination: string;
+  readonly target: string;
+  /** Its snapshot ids, oldest first. */
+  readonly snapshots: readonly string[];
+  /** keep: reported only (no --orphans); remove: removal asked for (done unless dry run). */
+  readonly action: "keep" | "remove";
+  readonly removed: readonly string[];
+  readonly locked: readonly LockedSnapshot[];
+  readonly failed: readonly PruneFailure[];
+}
+
+export interface PruneOrphansOptions {
+  /** Remove orphans (`--orphans`); otherwise they are only reported. */
+  remove: boolean;
+  /** With `remove`: say what would be removed (locks included), remove nothing. */
+  dryRun: boolean;
+  /** Needed to remove: orphans are removed under their (former) target's lock. */
+  withLock?: WithLock;
+  now: Date;
+  /** Only this target name. */
+  only?: string;
+  logger?: Logger;
+}
+
+/** Reports (and with `remove`, removes) the orphan snapshots on `storage`. */
+export async function pruneOrphans(
+  config: HavenConfig,
+  storage: StorageBackend,
+  options: PruneOrphansOptions,
+): Promise<OrphanOutcome[]> {
+  const logger = (options.logger ?? silentLogger).child({ destination: storage.name });
+  const outcomes: OrphanOutcome[] = [];
+  for (const orphan of await findOrphans(config, storage, options.only)) {
+    const base = {
+      destination: storage.name,
+      target: orphan.target,
+      snapshots: orphan.snapshots.map((s) => s.id),
+    };
+    if (!options.remove) {
+      logger.warn(
+        { target: orphan.target, snapshots: orphan.snapshots.length },
+        "snapshots of a target that is not in the config; kept (remove them with haven prune --orphans)",
+      );
+      outcomes.push({ ...base, action: "keep", removed: [], locked: [], failed: [] });
+      continue;
+    }
+    if (options.dryRun) {
+      const { locked } = await splitLocked(storage, orphan.snapshots, options.now);
+      outcomes.push({ ...base, action: "remove", removed: [], locked, failed: [] });
+      continue;
+    }
+    if (!options.withLock) throw new Error("pruneOrphans: removing orphans needs withLock");
+    outcomes.push(
+      await options.withLock(orphan.target, async (signal) => {
+        // Listed again under the lock: what is there now is what gets removed.
+        const [current] = await findOrphans(config, storage, orphan.target);
+        const { locked, free } = await splitLocked(storage, current?.snapshots ?? [], options.now);
+        const removed: string[] = [];
+        const failed: PruneFailure[] = [];
+        for (const folder of free) {
+          signal.throwIfAborted();
+          try {
+            await removeSnapshot(storage, folder);
+            removed.push(folder.id);
+            logger.info({ target: orphan.target, snapshot: folder.id }, "orphan snapshot removed");
+          } catch (error) {
+            if (!(error instanceof RemovalError)) throw error;
+            failed.push(error.toFailure());
+            if (isHavenError(error, "TRANSIENT")) break;
+          }
+        }
+        return { ...base, action: "remove" as const, removed, locked, failed };
+      }),
+    );
+  }
+  return outcomes;
+}
+
+async function splitLocked(
+  storage: StorageBackend,
+  folders: readonly SnapshotFolder[],
+  now: Date,
+): Promise<{ locked: LockedSnapshot[]; free: SnapshotFolder[] }> {
+  const locked: LockedSnapshot[] = [];
+  const free: SnapshotFolder[] = [];
+  for (const folder of folders) {
+    const until = await lockedUntil(storage, folder, now);
+    if (until) locked.push({ id: folder.id, until });
+    else free.push(folder);
+  }
+  return { locked, free };
+}

@@ -1,0 +1,34 @@
+/** Bounded parallelism for per-object requests (HEAD, GET of small JSON), so a prune never floods a service. */
+
+/** Default requests in flight per destination. */
+export const PARALLEL_REQUESTS = 8;
+
+/**
+ * `fn` over every item, at most `limit` at a time; results in input order. The first rejection
+ * rejects the whole call once the requests already in flight have settled (none is left dangling).
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async (): Promise<void> => {
+    while (!failed && next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await fn(items[index] as T);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker);
+  const settled = await Promise.allSettled(workers);
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (rejected) throw rejected.reason;
+  return results;
+}

@@ -1,0 +1,163 @@
+/**
+ * Reads what the report needs about one target from its destinations: one listing per destination
+ * (which snapshots each holds, and the size of every object), the manifests of the snapshots started
+ * before the end of the period, and the verification records of the trend window. The bucket is the
+ * only source, so the report of a past month can be made again on a fresh install.
+ *
+ * Storage errors (unreachable, credentials) propagate: a report made from half the data must not be
+ * sent as evidence; the report job is retried instead. Objects that cannot be parsed are listed in
+ * `problems`, never hidden.
+ */
+import { text } from "node:stream/consumers";
+import { parseManifest } from "../catalog/catalog";
+import { layout, parseSnapshotKey, snapshotIdTime, verificationKeyTime } from "../catalog/layout";
+import type { Manifest } from "../catalog/manifest";
+import { isHavenError } from "../lib/errors";
+import { parseVerificationRecord } from "../slo/inputs";
+import type { StorageBackend } from "../storage/types";
+import type { VerificationRecord } from "../verify/record";
+
+/** One stored object of a snapshot, as listed. */
+export interface ListedObject {
+  destination: string;
+  snapshotId: string;
+  size: number;
+  /** For a verification record: the time in its key (its finish); null for other objects. */
+  recordAt: Date | null;
+}
+
+export interface TargetBucketData {
+  target: string;
+  /** Manifests of the snapshots started before `until`, oldest first (by id). */
+  manifests: Manifest[];
+  /** Snapshot id → the destinations whose listing holds its manifest. */
+  presence: Map<string, string[]>;
+  objects: ListedObject[];
+  /** Verification records finished in `[recordsFrom, until)` whose snapshot has a manifest, oldest first. */
+  records: VerificationRecord[];
+  problems: string[];
+}
+
+export interface ReadTargetOptions {
+  /** Snapshots started at or after this are ignored, and so are records finished at or after it. */
+  until: Date;
+  /** Records finished before this are not read (the start of the trend window). */
+  recordsFrom: Date;
+  /** Objects read at once. Default 16. */
+  parallel?: number;
+}
+
+/** `storages` in the target's destination order; the first holding a snapshot is where it is read. */
+export async function readTarget(
+  target: string,
+  storages: readonly StorageBackend[],
+  options: ReadTargetOptions,
+): Promise<TargetBucketData> {
+  const until = options.until.getTime();
+  const presence = new Map<string, string[]>();
+  const manifestSource = new Map<string, StorageBackend>();
+  const recordKeys = new Map<
+    string,
+    { storage: StorageBackend; key: string; snapshotId: string; at: Date }
+  >();
+  const objects: ListedObject[] = [];
+
+  for (const storage of storages) {
+    for await (const object of storage.list(layout.targetPrefix(target))) {
+      const parsed = parseSnapshotKey(object.key);
+      if (!parsed || parsed.target !== target) continue;
+      if (snapshotIdTime(parsed.id).getTime() >= until) continue;
+      const recordAt = verificationKeyTime(parsed.rest);
+      objects.push({ destination: storage.name, snapshotId: parsed.id, size: object.size, recordAt });
+      if (parsed.rest === "manifest.json") {
+        presence.set(parsed.id, [...(presence.get(parsed.id) ?? []), storage.name]);
+        if (!manifestSource.has(parsed.id)) manifestSource.set(parsed.id, storage);
+      } else if (
+        recordAt &&
+        recordAt.getTime() >= options.recordsFrom.getTime() &&
+        recordAt.getTime() < until
+      ) {
+        // The same record copied to several destinations is one verification.
+        const id = `${parsed.id}/${parsed.rest}`;
+        if (!recordKeys.has(id))
+          recordKeys.set(id, { storage, key: object.key, snapshotId: parsed.id, at: recordAt });
+      }
+    }
+  }
+
+  const problems: string[] = [];
+  const parallel = options.parallel ?? 16;
+  const manifests = (
+    await mapWithLimit([...manifestSource], parallel, async ([id, storage]) =>
+      readParsed(storage, layout.manifest(target, id), parseManifest, problems),
+    )
+  )
+    .filter((m): m is Manifest => m !== undefined)
+    .sort((a, b) => a.id.localeCompare(b.id));
+
+  const known = new Set(manifests.map((m) => m.id));
+  const records = (
+    await mapWithLimit(
+      [...recordKeys.values()].filter((r) => known.has(r.snapshotId)),
+      parallel,
+      ({ storage, key }) => readParsed(storage, key, parseRecord, problems),
+    )
+  )
+    .filter((r): r is VerificationRecord => r !== undefined)
+    .sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+
+  return { target, manifests, presence, objects, records, problems };
+}
+
+/** Reads a JSON object; undefined when it vanished since the listing (a prune) or cannot be parsed. */
+async function readParsed<T>(
+  storage: StorageBackend,
+  key: string,
+  parse: (raw: string, where: string) => T,
+  problems: string[],
+): Promise<T | undefined> {
+  let raw: string;
+  try {
+    raw = await text(await storage.get(key));
+  } catch (error) {
+    if (isHavenError(error, "NOT_FOUND")) return undefined;
+    throw error;
+  }
+  try {
+    return parse(raw, `${storage.location}/${key}`);
+  } catch (error) {
+    problems.push(error instanceof Error ? error.message : String(error));
+    return undefined;
+  }
+}
+
+/**
+ * A verification record with its phases and start: src/slo's parser checks the fields evaluation
+ * relies on, and the report keeps the record as written (it is the evidence).
+ */
+export function parseRecord(raw: string, where: string): VerificationRecord {
+  parseVerificationRecord(raw, where);
+  const record = JSON.parse(raw) as VerificationRecord;
+  const phases: Record<string, number> = {};
+  if (record.phases && typeof record.phases === "object") {
+    for (const [name, ms] of Object.entries(record.phases)) if (typeof ms === "number") phases[name] = ms;
+  }
+  return { ...record, phases, checks: Array.isArray(record.checks) ? record.checks : [] };
+}
+
+async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      out[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,102 @@
+/**
+ * Scheduled backups of a period, and which of them produced a snapshot. Each tier has its own job
+ * scheduler (src/jobs/schedules.ts), so each firing of a tier's cron pattern should yield one snapshot
+ * of that tier. A firing is answered by a snapshot of its tier started at or after it and before the
+ * tier's next firing; a firing nothing answers was missed. Pure functions.
+ */
+import { CronExpressionParser } from "cron-parser";
+import type { ScheduledTier, TargetConfig } from "../config/types";
+import { HavenError } from "../lib/errors";
+
+export const SCHEDULED_TIERS: readonly ScheduledTier[] = ["daily", "weekly", "monthly"];
+
+/** One scheduled firing and the snapshot that answered it, if any. */
+export interface Firing {
+  tier: ScheduledTier;
+  at: Date;
+  answeredBy: string | null;
+}
+
+/** A snapshot as schedule matching sees it. */
+export interface StartedSnapshot {
+  id: string;
+  startedAt: Date;
+  tiers: readonly string[];
+}
+
+/**
+ * Firings of `pattern` in `[start, end)`, in `timezone`. Throws a CONFIG HavenError for a pattern
+ * cron-parser cannot read (the config loader validates patterns, so this is a guard).
+ */
+export function firingsBetween(
+  pattern: string,
+  timezone: string,
+  start: Date,
+  end: Date,
+  target: string,
+): Date[] {
+  let expression;
+  try {
+    // cron-parser's next() is strictly after currentDate: step back 1 ms so a firing at `start` counts.
+    expression = CronExpressionParser.parse(pattern, {
+      currentDate: new Date(start.getTime() - 1),
+      endDate: end,
+      tz: timezone,
+    });
+  } catch (error) {
+    throw new HavenError(
+      "CONFIG",
+      `schedule "${pattern}" of target ${target} cannot be read: ${String(error)}`,
+      {
+        hint: `fix targets.${target}.schedule in the config; haven config validate checks it`,
+        cause: error,
+      },
+    );
+  }
+  const firings: Date[] = [];
+  while (expression.hasNext()) {
+    const at = expression.next().toDate();
+    if (at.getTime() >= end.getTime()) break;
+    firings.push(at);
+  }
+  return firings;
+}
+
+/**
+ * Every firing of the target's tier schedules in `[start, end)`, each matched to the first unused
+ * snapshot of its tier started in `[firing, next firing)`. Snapshots must be sorted by start time.
+ * `until`: firings after it are not yet due (a month in progress gives running backups a grace).
+ */
+export function matchFirings(
+  target: Pick<TargetConfig, "name" | "schedule">,
+  timezone: string,
+  period: { start: Date; end: Date; until: Date },
+  snapshots: readonly StartedSnapshot[],
+): Firing[] {
+  const firings: Firing[] = [];
+  for (const tier of SCHEDULED_TIERS) {
+    const pattern = target.schedule[tier];
+    if (!pattern) continue;
+    const times = firingsBetween(pattern, timezone, period.start, period.end, target.name).filter(
+      (at) => at.getTime() <= period.until.getTime(),
+    );
+    const candidates = snapshots.filter((s) => s.tiers.includes(tier));
+    let next = 0;
+    times.forEach((at, index) => {
+      const windowEnd = times[index + 1]?.getTime() ?? Number.POSITIVE_INFINITY;
+      while (
+        next < candidates.length &&
+        (candidates[next] as StartedSnapshot).startedAt.getTime() < at.getTime()
+      )
+        next++;
+      const candidate = candidates[next];
+      if (candidate && candidate.startedAt.getTime() < windowEnd) {
+        firings.push({ tier, at, answeredBy: candidate.id });
+        next++;
+      } else {
+        firings.push({ tier, at, answeredBy: null });
+      }
+    });
+  }
+  return firings.sort((a, b) => a.at.getTime() - b.at.getTime() || a.tier.localeCompare(b.tier));
+}

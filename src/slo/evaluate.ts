@@ -1,0 +1,141 @@
+/**
+ * RPO/RTO evaluation of a target: pure functions of data read from the destination and an injected
+ * `now` (HOUSE_STYLE practice 9). `haven status`, the RPO watchdog, alerts and metrics all read the
+ * same `TargetEvaluation`.
+ */
+import { ExitCode } from "../lib/errors";
+import type { TargetConfig } from "../config/types";
+import { evaluateRpo, newestRecoveryPoint } from "./rpo";
+import { evaluateRto } from "./rto";
+import type {
+  BackupSchedule,
+  RestoreTestPoint,
+  SloStatus,
+  SnapshotPoint,
+  TargetEvaluation,
+  VerificationPoint,
+} from "./types";
+
+export {
+  evaluateRpo,
+  newestRecoveryPoint,
+  DEFAULT_SCHEDULE_GRACE_MS,
+  DEFAULT_MISSED_LOOKBACK_MS,
+} from "./rpo";
+export type { RpoInput } from "./rpo";
+export {
+  evaluateRto,
+  forecastRestoreTimes,
+  AT_RISK_FRACTION,
+  FORECAST_HORIZON_MS,
+  MIN_FIT_POINTS,
+} from "./rto";
+export type { RtoInput } from "./rto";
+
+export interface TargetSloInput {
+  target: string;
+  rpoMs: number;
+  rtoMs: number;
+  snapshots: readonly SnapshotPoint[];
+  /** Every verification record of the target (integrity checks and restore tests). */
+  verifications: readonly VerificationPoint[];
+  schedule?: BackupSchedule;
+  now: Date;
+  /** See `RpoInput.graceMs`. */
+  graceMs?: number;
+  /** See `RpoInput.trackedSince`. */
+  trackedSince?: Date;
+}
+
+const SEVERITY: Record<SloStatus, number> = { ok: 0, unknown: 1, "at-risk": 2, breached: 3 };
+
+/** The worst of several statuses (breached > at-risk > unknown > ok). */
+export function worstStatus(statuses: readonly SloStatus[]): SloStatus {
+  return statuses.reduce<SloStatus>((worst, s) => (SEVERITY[s] > SEVERITY[worst] ? s : worst), "ok");
+}
+
+/**
+ * RPO and RTO of one target, combined: breached when either is breached; at-risk when the RTO is at
+ * risk, a scheduled run was missed, or the newest verification failed; unknown when no restore test
+ * exists yet; ok otherwise.
+ */
+export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
+  const { target, now } = input;
+  const rpo = evaluateRpo({
+    target,
+    rpoMs: input.rpoMs,
+    snapshots: input.snapshots,
+    now,
+    ...(input.schedule ? { schedule: input.schedule } : {}),
+    ...(input.graceMs === undefined ? {} : { graceMs: input.graceMs }),
+    ...(input.trackedSince ? { trackedSince: input.trackedSince } : {}),
+  });
+  const rto = evaluateRto({
+    target,
+    rtoMs: input.rtoMs,
+    restoreTests: restoreTestsOf(input.verifications),
+    snapshots: input.snapshots,
+    now,
+  });
+  const lastVerification = newestVerification(input.verifications);
+
+  const statuses: SloStatus[] = [rpo.status, rto.status];
+  const reasons: string[] = [];
+  if (rpo.status !== "ok") reasons.push(`RPO: ${rpo.reason}`);
+  if (rpo.missedSchedules.length > 0) {
+    statuses.push("at-risk");
+    const first = rpo.missedSchedules[0] as { at: Date };
+    reasons.push(`${rpo.missedSchedules.length} scheduled backup(s) missed since ${first.at.toISOString()}`);
+  }
+  if (rto.status !== "ok") reasons.push(`RTO: ${rto.reason}`);
+  if (lastVerification?.result === "failed" && lastVerification.kind === "integrity") {
+    // A failed restore test already makes the RTO breached; a failed integrity check is flagged here.
+    statuses.push("at-risk");
+    reasons.push(`the newest integrity check (snapshot ${lastVerification.snapshotId}) failed`);
+  }
+
+  return {
+    target,
+    status: worstStatus(statuses),
+    reasons,
+    rpo,
+    rto,
+    newestSnapshot: newestRecoveryPoint(input.snapshots),
+    lastVerification,
+    storedBytes: input.snapshots.reduce((sum, s) => sum + (s.storedSize ?? 0), 0),
+    evaluatedAt: now,
+  };
+}
+
+/** The restore tests among verification records, with the plain size of the snapshot each restored. */
+export function restoreTestsOf(verifications: readonly VerificationPoint[]): RestoreTestPoint[] {
+  return verifications
+    .filter((v) => v.kind === "restore")
+    .map((v) => ({
+      snapshotId: v.snapshotId,
+      finishedAt: v.finishedAt,
+      totalMs: v.totalMs,
+      result: v.result,
+      ...(v.plainSize === undefined ? {} : { plainSize: v.plainSize }),
+    }));
+}
+
+export function newestVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {
+  let newest: VerificationPoint | null = null;
+  for (const v of verifications)
+    if (!newest || v.finishedAt.getTime() > newest.finishedAt.getTime()) newest = v;
+  return newest;
+}
+
+/** The backup schedule of a configured target: its tier patterns in the config's timezone. */
+export function scheduleOf(target: TargetConfig, timezone: string): BackupSchedule | undefined {
+  const patterns = [target.schedule.daily, target.schedule.weekly, target.schedule.monthly].filter(
+    (p): p is string => p !== undefined,
+  );
+  return patterns.length > 0 ? { patterns, timezone } : undefined;
+}
+
+/** `haven status` exit code: 3 when any target is breached, else 0 (at-risk and unknown are warnings). */
+export function statusExitCode(evaluations: readonly TargetEvaluation[]): number {
+  return evaluations.some((e) => e.status === "breached") ? ExitCode.BREACH_OR_PARTIAL : ExitCode.OK;
+}

@@ -1,0 +1,204 @@
+/**
+ * Reads what RPO/RTO evaluation needs from a destination (the source of truth): every snapshot's
+ * manifest and every verification record of one target. No Redis, no local state, so `haven status`
+ * on a fresh install pointed at the bucket gives the same answer as the watchdog of a running `serve`.
+ */
+import { text } from "node:stream/consumers";
+import { parseManifest } from "../catalog/catalog";
+import { layout, parseSnapshotKey } from "../catalog/layout";
+import type { Manifest } from "../catalog/manifest";
+import { isHavenError } from "../lib/errors";
+import type { StorageBackend } from "../storage/types";
+import type { SnapshotPoint, VerificationPoint } from "./types";
+
+export interface SloInputs {
+  target: string;
+  /** The destination read (its config name). */
+  destination: string;
+  /** Snapshots with a readable manifest, oldest first. */
+  snapshots: SnapshotPoint[];
+  /** Verification records of those snapshots, oldest first. */
+  verifications: VerificationPoint[];
+  /** Manifests or records that could not be read or parsed: reported, never hidden. */
+  problems: string[];
+}
+
+export interface LoadSloInputsOptions {
+  /** Objects read at once. Default 16. */
+  parallel?: number;
+  /**
+   * Parsed manifests and verification records by key. Both are write-once, so a cache shared between
+   * runs (the watchdog runs every minute) saves reading them again; see `createSloCache`.
+   */
+  cache?: SloCache;
+}
+
+/** A bounded cache of parsed write-once objects, keyed by destination location and key. */
+export class SloCache {
+  readonly #entries = new Map<string, unknown>();
+
+  constructor(readonly maxEntries = 20_000) {}
+
+  get<T>(key: string): T | undefined {
+    return this.#entries.get(key) as T | undefined;
+  }
+
+  set(key: string, value: unknown): void {
+    // Oldest-inserted first out: enough for a working set that only grows by new snapshots.
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+    this.#entries.set(key, value);
+  }
+}
+
+export function createSloCache(maxEntries?: number): SloCache {
+  return new SloCache(maxEntries);
+}
+
+/**
+ * Lists the target's folder once and reads its manifests and verification records with bounded
+ * parallelism. Storage errors (unreachable, credentials) propagate: the caller reports
+ * storage-unreachable. A record whose snapshot has no manifest (being pruned) is ignored.
+ */
+export async function loadSloInputs(
+  storage: StorageBackend,
+  target: string,
+  options: LoadSloInputsOptions = {},
+): Promise<SloInputs> {
+  const manifestKeys: string[] = [];
+  const recordKeys: Array<{ key: string; snapshotId: string }> = [];
+  for await (const object of storage.list(layout.targetPrefix(target))) {
+    const parsed = parseSnapshotKey(object.key);
+    if (!parsed || parsed.target !== target) continue;
+    if (parsed.rest === "manifest.json") manifestKeys.push(object.key);
+    else if (parsed.rest.startsWith("verifications/") && parsed.rest.endsWith(".json")) {
+      recordKeys.push({ key: object.key, snapshotId: parsed.id });
+    }
+  }
+
+  const problems: string[] = [];
+  const read = async <T>(key: string, parse: (raw: string, where: string) => T): Promise<T | undefined> => {
+    const cacheKey = `${storage.location}|${key}`;
+    const cached = options.cache?.get<T>(cacheKey);
+    if (cached !== undefined) return cached;
+    const where = `${storage.location}/${key}`;
+    let raw: string;
+    try {
+      raw = await text(await storage.get(key));
+    } catch (error) {
+      // Removed between the listing and the read (prune removes manifests first): it no longer exists.
+      if (isHavenError(error, "NOT_FOUND")) return undefined;
+      throw error;
+    }
+    try {
+      const value = parse(raw, where);
+      options.cache?.set(cacheKey, value);
+      return value;
+    } catch (error) {
+      problems.push(error instanceof Error ? error.message : String(error));
+      return undefined;
+    }
+  };
+
+  const parallel = options.parallel ?? 16;
+  const manifests = await mapWithLimit(manifestKeys, parallel, (key) => read(key, parseManifest));
+  const snapshots = manifests.flatMap((m) => (m && m.target === target ? [snapshotPoint(m)] : []));
+  const sizes = new Map(snapshots.map((s) => [s.id, s.plainSize]));
+
+  const records = await mapWithLimit(
+    recordKeys.filter((r) => sizes.has(r.snapshotId)),
+    parallel,
+    ({ key }) => read(key, parseVerificationRecord),
+  );
+  const verifications = records
+    .flatMap((r) => (r ? [{ ...r, plainSize: sizes.get(r.snapshotId) as number }] : []))
+    .sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
+
+  return {
+    target,
+    destination: storage.name,
+    snapshots: snapshots.sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime()),
+    verifications,
+    problems,
+  };
+}
+
+function snapshotPoint(manifest: Manifest): SnapshotPoint {
+  return {
+    id: manifest.id,
+    finishedAt: new Date(manifest.finishedAt),
+    state: manifest.state,
+    tiers: manifest.tiers,
+    plainSize: manifest.payload.reduce((sum, o) => sum + o.plainSize, 0),
+    storedSize: manifest.payload.reduce((sum, o) => sum + o.size, 0),
+  };
+}
+
+/**
+ * Parses a verification record (src/verify/record.ts) into what evaluation reads. Throws with the
+ * object's location when the record is not one Haven wrote.
+ */
+export function parseVerificationRecord(raw: string, where: string): VerificationPoint {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new Error(`verification record ${where} is not valid JSON`);
+  }
+  const r = json as Record<string, unknown> | null;
+  const kind = r?.kind;
+  const result = r?.result;
+  const finishedAt = typeof r?.finishedAt === "string" ? new Date(r.finishedAt) : null;
+  if (
+    (kind !== "integrity" && kind !== "restore") ||
+    (result !== "passed" && result !== "failed") ||
+    typeof r?.snapshotId !== "string" ||
+    typeof r.totalMs !== "number" ||
+    !finishedAt ||
+    Number.isNaN(finishedAt.getTime())
+  ) {
+    throw new Error(`verification record ${where} is malformed`);
+  }
+  const checks = Array.isArray(r.checks) ? (r.checks as Array<Record<string, unknown>>) : [];
+  const failedChecks = checks.filter((c) => c?.ok === false).map(describeFailedCheck);
+  const error = r.error as { code?: unknown; message?: unknown } | undefined;
+  return {
+    kind,
+    result,
+    snapshotId: r.snapshotId,
+    finishedAt,
+    totalMs: r.totalMs,
+    failedChecks,
+    ...(error && typeof error.message === "string"
+      ? { error: { code: typeof error.code === "string" ? error.code : "UNKNOWN", message: error.message } }
+      : {}),
+  };
+}
+
+function describeFailedCheck(check: Record<string, unknown>): string {
+  const name = typeof check.name === "string" ? check.name : "check";
+  const parts = [name];
+  if ("expected" in check) parts.push(`expected ${JSON.stringify(check.expected)}`);
+  if ("actual" in check) parts.push(`actual ${JSON.stringify(check.actual)}`);
+  if (typeof check.detail === "string") parts.push(check.detail);
+  return parts.join(", ");
+}
+
+async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      out[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,153 @@
+/**
+ * RPO: the largest tolerated age of the newest good snapshot. A pure function of the snapshots read
+ * from the destination and `now` (HOUSE_STYLE practice 9).
+ */
+import { CronExpressionParser } from "cron-parser";
+import { HavenError } from "../lib/errors";
+import { formatDuration } from "../lib/duration";
+import type { BackupSchedule, MissedSchedule, RpoEvaluation, SnapshotPoint } from "./types";
+
+/** States whose snapshot is usable, hence a recovery point (see the manifest's `state`). */
+const RECOVERY_POINT_STATES = new Set(["committed", "partial"]);
+
+/** A scheduled run gets this long to finish before its firing counts as missed. */
+export const DEFAULT_SCHEDULE_GRACE_MS = 60 * 60 * 1000;
+/** Missed firings are looked for this far back at most, so a target idle for a year costs nothing. */
+export const DEFAULT_MISSED_LOOKBACK_MS = 7 * 24 * 60 * 60 * 1000;
+/** At most this many missed firings are listed per pattern (the newest ones). */
+const MAX_MISSED_PER_PATTERN = 50;
+
+export interface RpoInput {
+  target: string;
+  rpoMs: number;
+  snapshots: readonly SnapshotPoint[];
+  /** When given, scheduled firings with no snapshot finished after them are reported as missed. */
+  schedule?: BackupSchedule;
+  now: Date;
+  /** How long after a firing its snapshot may still finish. Default 1 h. */
+  graceMs?: number;
+  /** How far back missed firings are looked for. Default 7 days. */
+  lookbackMs?: number;
+  /**
+   * When Haven started watching the target (e.g. when it first appeared in the config). A target with
+   * no snapshot yet is in breach only from `trackedSince + rpo`, and no firing before it counts as
+   * missed. Without it, a target with no snapshot is in breach at once (since unknown).
+   */
+  trackedSince?: Date;
+}
+
+/**
+ * - ok: the newest committed or partial snapshot is at most `rpoMs` old.
+ * - breached: it is older (since = its finishedAt + rpo), or there is none (since = trackedSince + rpo,
+ *   or null when trackedSince is not given).
+ * `missedSchedules` lists the firings of the schedule's cron patterns that passed more than `graceMs`
+ * ago with no snapshot finished after them (any tier: one run may serve several tiers).
+ */
+export function evaluateRpo(input: RpoInput): RpoEvaluation {
+  const { target, rpoMs, now } = input;
+  const newest = newestRecoveryPoint(input.snapshots);
+  const missedSchedules = input.schedule
+    ? findMissedSchedules(input.schedule, {
+        after: laterOf(
+          newest?.finishedAt,
+          input.trackedSince,
+          new Date(now.getTime() - (input.lookbackMs ?? DEFAULT_MISSED_LOOKBACK_MS)),
+        ),
+        before: new Date(now.getTime() - (input.graceMs ?? DEFAULT_SCHEDULE_GRACE_MS)),
+        target,
+      })
+    : [];
+  const base = { target, rpoMs, missedSchedules };
+
+  if (!newest) {
+    if (input.trackedSince && now.getTime() < input.trackedSince.getTime() + rpoMs) {
+      return {
+        ...base,
+        status: "ok",
+        newest: null,
+        newestAgeMs: null,
+        since: null,
+        reason: `no snapshot yet; the first is due within the RPO of ${formatDuration(rpoMs)}`,
+      };
+    }
+    return {
+      ...base,
+      status: "breached",
+      newest: null,
+      newestAgeMs: null,
+      since: input.trackedSince ? new Date(input.trackedSince.getTime() + rpoMs) : null,
+      reason: `no usable snapshot of ${target} exists; the RPO is ${formatDuration(rpoMs)}`,
+    };
+  }
+
+  const ageMs = now.getTime() - newest.finishedAt.getTime();
+  const newestRef = { id: newest.id, finishedAt: newest.finishedAt };
+  if (ageMs <= rpoMs) {
+    return {
+      ...base,
+      status: "ok",
+      newest: newestRef,
+      newestAgeMs: ageMs,
+      since: null,
+      reason: `newest snapshot is ${formatDuration(ageMs)} old, within the RPO of ${formatDuration(rpoMs)}`,
+    };
+  }
+  return {
+    ...base,
+    status: "breached",
+    newest: newestRef,
+    newestAgeMs: ageMs,
+    since: new Date(newest.finishedAt.getTime() + rpoMs),
+    reason: `newest snapshot ${newest.id} is ${formatDuration(ageMs)} old; the RPO is ${formatDuration(rpoMs)}`,
+  };
+}
+
+/** The newest committed or partial snapshot by finish time. */
+export function newestRecoveryPoint(snapshots: readonly SnapshotPoint[]): SnapshotPoint | null {
+  let newest: SnapshotPoint | null = null;
+  for (const snapshot of snapshots) {
+    if (!RECOVERY_POINT_STATES.has(snapshot.state)) continue;
+    if (!newest || snapshot.finishedAt.getTime() > newest.finishedAt.getTime()) newest = snapshot;
+  }
+  return newest;
+}
+
+/** Firings strictly after `after` and strictly before `before`, oldest first. */
+function findMissedSchedules(
+  schedule: BackupSchedule,
+  window: { after: Date; before: Date; target: string },
+): MissedSchedule[] {
+  if (window.before.getTime() <= window.after.getTime()) return [];
+  const missed: MissedSchedule[] = [];
+  for (const pattern of schedule.patterns) {
+    const firings = parseCron(pattern, schedule.timezone, window.before, window.target);
+    // prev() walks back from `before`, exclusive: a firing exactly `grace` ago is not missed yet.
+    for (let count = 0; count < MAX_MISSED_PER_PATTERN && firings.hasPrev(); count++) {
+      const at = firings.prev().toDate();
+      if (at.getTime() <= window.after.getTime()) break;
+      missed.push({ at, pattern });
+    }
+  }
+  return missed.sort((a, b) => a.at.getTime() - b.at.getTime() || a.pattern.localeCompare(b.pattern));
+}
+
+function parseCron(pattern: string, timezone: string, currentDate: Date, target: string) {
+  try {
+    return CronExpressionParser.parse(pattern, { currentDate, tz: timezone });
+  } catch (error) {
+    throw new HavenError(
+      "CONFIG",
+      `schedule "${pattern}" of target ${target} cannot be read: ${String(error)}`,
+      {
+        hint: `fix targets.${target}.schedule in the config (5 fields, e.g. "0 2 * * *"); haven config validate checks it`,
+        cause: error,
+      },
+    );
+  }
+}
+
+function laterOf(...dates: Array<Date | undefined>): Date {
+  let latest = -Infinity;
+  for (const date of dates) if (date && date.getTime() > latest) latest = date.getTime();
+  return new Date(latest);
+}

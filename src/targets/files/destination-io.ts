@@ -1,0 +1,89 @@
+/**
+ * The calls a restore makes on the destination file system, blocking and on the thread pool; which
+ * set is used when is decided by AdaptiveCalls (adaptive-calls.ts). All take numeric descriptors.
+ */
+import * as fs from "node:fs";
+import { promisify } from "node:util";
+import { AdaptiveCalls, type IoMode } from "./adaptive-calls";
+
+type Maybe<T> = T | Promise<T>;
+
+export interface DestinationCalls {
+  lstat: (path: string) => Maybe<fs.Stats>;
+  mkdir: (path: string, mode: number) => Maybe<void>;
+  unlink: (path: string) => Maybe<void>;
+  open: (path: string, flags: number, mode: number) => Maybe<number>;
+  /** Returns the bytes written (a short write is possible). */
+  writev: (fd: number, buffers: Buffer[], position: number) => Maybe<number>;
+  fchmod: (fd: number, mode: number) => Maybe<void>;
+  fchown: (fd: number, uid: number, gid: number) => Maybe<void>;
+  futimes: (fd: number, atime: Date, mtime: Date) => Maybe<void>;
+  close: (fd: number) => Maybe<void>;
+  symlink: (target: string, path: string) => Maybe<void>;
+  link: (existing: string, path: string) => Maybe<void>;
+  lchown: (path: string, uid: number, gid: number) => Maybe<void>;
+  lutimes: (path: string, atime: Date, mtime: Date) => Maybe<void>;
+  /** chmod and utimes follow symlinks: use them only on paths known to be real directories. */
+  chmod: (path: string, mode: number) => Maybe<void>;
+  utimes: (path: string, atime: Date, mtime: Date) => Maybe<void>;
+}
+
+const blockingCalls: DestinationCalls = {
+  lstat: (path) => fs.lstatSync(path),
+  mkdir: (path, mode) => void fs.mkdirSync(path, { mode }),
+  unlink: (path) => fs.unlinkSync(path),
+  open: (path, flags, mode) => fs.openSync(path, flags, mode),
+  writev: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
+  fchmod: (fd, mode) => fs.fchmodSync(fd, mode),
+  fchown: (fd, uid, gid) => fs.fchownSync(fd, uid, gid),
+  futimes: (fd, atime, mtime) => fs.futimesSync(fd, atime, mtime),
+  close: (fd) => fs.closeSync(fd),
+  symlink: (target, path) => fs.symlinkSync(target, path),
+  link: (existing, path) => fs.linkSync(existing, path),
+  lchown: (path, uid, gid) => fs.lchownSync(path, uid, gid),
+  lutimes: (path, atime, mtime) => fs.lutimesSync(path, atime, mtime),
+  chmod: (path, mode) => fs.chmodSync(path, mode),
+  utimes: (path, atime, mtime) => fs.utimesSync(path, atime, mtime),
+};
+
+const mkdirAsync = promisify(fs.mkdir);
+const threadPoolCalls: DestinationCalls = {
+  lstat: promisify(fs.lstat),
+  mkdir: async (path, mode) => void (await mkdirAsync(path, { mode })),
+  unlink: promisify(fs.unlink),
+  open: promisify(fs.open),
+  writev: (fd, buffers, position) =>
+    new Promise((resolve, reject) =>
+      fs.writev(fd, buffers, position, (error, written) => (error ? reject(error) : resolve(written))),
+    ),
+  fchmod: promisify(fs.fchmod),
+  fchown: promisify(fs.fchown),
+  futimes: promisify(fs.futimes),
+  close: promisify(fs.close),
+  symlink: (target, path) => promisify(fs.symlink)(target, path),
+  link: promisify(fs.link),
+  lchown: promisify(fs.lchown),
+  lutimes: promisify(fs.lutimes),
+  chmod: promisify(fs.chmod),
+  utimes: promisify(fs.utimes),
+};
+
+/**
+ * Creating a file costs tens of microseconds in the kernel, several times a cached stat, and a restore
+ * writes one file at a time whichever calls it uses: the thread pool only keeps the event loop free.
+ * So the bar is higher than the source's: calls that wait on a network or a disk, not a busy kernel.
+ */
+const DESTINATION_SLOW_CALL_MS = 2;
+
+/** The destination's calls for one restore: blocking while fast (see adaptive-calls.ts). */
+export function destinationCalls(
+  mode: IoMode,
+  onSwitch: (slowShare: number) => void,
+): AdaptiveCalls<DestinationCalls> {
+  return new AdaptiveCalls(blockingCalls, threadPoolCalls, {
+    mode,
+    timed: ["lstat", "mkdir", "unlink", "open", "symlink", "link"],
+    slowCallMs: DESTINATION_SLOW_CALL_MS,
+    onSwitch,
+  });
+}

@@ -1,0 +1,433 @@
+/**
+ * Extracts a tar stream into a directory without ever writing outside it. Refused entries (absolute
+ * or `..` names, a path through a symbolic link, a hard link to outside, devices) are recorded with
+ * their reason and skipped; the extraction goes on and the caller decides what the rejections mean.
+ *
+ * Why nothing escapes: every name is normalized before use; every parent directory is checked with
+ * lstat (or created by us) before anything is written below it, and a directory is never replaced by
+ * anything else, so a checked parent stays a real directory; files, links and directories are created
+ * create-only (O_EXCL|O_NOFOLLOW, symlink(), link(), mkdir()), and whatever is in the way is removed
+ * first, so an existing symlink or hard link is never written through. Symbolic links are restored as
+ * links (they are data) and never followed.
+ */
+import { createHash, type Hash } from "node:crypto";
+import { constants } from "node:fs";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { extract as tarExtract, type Header } from "tar-stream";
+import { HavenError, isHavenError } from "../../lib/errors";
+import type { RestoreStats, RunContext } from "../types";
+import type { AdaptiveCalls, IoMode } from "./adaptive-calls";
+import { destinationCalls, type DestinationCalls } from "./destination-io";
+import { includeMatcher, normalizeEntryPath, parentPaths } from "./entry-path";
+import type { FileIndexEntry } from "./file-index";
+import { IndexVerifier } from "./index-verifier";
+
+/** File content is gathered into writes of about this size. */
+const WRITE_BATCH = 1024 * 1024;
+const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export interface ExtractOptions {
+  /** Absolute path of an existing directory. */
+  destination: string;
+  run: RunContext;
+  include?: readonly string[];
+  /** Regular files by path, from the snapshot's index: each written file's sha256 is checked. */
+  expected?: Map<string, FileIndexEntry>;
+  /** How to call the file system (see adaptive-calls.ts); default "adaptive". */
+  io?: IoMode;
+}
+
+export interface ExtractStats extends RestoreStats {
+  files: number;
+  bytes: number;
+  rejected: Array<{ path: string; reason: string }>;
+  /** Files whose sha256 was checked against the index (0 without an index). */
+  verified: number;
+}
+
+interface EntryMeta {
+  mode: number;
+  /** Milliseconds since the epoch. */
+  mtime: number;
+  uid: number;
+  gid: number;
+}
+
+type Source = AsyncIterable<unknown> & {
+  resume(): unknown;
+  on(event: string, listener: () => void): unknown;
+};
+
+/** Reads a pax numeric record, if present and sane. */
+function paxNumber(header: Header, key: string): number | undefined {
+  const pax = header.pax as Record<string, string> | null | undefined;
+  const text = pax?.[key];
+  if (text === undefined) return undefined;
+  const value = Number(text);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function metaOf(header: Header): EntryMeta {
+  const paxMtime = paxNumber(header, "mtime");
+  return {
+    mode: header.mode & 0o7777,
+    mtime: paxMtime === undefined ? header.mtime.getTime() : Math.round(paxMtime * 1000),
+    uid: paxNumber(header, "uid") ?? header.uid,
+    gid: paxNumber(header, "gid") ?? header.gid,
+  };
+}
+
+/** Consumes an entry's data without using it (tar-stream needs it read before the next entry). */
+function drain(stream: Source): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.on("end", () => resolve());
+    stream.on("error", () => reject(new Error("archive entry failed while being skipped")));
+    stream.resume();
+  });
+}
+
+async function writeAll(
+  calls: DestinationCalls,
+  fd: number,
+  buffers: Buffer[],
+  position: number,
+): Promise<void> {
+  let pending = buffers;
+  let at = position;
+  while (pending.length > 0) {
+    const written = await calls.writev(fd, pending, at);
+    at += written;
+    // A short write (rare on regular files): drop what was written and go on with the rest.
+    let skip = written;
+    const rest: Buffer[] = [];
+    for (const buffer of pending) {
+      if (skip >= buffer.length) {
+        skip -= buffer.length;
+        continue;
+      }
+      rest.push(skip > 0 ? buffer.subarray(skip) : buffer);
+      skip = 0;
+    }
+    pending = rest;
+  }
+}
+
+function errnoCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** Ownership is restored only by root (as tar -p does); others cannot give files away. */
+const asRoot = process.getuid?.() === 0;
+
+/** One extraction; holds what is known about the destination while entries stream through. */
+class Extraction {
+  readonly stats: ExtractStats = { files: 0, bytes: 0, rejected: [], verified: 0 };
+  readonly #destination: string;
+  readonly #run: RunContext;
+  readonly #io: AdaptiveCalls<DestinationCalls>;
+  readonly #included: (path: string) => boolean;
+  readonly #verifier: IndexVerifier | undefined;
+  /** Relative paths known to be real directories (checked with lstat, or made by us). "" is the destination. */
+  readonly #realDirectories = new Set<string>([""]);
+  /** Directory metadata from the archive, applied once their contents are written. */
+  readonly #directoryMeta = new Map<string, EntryMeta>();
+  /** Directories this extraction created or restored: the only ones whose metadata it sets. */
+  readonly #touchedDirectories = new Set<string>();
+
+  constructor(options: ExtractOptions) {
+    this.#destination = options.destination;
+    this.#run = options.run;
+    this.#io = destinationCalls(options.io ?? "adaptive", (slowShare) =>
+      options.run.logger.info(
+        { slowShare },
+        "restore destination is slow: writing on the thread pool from now on",
+      ),
+    );
+    this.#included = includeMatcher(options.include);
+    this.#verifier = options.expected === undefined ? undefined : new IndexVerifier(options.expected);
+  }
+
+  /** The calls to use now (the adaptive choice may change between entries). */
+  get #calls(): DestinationCalls {
+    return this.#io.calls;
+  }
+
+  #abs(path: string): string {
+    return join(this.#destination, path);
+  }
+
+  #reject(path: string, reason: string): void {
+    this.stats.rejected.push({ path, reason });
+    this.#run.logger.warn(
+      { path, reason },
+      `restore: refused archive entry ${JSON.stringify(path)}: ${reason}`,
+    );
+  }
+
+  async entry(header: Header, stream: Source): Promise<void> {
+    const checked = normalizeEntryPath(header.name);
+    if (!checked.ok) {
+      this.#reject(header.name, checked.reason);
+      return drain(stream);
+    }
+    const { path } = checked;
+    if (path === "") return drain(stream); // the archive root: the destination already exists
+    if (header.type === "directory") this.#directoryMeta.set(path, metaOf(header));
+    if (!this.#included(path)) return drain(stream);
+
+    switch (header.type) {
+      case "directory":
+        return this.#withParents(path, stream, () => this.#directory(path));
+      case "file":
+      case "contiguous-file":
+        return this.#withParents(path, stream, () => this.#file(path, header, stream), true);
+      case "symlink":
+        return this.#withParents(path, stream, () => this.#symlink(path, header));
+      case "link":
+        return this.#withParents(path, stream, () => this.#hardLink(path, header));
+      case "character-device":
+      case "block-device":
+      case "fifo":
+        this.#reject(path, `${header.type} entries are not restored`);
+        return drain(stream);
+      default:
+        this.#reject(path, `unsupported entry type ${String(header.type)}`);
+        return drain(stream);
+    }
+  }
+
+  /**
+   * Runs `write` once the parents are safe; it returns a rejection reason or undefined. `consumes`:
+   * unless it refuses, `write` reads the entry's data itself; otherwise the data is drained here.
+   */
+  async #withParents(
+    path: string,
+    stream: Source,
+    write: () => Promise<string | undefined>,
+    consumes = false,
+  ): Promise<void> {
+    const refused = (await this.#prepareParents(path, true)) ?? (await write());
+    if (refused !== undefined) this.#reject(path, refused);
+    if (refused !== undefined || !consumes) await drain(stream);
+  }
+
+  /**
+   * Makes sure every parent of `path` is a real directory inside the destination, creating missing
+   * ones when `create`. Returns why not, when a parent is a symlink, a file, or missing.
+   */
+  async #prepareParents(path: string, create: boolean): Promise<string | undefined> {
+    for (const parent of parentPaths(path)) {
+      if (this.#realDirectories.has(parent)) continue;
+      const abs = this.#abs(parent);
+      if (create && (await this.#tryCreate(() => this.#calls.mkdir(abs, 0o700)))) {
+        this.#touchedDirectories.add(parent);
+      } else {
+        let stat;
+        try {
+          stat = await this.#calls.lstat(abs);
+        } catch (error) {
+          if (errnoCode(error) === "ENOENT") return `parent ${JSON.stringify(parent)} does not exist`;
+          throw error;
+        }
+        if (stat.isSymbolicLink()) return `parent ${JSON.stringify(parent)} is a symbolic link`;
+        if (!stat.isDirectory()) return `parent ${JSON.stringify(parent)} is not a directory`;
+      }
+      this.#realDirectories.add(parent);
+    }
+    return undefined;
+  }
+
+  /** Runs a create-only call: true when it created, false when something already exists there. */
+  async #tryCreate(create: () => unknown): Promise<boolean> {
+    try {
+      await create();
+      return true;
+    } catch (error) {
+      if (errnoCode(error) === "EEXIST") return false;
+      throw error;
+    }
+  }
+
+  /**
+   * Creates with `create` (create-only: it fails on anything already there, symlinks included). What
+   * is in the way is removed first, unless it is a directory: the refusal is returned then.
+   */
+  async #createReplacing(abs: string, create: () => unknown): Promise<string | undefined> {
+    if (await this.#tryCreate(create)) return undefined;
+    if ((await this.#calls.lstat(abs)).isDirectory()) return "a directory is in the way";
+    await this.#calls.unlink(abs);
+    await create();
+    return undefined;
+  }
+
+  async #directory(path: string): Promise<string | undefined> {
+    const abs = this.#abs(path);
+    if (!(await this.#tryCreate(() => this.#calls.mkdir(abs, 0o700)))) {
+      if (!(await this.#calls.lstat(abs)).isDirectory()) {
+        // A file or symlink restored earlier or left there: the archive says directory.
+        await this.#calls.unlink(abs);
+        await this.#calls.mkdir(abs, 0o700);
+      }
+    }
+    this.#realDirectories.add(path);
+    this.#touchedDirectories.add(path);
+    return undefined;
+  }
+
+  async #file(path: string, header: Header, stream: Source): Promise<string | undefined> {
+    const abs = this.#abs(path);
+    let fd = -1;
+    const blocked = await this.#createReplacing(abs, async () => {
+      fd = await this.#calls.open(abs, CREATE_FLAGS, 0o600);
+    });
+    if (blocked !== undefined) return blocked;
+    const meta = metaOf(header);
+    const hash = this.#verifier === undefined ? undefined : createHash("sha256");
+    const calls = this.#calls; // one set for the whole file, even if the choice changes meanwhile
+    let size: number;
+    try {
+      size = await this.#writeContent(calls, fd, stream, hash);
+      await calls.fchmod(fd, meta.mode);
+      if (asRoot) await calls.fchown(fd, meta.uid, meta.gid);
+      const time = new Date(meta.mtime);
+      await calls.futimes(fd, time, time);
+    } finally {
+      await calls.close(fd);
+    }
+    this.stats.files++;
+    this.stats.bytes += size;
+    if (hash !== undefined) this.#verifier?.check(path, hash.digest("hex"));
+    return undefined;
+  }
+
+  async #writeContent(
+    calls: DestinationCalls,
+    fd: number,
+    stream: Source,
+    hash: Hash | undefined,
+  ): Promise<number> {
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let position = 0;
+    for await (const data of stream) {
+      const chunk = data as Buffer;
+      hash?.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= WRITE_BATCH) {
+        await writeAll(calls, fd, batch, position);
+        position += batchBytes;
+        batch = [];
+        batchBytes = 0;
+      }
+    }
+    if (batchBytes > 0) await writeAll(calls, fd, batch, position);
+    return position + batchBytes;
+  }
+
+  async #symlink(path: string, header: Header): Promise<string | undefined> {
+    const target = header.linkname;
+    if (!target) return "symbolic link without a target";
+    const abs = this.#abs(path);
+    const blocked = await this.#createReplacing(abs, () => this.#calls.symlink(target, abs));
+    if (blocked !== undefined) return blocked;
+    const meta = metaOf(header);
+    if (asRoot) await this.#calls.lchown(abs, meta.uid, meta.gid);
+    const time = new Date(meta.mtime);
+    await this.#calls.lutimes(abs, time, time);
+    return undefined;
+  }
+
+  async #hardLink(path: string, header: Header): Promise<string | undefined> {
+    const target = normalizeEntryPath(header.linkname ?? "");
+    if (!target.ok || target.path === "") {
+      return `hard link to ${JSON.stringify(header.linkname)}: target outside the destination`;
+    }
+    const unsafeTarget = await this.#prepareParents(target.path, false);
+    if (unsafeTarget !== undefined) return `hard link target: ${unsafeTarget}`;
+    const targetAbs = this.#abs(target.path);
+    try {
+      if (!(await this.#calls.lstat(targetAbs)).isFile()) return "hard link target is not a regular file";
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT") throw error;
+      return `hard link target ${JSON.stringify(target.path)} was not restored`;
+    }
+    const abs = this.#abs(path);
+    const blocked = await this.#createReplacing(abs, () => this.#calls.link(targetAbs, abs));
+    if (blocked !== undefined) return blocked;
+    this.stats.files++;
+    return undefined;
+  }
+
+  /** Directory modes and mtimes, deepest first, once nothing more is written inside them. */
+  async finishDirectories(): Promise<void> {
+    const paths = [...this.#touchedDirectories].sort((a, b) => b.split("/").length - a.split("/").length);
+    for (const path of paths) {
+      // Real directories only (see #realDirectories), so chmod and utimes follow no link.
+      const abs = this.#abs(path);
+      const meta = this.#directoryMeta.get(path);
+      if (meta === undefined) {
+        // Created only as a parent of an included entry, and not in the archive: usual permissions.
+        await this.#calls.chmod(abs, 0o755);
+        continue;
+      }
+      if (asRoot) await this.#calls.lchown(abs, meta.uid, meta.gid);
+      await this.#calls.chmod(abs, meta.mode);
+      const time = new Date(meta.mtime);
+      await this.#calls.utimes(abs, time, time);
+    }
+  }
+
+  /** Throws INTEGRITY when files differ from the index (or index files are missing from the archive). */
+  checkIntegrity(): void {
+    if (this.#verifier === undefined) return;
+    this.stats.verified = this.#verifier.verified;
+    const refused = new Set(this.stats.rejected.map((r) => r.path));
+    this.#verifier.finish((path) => this.#included(path) && !refused.has(path), this.#run.logger);
+  }
+}
+
+function classify(error: unknown, destination: string): HavenError {
+  if (isHavenError(error)) return error;
+  const err = error as NodeJS.ErrnoException;
+  if (err.name === "AbortError") return new HavenError("CANCELLED", "restore cancelled", { cause: error });
+  if (typeof err.code === "string") {
+    return new HavenError("PERMANENT", `restore into ${destination} failed: ${err.message}`, {
+      cause: error,
+      hint:
+        err.code === "ENOSPC"
+          ? "free space at the destination or restore elsewhere with --to"
+          : "check the destination's permissions and free space, then run the restore again",
+    });
+  }
+  return new HavenError("INTEGRITY", `the archive is corrupt or truncated: ${err.message}`, {
+    cause: error,
+    hint: "run haven verify on this snapshot, or restore an older one",
+  });
+}
+
+/**
+ * Extracts `body` (a plain tar stream) into `options.destination`. Resolves with what was written and
+ * what was refused; rejects on a corrupt archive, a write failure, cancellation, or (with an index)
+ * files that fail verification: after the whole stream was consumed or destroyed.
+ */
+export async function extractTar(body: Readable, options: ExtractOptions): Promise<ExtractStats> {
+  const extraction = new Extraction(options);
+  const extract = tarExtract();
+  extract.on("entry", (header, stream, next) => {
+    extraction.entry(header, stream).then(
+      () => next(),
+      (error: unknown) => next(error as Error),
+    );
+  });
+  try {
+    await pipeline(body, extract, { signal: options.run.signal });
+    await extraction.finishDirectories();
+  } catch (error) {
+    throw classify(error, options.destination);
+  }
+  extraction.checkIntegrity();
+  return extraction.stats;
+}

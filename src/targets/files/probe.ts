@@ -1,0 +1,74 @@
+/**
+ * The files target's probe: the source directory exists, is a directory, and can be listed and read
+ * by this process. Read-only and cheap; failures are reported, never thrown.
+ */
+import { constants } from "node:fs";
+import { access, opendir, stat } from "node:fs/promises";
+import type { ProbeResult } from "../types";
+
+type Check = ProbeResult["checks"][number];
+
+function reason(error: unknown): string {
+  const err = error as NodeJS.ErrnoException;
+  return err.code ?? err.message;
+}
+
+async function check(name: string, run: () => Promise<Check>): Promise<Check> {
+  try {
+    return await run();
+  } catch (error) {
+    return { name, ok: false, detail: `failed: ${reason(error)}` };
+  }
+}
+
+export async function probeDirectory(
+  target: string,
+  path: string,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  const where = `targets.${target}.path`;
+  const checks: Check[] = [];
+  const finish = () => ({ ok: checks.every((c) => c.ok), checks });
+
+  const exists = await check("path exists", async () => {
+    const info = await stat(path);
+    return {
+      name: "path exists",
+      ok: true,
+      detail: `${path} (${info.isDirectory() ? "directory" : "not a directory"})`,
+    };
+  });
+  if (!exists.ok) {
+    exists.hint = `check ${where} in the config, and that the share is mounted on this worker`;
+    checks.push(exists);
+    return finish();
+  }
+  checks.push(exists);
+
+  const isDirectory = (await stat(path).catch(() => undefined))?.isDirectory() === true;
+  checks.push({
+    name: "is a directory",
+    ok: isDirectory,
+    detail: isDirectory ? path : `${path} is not a directory`,
+    ...(isDirectory ? {} : { hint: `point ${where} at a directory` }),
+  });
+  if (!isDirectory || signal.aborted) return finish();
+
+  const readable = await check("readable", async () => {
+    await access(path, constants.R_OK | constants.X_OK);
+    const dir = await opendir(path);
+    try {
+      await dir.read();
+    } finally {
+      await dir.close();
+    }
+    return {
+      name: "readable",
+      ok: true,
+      detail: `${path} can be listed by uid ${process.getuid?.() ?? "?"}`,
+    };
+  });
+  if (!readable.ok) readable.hint = `run the worker as a user that can read ${path}, or fix its permissions`;
+  checks.push(readable);
+  return finish();
+}

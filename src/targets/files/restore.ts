@@ -1,0 +1,75 @@
+/**
+ * Restore of a files snapshot: picks and guards the destination directory, loads the file index when
+ * verification is possible, then extracts (extract.ts does the entry-by-entry safety).
+ */
+import { mkdir, readdir, stat } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Readable } from "node:stream";
+import type { TargetConfigOf } from "../../config/types";
+import { HavenError } from "../../lib/errors";
+import type { RestoreDestination, RestoreOptions, RunContext } from "../types";
+import { extractTar, type ExtractStats } from "./extract";
+import { readFileIndex, type FileIndexEntry } from "./file-index";
+
+function destinationPath(config: TargetConfigOf<"files">, to: RestoreDestination): string {
+  if (to.kind === "original") return resolve(config.path);
+  if (to.kind === "path") return resolve(to.path);
+  throw new HavenError("USAGE", `target ${config.name} is a files target: it restores into a directory`, {
+    hint: "pass --to with a directory path",
+  });
+}
+
+/** Creates a missing destination; refuses a non-empty one unless forced. */
+async function prepareDestination(destination: string, force: boolean): Promise<void> {
+  let isDirectory: boolean;
+  try {
+    isDirectory = (await stat(destination)).isDirectory();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    await mkdir(destination, { recursive: true });
+    return;
+  }
+  if (!isDirectory) {
+    throw new HavenError("REFUSED", `restore destination ${destination} exists and is not a directory`, {
+      hint: "choose a directory with --to",
+    });
+  }
+  if (!force && (await readdir(destination)).length > 0) {
+    throw new HavenError(
+      "REFUSED",
+      `restore destination ${destination} is not empty; refusing to write into it`,
+      {
+        hint: "pass --force to write into it (entries with the same names are replaced), or restore into an empty directory with --to",
+      },
+    );
+  }
+}
+
+async function loadIndex(options: RestoreOptions): Promise<Map<string, FileIndexEntry> | undefined> {
+  const openIndex = options.extra?.index;
+  return openIndex === undefined ? undefined : readFileIndex(await openIndex());
+}
+
+export async function restoreFiles(
+  config: TargetConfigOf<"files">,
+  body: Readable,
+  to: RestoreDestination,
+  run: RunContext,
+  options: RestoreOptions = {},
+): Promise<ExtractStats> {
+  let destination: string;
+  let expected: Map<string, FileIndexEntry> | undefined;
+  try {
+    destination = destinationPath(config, to);
+    await prepareDestination(destination, options.force === true);
+    expected = await loadIndex(options);
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
+  run.logger.info(
+    { destination, include: options.include, verify: expected !== undefined },
+    "restoring files",
+  );
+  return extractTar(body, { destination, run, include: options.include, expected });
+}

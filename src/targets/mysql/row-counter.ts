@@ -1,0 +1,156 @@
+/**
+ * Counts rows per table in a mariadb-dump / mysqldump SQL stream as it passes through, so the row
+ * counts in the manifest are exactly the rows in the dump (MySQL cannot share a snapshot between the
+ * dump and a second connection, the way PostgreSQL can).
+ *
+ * The dump is regular: a `-- Dumping data for table `t`` comment opens a table's data section; its rows
+ * come as `INSERT INTO `t` VALUES (...),(...);` statements (MariaDB puts each row on its own line);
+ * `UNLOCK TABLES`, `DELIMITER` or the next `-- ` comment closes it. Inside VALUES, every `(` at depth 0
+ * outside a string literal starts a row. String literals use backslash escapes; with --hex-blob,
+ * binary data is hex, so no byte of it can be mistaken for syntax. Statements outside data sections
+ * (routine and trigger bodies) are never counted, even when they contain INSERT statements.
+ */
+import { Transform, type TransformCallback } from "node:stream";
+import { quoteIdentifier } from "./connection";
+
+enum State {
+  LineStart,
+  SkipLine,
+  Values,
+}
+
+const NEWLINE = 0x0a;
+const QUOTE = 0x27;
+const BACKSLASH = 0x5c;
+const OPEN = 0x28;
+const CLOSE = 0x29;
+const SEMICOLON = 0x3b;
+/** Longer line heads cannot be one of the lines we look for. */
+const MAX_HEAD = 1024;
+
+const DATA_COMMENT = "-- Dumping data for table ";
+
+export class DumpRowCounter extends Transform {
+  /** Rows per `database.table`, complete once the stream has ended. */
+  readonly counts: Record<string, number> = {};
+  private state = State.LineStart;
+  private head: number[] = [];
+  private table: string | undefined;
+  private insertPrefix: Buffer | undefined;
+  private inString = false;
+  private escaped = false;
+  private depth = 0;
+
+  constructor(private readonly database: string) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.scan(chunk);
+    callback(null, chunk);
+  }
+
+  private scan(chunk: Buffer): void {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.state === State.SkipLine) {
+        const newline = chunk.indexOf(NEWLINE, i);
+        if (newline < 0) return;
+        i = newline + 1;
+        this.state = State.LineStart;
+      } else if (this.state === State.LineStart) {
+        i = this.readHead(chunk, i);
+      } else {
+        i = this.readValues(chunk, i);
+      }
+    }
+  }
+
+  /** Collects the start of a line until it is known what the line is. */
+  private readHead(chunk: Buffer, start: number): number {
+    for (let i = start; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (byte === NEWLINE) {
+        this.endOfLine();
+        this.head = [];
+        return i + 1;
+      }
+      this.head.push(byte);
+      if (
+        this.insertPrefix &&
+        this.head.length === this.insertPrefix.length &&
+        this.headEquals(this.insertPrefix)
+      ) {
+        this.head = [];
+        this.state = State.Values;
+        this.inString = false;
+        this.escaped = false;
+        this.depth = 0;
+        return i + 1;
+      }
+      if (this.head.length >= MAX_HEAD) {
+        this.head = [];
+        this.state = State.SkipLine;
+        return i + 1;
+      }
+    }
+    return chunk.length;
+  }
+
+  /** A whole line that was not an INSERT of the current table: it may open or close a data section. */
+  private endOfLine(): void {
+    const line = Buffer.from(this.head).toString("utf8");
+    if (line.startsWith(DATA_COMMENT)) {
+      const name = parseQuotedName(line.slice(DATA_COMMENT.length).trim());
+      if (name !== undefined) {
+        this.table = `${this.database}.${name}`;
+        this.counts[this.table] = 0;
+        this.insertPrefix = Buffer.from(`INSERT INTO ${quoteIdentifier(name)} VALUES`);
+        return;
+      }
+    }
+    // The bare "--" lines around a comment's text close nothing.
+    if (line.startsWith("-- ") || line.startsWith("UNLOCK TABLES") || line.startsWith("DELIMITER")) {
+      this.table = undefined;
+      this.insertPrefix = undefined;
+    }
+  }
+
+  private headEquals(prefix: Buffer): boolean {
+    for (let k = 0; k < prefix.length; k++) if (this.head[k] !== prefix[k]) return false;
+    return true;
+  }
+
+  /** Counts row tuples until the statement's closing `;`. */
+  private readValues(chunk: Buffer, start: number): number {
+    let rows = 0;
+    let i = start;
+    for (; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      if (this.inString) {
+        if (this.escaped) this.escaped = false;
+        else if (byte === BACKSLASH) this.escaped = true;
+        else if (byte === QUOTE) this.inString = false;
+      } else if (byte === QUOTE) {
+        this.inString = true;
+      } else if (byte === OPEN) {
+        if (this.depth === 0) rows++;
+        this.depth++;
+      } else if (byte === CLOSE) {
+        this.depth--;
+      } else if (byte === SEMICOLON && this.depth === 0) {
+        this.state = State.SkipLine;
+        i++;
+        break;
+      }
+    }
+    if (this.table) this.counts[this.table] = (this.counts[this.table] ?? 0) + rows;
+    return i;
+  }
+}
+
+/** `name` from "`na``me`" (backticks doubled inside), or undefined when it is not quoted that way. */
+function parseQuotedName(text: string): string | undefined {
+  if (text.length < 2 || !text.startsWith("`") || !text.endsWith("`")) return undefined;
+  return text.slice(1, -1).replace(/``/g, "`");
+}

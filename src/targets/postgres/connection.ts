@@ -1,0 +1,170 @@
+/**
+ * One PostgreSQL connection description, from a target's `url` and fields (fields win), given to the
+ * `pg` client in-process and to the libpq tools (pg_dump, pg_restore, pg_dumpall) through environment
+ * variables and a password file, never through arguments: `ps` shows every process's arguments.
+ */
+import { readFileSync } from "node:fs";
+import type { ClientConfig } from "pg";
+import type { TargetConfigOf } from "../../config/types";
+import { HavenError } from "../../lib/errors";
+import { Secret } from "../../lib/secret";
+import { PrivateDir, toolEnv } from "../process";
+
+export type SslMode = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+export interface PgConnection {
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password?: Secret;
+  sslMode: SslMode;
+  /** CA bundle path (libpq sslrootcert). */
+  sslRootCert?: string;
+}
+
+const SSL_MODES: readonly string[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+
+type PgTargetConnection = Pick<
+  TargetConfigOf<"postgres">,
+  "url" | "host" | "port" | "user" | "password" | "database" | "tls" | "name"
+>;
+
+/**
+ * Resolves the target's connection. Defaults: host localhost, port 5432, user postgres. TLS: `tls`
+ * wins over the URL's `sslmode`; `tls.rejectUnauthorized: true` means verify-full (with `tls.ca`, or
+ * libpq's ~/.postgresql/root.crt), false means require; no setting means libpq's `prefer`.
+ */
+export function resolvePgConnection(target: PgTargetConnection): PgConnection {
+  const fromUrl = target.url ? parsePgUrl(target.url, target.name) : {};
+  const database = target.database ?? fromUrl.database;
+  if (!database) {
+    throw new HavenError("CONFIG", `target ${target.name}: no database to back up`, {
+      hint: `set targets.${target.name}.database, or name it in the url (postgres://host/dbname)`,
+    });
+  }
+  let sslMode: SslMode = fromUrl.sslMode ?? "prefer";
+  let sslRootCert = fromUrl.sslRootCert;
+  if (target.tls) {
+    sslMode = !target.tls.enabled ? "disable" : target.tls.rejectUnauthorized ? "verify-full" : "require";
+    sslRootCert = target.tls.ca ?? sslRootCert;
+  }
+  return {
+    host: target.host ?? fromUrl.host ?? "localhost",
+    port: target.port ?? fromUrl.port ?? 5432,
+    user: target.user ?? fromUrl.user ?? "postgres",
+    database,
+    password: target.password ?? fromUrl.password,
+    sslMode,
+    sslRootCert,
+  };
+}
+
+function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url.reveal());
+  } catch {
+    // The URL may hold a password: never echo it.
+    throw new HavenError("CONFIG", `target ${target}: url is not a valid URL`, {
+      hint: "use postgres://user@host:5432/dbname (the password in passwordFile)",
+    });
+  }
+  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
+    throw new HavenError("CONFIG", `target ${target}: url must start with postgres:// or postgresql://`);
+  }
+  const query = parsed.searchParams;
+  const sslMode = query.get("sslmode") ?? undefined;
+  if (sslMode !== undefined && !SSL_MODES.includes(sslMode)) {
+    throw new HavenError("CONFIG", `target ${target}: unknown sslmode "${sslMode}" in url`, {
+      hint: `use one of ${SSL_MODES.join(", ")}`,
+    });
+  }
+  const decode = (text: string) => (text ? decodeURIComponent(text) : undefined);
+  return {
+    host: decode(parsed.hostname) ?? query.get("host") ?? undefined,
+    port: parsed.port ? Number(parsed.port) : undefined,
+    user: decode(parsed.username) ?? query.get("user") ?? undefined,
+    password: parsed.password ? new Secret(decodeURIComponent(parsed.password)) : undefined,
+    database: decode(parsed.pathname.replace(/^\//, "")) ?? query.get("dbname") ?? undefined,
+    // libpq's "allow" has no client-side equivalent worth keeping apart from "prefer".
+    sslMode: sslMode === undefined ? undefined : sslMode === "allow" ? "prefer" : (sslMode as SslMode),
+    sslRootCert: query.get("sslrootcert") ?? undefined,
+  };
+}
+
+/** Config for the `pg` client. `prefer` becomes no TLS: the client has no opportunistic mode. */
+export function pgClientConfig(conn: PgConnection, database = conn.database): ClientConfig {
+  const ca = conn.sslRootCert ? readFileSync(conn.sslRootCert, "utf8") : undefined;
+  let ssl: ClientConfig["ssl"] = false;
+  if (conn.sslMode === "require") ssl = { rejectUnauthorized: false };
+  if (conn.sslMode === "verify-ca")
+    ssl = { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
+  if (conn.sslMode === "verify-full") ssl = { ca, rejectUnauthorized: true };
+  return {
+    host: conn.host,
+    port: conn.port,
+    user: conn.user,
+    database,
+    password: conn.password?.reveal(),
+    ssl,
+    application_name: "haven",
+    connectionTimeoutMillis: 15_000,
+  };
+}
+
+/** Quotes a value for a libpq conninfo string (`dbname='...'`). */
+export function conninfoValue(value: string): string {
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+}
+
+/** A libpq password file line matching any server, for the one password of this connection. */
+export function passfileLine(password: Secret): string {
+  const value = password.reveal();
+  if (/[\r\n]/.test(value)) {
+    throw new HavenError("CONFIG", "the PostgreSQL password contains a line break, which libpq cannot read", {
+      hint: "remove the trailing line break from the password file, or change the password",
+    });
+  }
+  return `*:*:*:*:${value.replace(/\\/g, "\\\\").replace(/:/g, "\\:")}\n`;
+}
+
+/** Credentials for one libpq tool run: a password file in a private directory, removed by `remove()`. */
+export interface LibpqSession {
+  env: NodeJS.ProcessEnv;
+  remove(): Promise<void>;
+}
+
+/**
+ * The environment of a libpq tool for `conn` (database: `database`). The password goes into a 0600
+ * PGPASSFILE in a 0700 directory; inherited PG* variables are dropped so they cannot redirect the tool.
+ */
+export async function libpqSession(conn: PgConnection, database = conn.database): Promise<LibpqSession> {
+  const dir = conn.password ? await PrivateDir.create("haven-pg") : undefined;
+  try {
+    const passfile = conn.password
+      ? await dir?.writeSecretFile("pgpass", passfileLine(conn.password))
+      : undefined;
+    const env = toolEnv(["PG"], {
+      PGHOST: conn.host,
+      PGPORT: String(conn.port),
+      PGUSER: conn.user,
+      PGDATABASE: database,
+      PGSSLMODE: conn.sslMode,
+      PGSSLROOTCERT: conn.sslRootCert,
+      // Without a configured password libpq may still use ~/.pgpass, as the operator would expect.
+      PGPASSFILE: passfile,
+      PGAPPNAME: "haven",
+      PGCONNECT_TIMEOUT: "15",
+    });
+    return { env, remove: async () => dir?.remove() };
+  } catch (error) {
+    await dir?.remove();
+    throw error;
+  }
+}
+
+/** "host:port/database as user", for messages (never the password). */
+export function describePg(conn: PgConnection, database = conn.database): string {
+  return `${conn.host}:${conn.port}/${database} as ${conn.user}`;
+}

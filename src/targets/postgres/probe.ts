@@ -1,0 +1,129 @@
+/**
+ * The PostgreSQL probe: pg_dump present, server reachable and the login accepted, pg_dump not older
+ * than the server, every table and sequence in scope readable, and (with `globals`) pg_dumpall usable.
+ * Read-only and cheap: one connection, three catalog queries. Never throws.
+ */
+import type { Client } from "pg";
+import type { TargetConfigOf } from "../../config/types";
+import { describeError, isHavenError } from "../../lib/errors";
+import { toolVersion } from "../process";
+import type { ProbeResult } from "../types";
+import { connectPg, serverInfo } from "./client";
+import { describePg, resolvePgConnection } from "./connection";
+import { scopeCondition } from "./scope";
+import { assertToolNotOlder, majorOf, parseToolVersion } from "./versions";
+
+type Check = ProbeResult["checks"][number];
+
+export async function probePostgres(
+  target: TargetConfigOf<"postgres">,
+  signal: AbortSignal,
+): Promise<ProbeResult> {
+  const checks: Check[] = [];
+  const result = () => ({ ok: checks.every((c) => c.ok), checks });
+  const fail = (name: string, error: unknown) =>
+    checks.push({
+      name,
+      ok: false,
+      detail: errorText(error),
+      hint: isHavenError(error) ? error.hint : undefined,
+    });
+
+  let dumpVersion: number | null = null;
+  try {
+    const text = await toolVersion("pg_dump", signal);
+    dumpVersion = parseToolVersion(text);
+    checks.push({ name: "pg_dump", ok: true, detail: text });
+  } catch (error) {
+    fail("pg_dump", error);
+  }
+
+  let conn;
+  try {
+    conn = resolvePgConnection(target);
+  } catch (error) {
+    fail("config", error);
+    return result();
+  }
+
+  let client: Client;
+  try {
+    client = await connectPg(conn, conn.database, signal);
+  } catch (error) {
+    fail("connection", error);
+    return result();
+  }
+  try {
+    const server = await serverInfo(client);
+    checks.push({
+      name: "connection",
+      ok: true,
+      detail: `PostgreSQL ${server.version} at ${describePg(conn)}${server.superuser ? " (superuser)" : ""}`,
+    });
+    if (dumpVersion !== null) {
+      try {
+        assertToolNotOlder("pg_dump", dumpVersion, server.versionNum);
+        checks.push({
+          name: "versions",
+          ok: true,
+          detail: `pg_dump ${majorOf(dumpVersion)} can dump a PostgreSQL ${majorOf(server.versionNum)} server`,
+        });
+      } catch (error) {
+        fail("versions", error);
+      }
+    }
+    checks.push(await permissionsCheck(client, target));
+    if (target.globals) checks.push(await globalsCheck(server.superuser, signal));
+  } catch (error) {
+    fail("queries", error);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+  return result();
+}
+
+/** Tables and sequences in scope that the login cannot read: pg_dump would fail on the first one. */
+async function permissionsCheck(client: Client, target: TargetConfigOf<"postgres">): Promise<Check> {
+  const scope = scopeCondition(target);
+  const { rows } = await client.query<{ name: string; total: string }>(
+    `select n.nspname || '.' || c.relname as name, count(*) over () as total
+     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where c.relkind in ('r', 'p', 'S', 'm') and c.relpersistence <> 't'
+       and ${scope.sql}
+       and (not pg_catalog.has_schema_privilege(n.oid, 'USAGE') or not pg_catalog.has_table_privilege(c.oid, 'SELECT'))
+     order by 1 limit 5`,
+    scope.params,
+  );
+  if (rows.length === 0)
+    return { name: "permissions", ok: true, detail: "every table and sequence in scope is readable" };
+  return {
+    name: "permissions",
+    ok: false,
+    detail: `${rows[0]?.total} objects are not readable, e.g. ${rows.map((r) => r.name).join(", ")}`,
+    hint: "GRANT pg_read_all_data TO the backup role (PostgreSQL 14+), or grant USAGE and SELECT on them, or exclude them (excludeSchemas/excludeTables)",
+  };
+}
+
+async function globalsCheck(superuser: boolean, signal: AbortSignal): Promise<Check> {
+  try {
+    const text = await toolVersion("pg_dumpall", signal);
+    return {
+      name: "globals",
+      ok: true,
+      detail: superuser
+        ? `${text}; roles with their passwords`
+        : `${text}; not a superuser, so role passwords will be left out (--no-role-passwords)`,
+    };
+  } catch (error) {
+    return {
+      name: "globals",
+      ok: false,
+      detail: errorText(error),
+      hint: "install pg_dumpall (postgresql-client)",
+    };
+  }
+}
+
+function errorText(error: unknown): string {
+  return isHavenError(error) ? error.message : describeError(error);
+}

@@ -1,0 +1,381 @@
+/**
+ * Child processes for target adapters: dump tools, restore tools and hooks, all run the same way.
+ *
+ * - `spawnTool` starts a tool with an explicit environment, keeps the last bytes of its stderr with
+ *   secrets scrubbed, settles its exit status exactly once, and kills it when the run is aborted.
+ * - `settledOutput` turns a tool's stdout into a stream that ends only after the tool exited 0 and
+ *   errors otherwise, so a dump that dies half way never looks like a complete stream.
+ * - `runTool` runs a short command and returns its stdout (version checks, small queries).
+ * - `PrivateDir` holds credentials handed to a tool through a file (0700 directory, 0600 files),
+ *   because a password on a command line is visible to every user in `ps`.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { constants as fsConstants } from "node:fs";
+import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import {
+  PassThrough,
+  Transform,
+  finished,
+  type Readable,
+  type TransformCallback,
+  type Writable,
+} from "node:stream";
+import type { Logger } from "pino";
+import { HavenError, type ErrorCode } from "../lib/errors";
+import { scrubSecrets, type Secret } from "../lib/secret";
+
+/** How much stderr is kept for error messages: the end of the output is where tools say why. */
+const DEFAULT_STDERR_TAIL = 16 * 1024;
+/** After SIGTERM, a tool gets this long to exit before SIGKILL. */
+const DEFAULT_KILL_GRACE_MS = 5_000;
+
+export interface ToolSpec {
+  /** Executable name (looked up on PATH) or path. */
+  command: string;
+  args: readonly string[];
+  /**
+   * The child's complete environment. Build it with `toolEnv` so that variables of the parent that
+   * would change the tool's behaviour (PGPASSWORD, MYSQL_PWD, ...) are not inherited by accident.
+   */
+  env?: NodeJS.ProcessEnv;
+  /** Aborting kills the child (SIGTERM, then SIGKILL after the grace period). */
+  signal?: AbortSignal;
+  /** Kills the child after this long; the exit then reports `timedOut`. */
+  timeoutMs?: number;
+  /** stdin: "ignore" (default) or "pipe" (restores feed the payload through it). */
+  stdin?: "ignore" | "pipe";
+  /** stdout: "pipe" (default) or "ignore". */
+  stdout?: "pipe" | "ignore";
+  /** Put the child in its own process group and kill the whole group (shell hooks start children). */
+  processGroup?: boolean;
+  /** Values scrubbed from stderr before it is kept. */
+  secrets?: ReadonlyArray<Secret | string | undefined>;
+  stderrTailBytes?: number;
+  killGraceMs?: number;
+  cwd?: string;
+  logger?: Logger;
+}
+
+/** How a tool ended. Never a secret in `stderr`. */
+export interface ToolExit {
+  ok: boolean;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last `stderrTailBytes` of stderr, secrets scrubbed. */
+  stderr: string;
+  /** Killed because the run's signal aborted. */
+  aborted: boolean;
+  /** Killed because `timeoutMs` passed. */
+  timedOut: boolean;
+  /** The process could not be started (e.g. ENOENT); `stderr` holds the reason. */
+  spawnError?: string;
+}
+
+export interface ToolProcess {
+  readonly command: string;
+  readonly pid: number | undefined;
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  /** Settles once, when the process exited and its stderr is read. Never rejects. */
+  readonly exit: Promise<ToolExit>;
+  /** SIGTERM now, SIGKILL after the grace period if it is still running. Idempotent. */
+  kill(): void;
+}
+
+/** Starts a tool. The caller MUST consume or destroy `stdout` (when piped) and await `exit`. */
+export function spawnTool(spec: ToolSpec): ToolProcess {
+  const tailLimit = spec.stderrTailBytes ?? DEFAULT_STDERR_TAIL;
+  const grace = spec.killGraceMs ?? DEFAULT_KILL_GRACE_MS;
+  let stderrTail = Buffer.alloc(0);
+  let aborted = false;
+  let timedOut = false;
+  let spawnError: string | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  let timeoutTimer: NodeJS.Timeout | undefined;
+
+  const child: ChildProcess = spawn(spec.command, spec.args, {
+    env: spec.env ?? process.env,
+    cwd: spec.cwd,
+    stdio: [spec.stdin ?? "ignore", spec.stdout ?? "pipe", "pipe"],
+    detached: spec.processGroup === true,
+  });
+
+  const signalChild = (signal: NodeJS.Signals) => {
+    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    try {
+      if (spec.processGroup) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      // Already gone: nothing to kill.
+    }
+  };
+  const kill = () => {
+    if (killTimer) return;
+    signalChild("SIGTERM");
+    killTimer = setTimeout(() => signalChild("SIGKILL"), grace);
+    killTimer.unref();
+  };
+
+  const onAbort = () => {
+    aborted = true;
+    kill();
+  };
+  if (spec.signal?.aborted) onAbort();
+  else spec.signal?.addEventListener("abort", onAbort, { once: true });
+  if (spec.timeoutMs !== undefined) {
+    timeoutTimer = setTimeout(() => {
+      timedOut = true;
+      kill();
+    }, spec.timeoutMs);
+    timeoutTimer.unref();
+  }
+
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderrTail = Buffer.concat([stderrTail, chunk]);
+    // Keep twice the limit before trimming, so a secret split across chunks is still whole when scrubbed.
+    if (stderrTail.length > tailLimit * 2)
+      stderrTail = stderrTail.subarray(stderrTail.length - tailLimit * 2);
+  });
+
+  const exit = new Promise<ToolExit>((resolve) => {
+    let exitStatus: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+    let stderrDone = child.stderr === null;
+    const settle = () => {
+      if (!exitStatus || !stderrDone) return;
+      spec.signal?.removeEventListener("abort", onAbort);
+      clearTimeout(timeoutTimer);
+      clearTimeout(killTimer);
+      const text = scrubSecrets(stderrTail.toString("utf8"), spec.secrets ?? []);
+      const stderr = text.length > tailLimit ? `…${text.slice(text.length - tailLimit)}` : text;
+      const ok = exitStatus.code === 0 && !aborted && !timedOut && spawnError === undefined;
+      resolve({ ok, ...exitStatus, stderr: spawnError ?? stderr, aborted, timedOut, spawnError });
+    };
+    child.on("error", (error: NodeJS.ErrnoException) => {
+      // Only a failed spawn leaves the child without a pid; other errors (a failed kill) change nothing.
+      if (child.pid !== undefined) return;
+      spawnError =
+        error.code === "ENOENT"
+          ? `${spec.command}: command not found on PATH`
+          : `${spec.command}: ${error.message}`;
+      exitStatus = { code: null, signal: null };
+      stderrDone = true;
+      settle();
+    });
+    child.once("exit", (code, signal) => {
+      exitStatus = { code, signal };
+      settle();
+    });
+    if (child.stderr) {
+      finished(child.stderr, () => {
+        stderrDone = true;
+        settle();
+      });
+    }
+  });
+
+  void exit.then((result) => {
+    spec.logger?.debug(
+      {
+        tool: spec.command,
+        pid: child.pid,
+        code: result.code,
+        signal: result.signal,
+        aborted: result.aborted,
+      },
+      "tool exited",
+    );
+  });
+
+  return { command: spec.command, pid: child.pid, stdin: child.stdin, stdout: child.stdout, exit, kill };
+}
+
+/**
+ * A tool's stdout as a stream that ends only after the tool exited with status 0; otherwise it is
+ * destroyed with `toError(exit)`. If the consumer destroys it early, the tool is killed.
+ */
+export function settledOutput(tool: ToolProcess, toError: (exit: ToolExit) => Error): Readable {
+  const stdout = tool.stdout;
+  if (!stdout) throw new Error(`${tool.command}: stdout is not piped`);
+  const out = new PassThrough({ highWaterMark: 256 * 1024 });
+  let settled = false;
+  // The failure is also reported by the caller's `done`; a body nobody reads must not crash the process.
+  out.on("error", () => undefined);
+  stdout.pipe(out, { end: false });
+
+  const stdoutEnded = new Promise<Error | undefined>((resolve) =>
+    finished(stdout, (error) => resolve(error ?? undefined)),
+  );
+  void tool.exit.then(async (exit) => {
+    if (!exit.ok) {
+      settled = true;
+      out.destroy(toError(exit));
+      stdout.destroy();
+      return;
+    }
+    const readError = await stdoutEnded;
+    settled = true;
+    if (readError) out.destroy(readError);
+    else out.end();
+  });
+  out.once("close", () => {
+    if (settled) return;
+    // The consumer gave up: stop the producer instead of leaving it blocked on a full pipe.
+    stdout.destroy();
+    tool.kill();
+  });
+  return out;
+}
+
+export interface RunToolOptions extends Omit<ToolSpec, "stdin" | "stdout"> {
+  /** Written to stdin (then closed). */
+  input?: string | Buffer;
+  /** Largest stdout kept; more is an error (these are small commands). */
+  maxOutputBytes?: number;
+}
+
+/** Runs a short command to completion. Rejects with `toError(exit)` (default: `toolError`) on failure. */
+export async function runTool(
+  options: RunToolOptions,
+  toError: (exit: ToolExit) => Error = (exit) => toolError(options.command, exit),
+): Promise<string> {
+  const limit = options.maxOutputBytes ?? 8 * 1024 * 1024;
+  const tool = spawnTool({ ...options, stdin: options.input === undefined ? "ignore" : "pipe" });
+  const chunks: Buffer[] = [];
+  let size = 0;
+  tool.stdout?.on("data", (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > limit) {
+      tool.kill();
+      return;
+    }
+    chunks.push(chunk);
+  });
+  if (tool.stdin) {
+    // A tool that exits before reading its input closes the pipe: its exit status says why, not EPIPE.
+    tool.stdin.on("error", () => undefined);
+    tool.stdin.end(options.input);
+  }
+  const exit = await tool.exit;
+  if (size > limit) throw new Error(`${options.command}: output larger than ${limit} bytes`);
+  if (!exit.ok) throw toError(exit);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** A classification of a tool failure by its stderr; adapters supply one per tool family. */
+export type FailureClassifier = (stderr: string) => { code: ErrorCode; hint: string } | undefined;
+
+/**
+ * The HavenError for a failed tool: CANCELLED when the run was aborted, the classifier's verdict
+ * (CREDENTIALS, ...) when it recognises the stderr, SOURCE_FAILED otherwise. The message carries the
+ * tool's (scrubbed) stderr, which is where the reason is.
+ */
+export function toolError(
+  tool: string,
+  exit: ToolExit,
+  classify?: FailureClassifier,
+  fallbackHint = `read ${tool}'s error above; run \`haven doctor\` to check the target`,
+): HavenError {
+  if (exit.aborted) return new HavenError("CANCELLED", `${tool} was stopped: the run was cancelled`);
+  const how = exit.spawnError
+    ? "could not start"
+    : exit.timedOut
+      ? "timed out"
+      : exit.signal
+        ? `was killed by ${exit.signal}`
+        : `failed with exit code ${exit.code}`;
+  const stderr = exit.stderr.trim();
+  const message = stderr ? `${tool} ${how}: ${stderr}` : `${tool} ${how}`;
+  if (exit.spawnError) {
+    return new HavenError("PERMANENT", message, {
+      hint: `install ${tool} (or put it on PATH) on this machine`,
+    });
+  }
+  const verdict = classify?.(stderr);
+  return new HavenError(verdict?.code ?? "SOURCE_FAILED", message, { hint: verdict?.hint ?? fallbackHint });
+}
+
+/**
+ * An environment for a tool: the parent's environment without the variables that start with any of
+ * `dropPrefixes` (so an operator's PGPASSWORD or PGDATABASE cannot redirect a dump), plus `extra`.
+ */
+export function toolEnv(
+  dropPrefixes: readonly string[],
+  extra: Record<string, string | undefined>,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!dropPrefixes.some((prefix) => key.startsWith(prefix))) env[key] = value;
+  }
+  for (const [key, value] of Object.entries(extra)) if (value !== undefined) env[key] = value;
+  return env;
+}
+
+/** The absolute path of `command` on PATH, or null. */
+export async function which(command: string): Promise<string | null> {
+  if (command.includes("/")) return (await isExecutable(command)) ? command : null;
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, command);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return null;
+}
+
+async function isExecutable(path: string): Promise<boolean> {
+  try {
+    await access(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** First line of `<command> --version`. */
+export async function toolVersion(command: string, signal?: AbortSignal): Promise<string> {
+  const out = await runTool({ command, args: ["--version"], signal, timeoutMs: 15_000 });
+  return out.split("\n")[0]?.trim() ?? "";
+}
+
+/**
+ * A private temporary directory (mode 0700) for files handed to a tool: credentials (0600) and, for
+ * SQLite, the consistent copy. `remove()` deletes it and is idempotent; call it in a `finally`.
+ */
+export class PrivateDir {
+  private removed = false;
+
+  private constructor(readonly path: string) {}
+
+  static async create(prefix: string, parent: string = tmpdir()): Promise<PrivateDir> {
+    // mkdtemp creates the directory with mode 0700.
+    return new PrivateDir(await mkdtemp(join(parent, `${prefix}-`)));
+  }
+
+  /** Writes a file readable by this user only and returns its path. */
+  async writeSecretFile(name: string, content: string): Promise<string> {
+    const path = join(this.path, name);
+    await writeFile(path, content, { mode: 0o600, flag: "wx" });
+    return path;
+  }
+
+  file(name: string): string {
+    return join(this.path, name);
+  }
+
+  async remove(): Promise<void> {
+    if (this.removed) return;
+    this.removed = true;
+    await rm(this.path, { recursive: true, force: true });
+  }
+}
+
+/** Counts the bytes that pass through (restores report how much they consumed). */
+export class ByteCounter extends Transform {
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.bytes += chunk.length;
+    callback(null, chunk);
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * Makes redis-cli's `--rdb -` output an exact RDB file, and checks its frame.
+ *
+ * With diskless replication (the default since Redis 7) the server ends the transfer with a 40-byte
+ * EOF marker; redis-cli writes it to its output and then truncates the file, which does nothing on a
+ * pipe, so the stream ends with 40 stray bytes. redis-cli reports the real length on stderr
+ * ("Transfer finished with success after N bytes"). This transform holds back the last bytes of the
+ * stream until that length is known and passes exactly N. It also checks the frame: an RDB starts with
+ * "REDIS" and ends with the EOF opcode (0xFF) and an 8-byte checksum.
+ */
+import { Transform, type TransformCallback } from "node:stream";
+import { HavenError } from "../../lib/errors";
+
+const EOF_MARKER_BYTES = 40;
+/** Held back: the marker plus the EOF opcode and checksum, so the end can be checked. */
+const HOLD_BACK = EOF_MARKER_BYTES + 9;
+const MAGIC = Buffer.from("REDIS");
+const EOF_OPCODE = 0xff;
+
+/** The RDB length redis-cli reports; "marker" when it only says the transfer used an EOF marker. */
+export function rdbLengthFromStderr(stderr: string): number | "marker" | undefined {
+  const match = /Transfer finished with success after (\d+) bytes/.exec(stderr);
+  if (match) return Number(match[1]);
+  return /until EOF marker/.test(stderr) ? "marker" : undefined;
+}
+
+export class RdbStream extends Transform {
+  private held = Buffer.alloc(0);
+  private passed = 0;
+  private head = Buffer.alloc(0);
+
+  /** Checks the frame of a stream that is already an exact RDB file (a restore, a scratch server). */
+  static exact(): RdbStream {
+    return new RdbStream(() => Promise.resolve(undefined));
+  }
+
+  /** `length` resolves, once the producer has exited, to what `rdbLengthFromStderr` found. */
+  constructor(private readonly length: () => Promise<number | "marker" | undefined>) {
+    super();
+  }
+
+  /** Bytes of RDB passed on. */
+  get bytes(): number {
+    return this.passed;
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.head.length < MAGIC.length) {
+      this.head = Buffer.concat([this.head, chunk.subarray(0, MAGIC.length - this.head.length)]);
+      if (!MAGIC.subarray(0, this.head.length).equals(this.head)) {
+        callback(notAnRdb(`it starts with ${JSON.stringify(this.head.toString("latin1"))}`));
+        return;
+      }
+    }
+    const all = this.held.length > 0 ? Buffer.concat([this.held, chunk]) : chunk;
+    const release = all.length - HOLD_BACK;
+    if (release > 0) {
+      this.held = Buffer.from(all.subarray(release));
+      this.passed += release;
+      callback(null, all.subarray(0, release));
+      return;
+    }
+    this.held = Buffer.from(all);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.length().then(
+      (length) => {
+        const total = this.passed + this.held.length;
+        const rdbLength = length === "marker" ? total - EOF_MARKER_BYTES : (length ?? total);
+        const keep = rdbLength - this.passed;
+        if (keep < 9 || keep > this.held.length) {
+          callback(notAnRdb(`redis-cli reported ${rdbLength} bytes of RDB in a stream of ${total}`));
+          return;
+        }
+        if (this.head.length < MAGIC.length) {
+          callback(notAnRdb("it is shorter than its header"));
+          return;
+        }
+        if (this.held[keep - 9] !== EOF_OPCODE) {
+          callback(notAnRdb("it does not end with the EOF opcode and checksum (truncated?)"));
+          return;
+        }
+        this.passed += keep;
+        callback(null, this.held.subarray(0, keep));
+      },
+      (error: unknown) => callback(error as Error),
+    );
+  }
+}
+
+function notAnRdb(why: string): HavenError {
+  return new HavenError("SOURCE_FAILED", `the RDB snapshot from redis-cli is not valid: ${why}`, {
+    hint: "check the redis-cli and server versions (haven doctor); retry the backup",
+  });
+}

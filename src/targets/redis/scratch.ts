@@ -1,0 +1,193 @@
+/**
+ * Scratch Redis servers: a private `redis-server` on a free loopback port, its data in a private temp
+ * directory. `startScratchRedis(rdb)` loads an RDB snapshot into one, which is how a Redis snapshot is
+ * verified (restore tests) and inspected; tests also use `startRedisServer` as a private source.
+ */
+import { Redis } from "ioredis";
+import { once } from "node:events";
+import { createWriteStream } from "node:fs";
+import { createServer } from "node:net";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { HavenError } from "../../lib/errors";
+import { PrivateDir, spawnTool, type ToolProcess } from "../process";
+import { closeQuietly } from "./client";
+import { RdbStream } from "./rdb-stream";
+
+export interface RedisServerHandle {
+  port: number;
+  /** The server's data directory (private; removed by `stop`). */
+  dir: string;
+  /** Keys per database, e.g. { db0: 12, db3: 1 }, from INFO keyspace. */
+  keyspace(): Promise<Record<string, number>>;
+  /** Stops the server (without saving) and removes its directory. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** requirepass of the default user (written to the server's config file, not its arguments). */
+  password?: string;
+  /** An RDB file in the server's directory to load at start. */
+  dbfilename?: string;
+  /** Extra config lines (tests set e.g. `repl-diskless-sync-delay 0`). */
+  config?: string[];
+  signal?: AbortSignal;
+}
+
+const START_ATTEMPTS = 5;
+const READY = /Ready to accept connections/;
+
+/** Starts a private redis-server on a free port; retries on a port another process took meanwhile. */
+export async function startRedisServer(
+  options: RedisServerOptions = {},
+  dir?: PrivateDir,
+): Promise<RedisServerHandle> {
+  const home = dir ?? (await PrivateDir.create("haven-redis"));
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const configFile = await home.writeSecretFile(
+        `redis-${port}.conf`,
+        serverConfig(port, home.path, options),
+      );
+      const server = spawnTool({
+        command: "redis-server",
+        args: [configFile],
+        signal: options.signal,
+        stdin: "ignore",
+      });
+      const outcome = await readiness(server);
+      if (outcome === "ready") return handle(server, port, home, options.password);
+      const exit = await server.exit;
+      if (/Address already in use/i.test(outcome) && attempt < START_ATTEMPTS) continue;
+      throw new HavenError(
+        /loading|RDB|Bad file format|Short read/i.test(outcome) ? "INTEGRITY" : "PERMANENT",
+        `redis-server did not start: ${lastLines(outcome || exit.stderr)}`,
+        {
+          hint: "check the RDB file and that redis-server (same or newer version as the source) is installed",
+        },
+      );
+    }
+  } catch (error) {
+    if (!dir) await home.remove();
+    throw error;
+  }
+}
+
+/**
+ * Streams `rdb` into a private directory and starts a redis-server on it: the RDB is loaded at
+ * start (a server needs a file to load from, hence the one copy). Rejects with INTEGRITY when the
+ * stream is not a complete RDB or the server cannot load it.
+ */
+export async function startScratchRedis(
+  rdb: Readable,
+  options: Omit<RedisServerOptions, "dbfilename"> = {},
+): Promise<RedisServerHandle> {
+  const home = await PrivateDir.create("haven-redis-scratch");
+  try {
+    await pipeline(rdb, RdbStream.exact(), createWriteStream(home.file("dump.rdb"), { mode: 0o600 }), {
+      signal: options.signal,
+    });
+    return await startRedisServer({ ...options, dbfilename: "dump.rdb" }, home);
+  } catch (error) {
+    await home.remove();
+    if (error instanceof HavenError && error.code === "SOURCE_FAILED") {
+      throw new HavenError("INTEGRITY", error.message, {
+        hint: "the snapshot's RDB is damaged",
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+function serverConfig(port: number, dir: string, options: RedisServerOptions): string {
+  const quote = (value: string) => `"${value.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  return [
+    `port ${port}`,
+    "bind 127.0.0.1",
+    `dir ${quote(dir)}`,
+    `dbfilename ${quote(options.dbfilename ?? "dump.rdb")}`,
+    'save ""',
+    "appendonly no",
+    "daemonize no",
+    'logfile ""',
+    "loglevel notice",
+    ...(options.password ? [`requirepass ${quote(options.password)}`] : []),
+    ...(options.config ?? []),
+    "",
+  ].join("\n");
+}
+
+/** Resolves "ready" when the server accepts connections, or the log it wrote before it exited. */
+function readiness(server: ToolProcess): Promise<string> {
+  const stdout = server.stdout;
+  if (!stdout) return Promise.resolve("no output");
+  return new Promise((resolve) => {
+    let log = "";
+    const onData = (chunk: Buffer) => {
+      log += chunk.toString();
+      if (READY.test(log)) {
+        stdout.off("data", onData);
+        // Keep draining the log so the server never blocks on a full pipe.
+        stdout.resume();
+        resolve("ready");
+      }
+    };
+    stdout.on("data", onData);
+    void server.exit.then(() => resolve(log));
+  });
+}
+
+function handle(server: ToolProcess, port: number, home: PrivateDir, password?: string): RedisServerHandle {
+  let stopped: Promise<void> | undefined;
+  return {
+    port,
+    dir: home.path,
+    async keyspace() {
+      const client = new Redis({
+        host: "127.0.0.1",
+        port,
+        password,
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+      });
+      try {
+        await client.connect();
+        return parseKeyspace(await client.info("keyspace"));
+      } finally {
+        await closeQuietly(client);
+      }
+    },
+    stop() {
+      stopped ??= (async () => {
+        server.kill();
+        await server.exit;
+        await home.remove();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** `{ db0: 12 }` from the text of INFO keyspace ("db0:keys=12,expires=0,avg_ttl=0"). */
+export function parseKeyspace(info: string): Record<string, number> {
+  const keyspace: Record<string, number> = {};
+  for (const match of info.matchAll(/^(db\d+):keys=(\d+)/gm)) keyspace[match[1] as string] = Number(match[2]);
+  return keyspace;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  probe.listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const address = probe.address();
+  probe.close();
+  await once(probe, "close");
+  if (address === null || typeof address === "string") throw new Error("could not find a free port");
+  return address.port;
+}
+
+function lastLines(text: string): string {
+  return text.trim().split("\n").slice(-5).join("\n");
+}

@@ -1,0 +1,91 @@
+/**
+ * Restores a SQLite snapshot to a database file: written next to the destination under a temporary
+ * name, synced, checked with `pragma integrity_check`, then moved into place. An existing file is only
+ * replaced with consent (`force`); its `-wal`, `-shm` and `-journal` companions are removed with it,
+ * since they belong to the old file and would corrupt the new one. Stop the application's writers
+ * before restoring over a database in use.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream } from "node:fs";
+import { access, link, open, rename, rm } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { HavenError } from "../../lib/errors";
+import { ByteCounter } from "../process";
+import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
+import { sqliteExec } from "./cli";
+
+const COMPANIONS = ["-wal", "-shm", "-journal"];
+
+export async function restoreSqlite(
+  originalPath: string,
+  body: Readable,
+  to: RestoreDestination,
+  run: RunContext,
+  opts: RestoreOptions = {},
+): Promise<RestoreStats> {
+  if (to.kind === "database") {
+    body.destroy();
+    throw new HavenError("USAGE", "a SQLite snapshot restores to a file path (--to /path/app.db)");
+  }
+  const target = resolve(to.kind === "path" ? to.path : originalPath);
+  if (!opts.force && (await exists(target))) {
+    body.destroy();
+    throw new HavenError("REFUSED", `${target} exists; refusing to overwrite it`, {
+      hint: "restore to another path, or confirm replacing it (add --force) after stopping its writers",
+    });
+  }
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.restore`);
+  const counter = new ByteCounter();
+  try {
+    await pipeline(body, counter, createWriteStream(temp, { mode: 0o600, flags: "wx" }), {
+      signal: run.signal,
+    });
+    await syncPath(temp);
+    const check = (
+      await sqliteExec(temp, "pragma integrity_check;", { readonly: true, signal: run.signal })
+    ).trim();
+    if (check !== "ok") {
+      throw new HavenError(
+        "INTEGRITY",
+        `the restored SQLite database fails its integrity check: ${check.slice(0, 500)}`,
+        {
+          hint: "try an older snapshot; verify this one with haven verify",
+        },
+      );
+    }
+    if (opts.force) {
+      for (const suffix of COMPANIONS) await rm(`${target}${suffix}`, { force: true });
+      await rename(temp, target);
+    } else {
+      // Without consent, never replace a file that appeared meanwhile: link fails if the name is taken.
+      await link(temp, target);
+      await rm(temp);
+    }
+    await syncPath(dirname(target));
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  run.logger.info({ path: target, bytes: counter.bytes }, "SQLite database restored");
+  return { bytes: counter.bytes, path: target };
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function syncPath(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * MySQL / MariaDB scratch place: a temporary schema `haven_verify_<target>_<random>` on the target's
+ * server, or on the server of `verify.into` (a mysql:// URL) when set. The adapter's restore creates
+ * it and loads the dump through the mariadb / mysql client; cleanup kills every connection using the
+ * schema, then drops it.
+ *
+ * Row counts in the manifest are keyed "<source schema>.<table>" (the dump's own names); the same
+ * tables live in the scratch schema under the same table names.
+ */
+import type { Logger } from "pino";
+import type { TargetConfigOf } from "../../config/types";
+import { HavenError } from "../../lib/errors";
+import { Secret } from "../../lib/secret";
+import { createAdapter } from "../../targets";
+import { mysqlQuery } from "../../targets/mysql/client";
+import {
+  describeMysql,
+  quoteIdentifier,
+  quoteString,
+  resolveMysqlConnection,
+  type MysqlConnection,
+} from "../../targets/mysql/connection";
+import { discoverMysqlTools, flavorOf, pickTool, type MysqlTool } from "../../targets/mysql/tools";
+import { recordedTables, rowCountChecks } from "../checks";
+import { CLEANUP_TIMEOUT_MS, scratchDatabaseName, type ScratchPlace } from "./types";
+
+export function mysqlScratch(target: TargetConfigOf<"mysql">, suffix: string, logger: Logger): ScratchPlace {
+  const name = scratchDatabaseName(target.name, suffix);
+  const into = target.verify.into;
+  const conn: MysqlConnection = into
+    ? resolveMysqlConnection({ name: target.name, url: new Secret(into), database: name })
+    : { ...resolveMysqlConnection(target), database: name };
+  const adapter = createAdapter(target, logger);
+  let tool: MysqlTool | undefined;
+  /** The client matching the server's flavour, found once. */
+  const client = async (signal?: AbortSignal): Promise<MysqlTool> => {
+    if (tool) return tool;
+    const toolset = await discoverMysqlTools(signal);
+    const version = (
+      await mysqlQuery(conn, pickTool(toolset, "client"), "select version()", { database: null, signal })
+    )[0]?.[0];
+    tool = pickTool(toolset, "client", flavorOf(version ?? ""));
+    return tool;
+  };
+
+  return {
+    description: `mysql schema ${describeMysql(conn)}`,
+    restore: (body, run, options) =>
+      adapter.restore(body, { kind: "database", name, url: into }, run, options),
+
+    async builtInChecks({ manifest, signal }) {
+      const expected = recordedTables(manifest.stats);
+      if (!expected) return [];
+      const sourceSchema = typeof manifest.stats.database === "string" ? manifest.stats.database : undefined;
+      const tool = await client(signal);
+      const rows = await mysqlQuery(
+        conn,
+        tool,
+        `select TABLE_NAME from information_schema.TABLES where TABLE_SCHEMA = ${quoteString(name)} and TABLE_TYPE = 'BASE TABLE'`,
+        { database: null, signal },
+      );
+      const present = new Set(rows.map((r) => r[0]));
+      const tables = Object.keys(expected).map((key) => ({ key, table: tableName(key, sourceSchema) }));
+      const counted = tables.filter((t) => present.has(t.table));
+      const actual: Record<string, number | null> = Object.fromEntries(tables.map((t) => [t.key, null]));
+      if (counted.length > 0) {
+        // One round trip for every table: each client run is a process.
+        const sql = counted
+          .map(
+            (t) =>
+              `select ${quoteString(t.key)}, count(*) from ${quoteIdentifier(name)}.${quoteIdentifier(t.table)}`,
+          )
+          .join(" union all ");
+        for (const [key, count] of await mysqlQuery(conn, tool, sql, { database: null, signal })) {
+          if (key !== undefined) actual[key] = Number(count);
+        }
+      }
+      return rowCountChecks(expected, actual);
+    },
+
+    async query(sql, signal) {
+      const rows = await mysqlQuery(conn, await client(signal), sql, { signal });
+      const row = rows[0];
+      return { value: row?.[0], hasRow: row !== undefined };
+    },
+
+    cleanup: () => dropSchema(conn, name, client),
+  };
+}
+
+/** The table name of a manifest key "<schema>.<table>" (the schema may itself contain dots). */
+function tableName(key: string, sourceSchema: string | undefined): string {
+  if (sourceSchema !== undefined && key.startsWith(`${sourceSchema}.`))
+    return key.slice(sourceSchema.length + 1);
+  return key.slice(key.indexOf(".") + 1);
+}
+
+/** Kills the connections that use the schema, then drops it if it exists. Idempotent. */
+async function dropSchema(
+  conn: MysqlConnection,
+  name: string,
+  client: (signal?: AbortSignal) => Promise<MysqlTool>,
+): Promise<void> {
+  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  try {
+    const tool = await client(signal);
+    const sessions = await mysqlQuery(
+      conn,
+      tool,
+      `select ID from information_schema.PROCESSLIST where DB = ${quoteString(name)} and ID <> connection_id()`,
+      { database: null, signal },
+    );
+    for (const [id] of sessions) {
+      // A session that ended meanwhile makes KILL fail; the drop below is what matters.
+      if (id && /^\d+$/.test(id))
+        await mysqlQuery(conn, tool, `kill ${id}`, { database: null, signal }).catch(() => undefined);
+    }
+    await mysqlQuery(conn, tool, `drop database if exists ${quoteIdentifier(name)}`, {
+      database: null,
+      signal,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HavenError("PERMANENT", `could not drop the scratch schema ${describeMysql(conn)}: ${reason}`, {
+      hint: `drop it by hand: mariadb -e 'DROP DATABASE IF EXISTS \`${name}\`'`,
+      cause: error,
+    });
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * PostgreSQL scratch place: a temporary database `haven_verify_<target>_<random>` on the target's own
+ * server, or on the server of `verify.into` (a postgres:// URL) when set. The adapter's restore creates
+ * it from template0 and fills it with pg_restore; cleanup drops it with every session in it ended first
+ * (`DROP DATABASE ... WITH (FORCE)`, or terminate-then-drop before PostgreSQL 13).
+ */
+import type { Client } from "pg";
+import type { Logger } from "pino";
+import type { TargetConfigOf } from "../../config/types";
+import { HavenError } from "../../lib/errors";
+import { Secret } from "../../lib/secret";
+import { createAdapter } from "../../targets";
+import { connectPg } from "../../targets/postgres/client";
+import { describePg, resolvePgConnection, type PgConnection } from "../../targets/postgres/connection";
+import { pgClientError } from "../../targets/postgres/errors";
+import { recordedTables, rowCountChecks } from "../checks";
+import { CLEANUP_TIMEOUT_MS, scratchDatabaseName, type QueryValue, type ScratchPlace } from "./types";
+
+/** Databases every cluster has; cleanup connects to one of them to drop the scratch database. */
+const MAINTENANCE_DATABASES = ["postgres", "template1"];
+
+export function postgresScratch(
+  target: TargetConfigOf<"postgres">,
+  suffix: string,
+  logger: Logger,
+): ScratchPlace {
+  const name = scratchDatabaseName(target.name, suffix);
+  const into = target.verify.into;
+  const conn: PgConnection = into
+    ? resolvePgConnection({ name: target.name, url: new Secret(into), database: name })
+    : { ...resolvePgConnection(target), database: name };
+  const adapter = createAdapter(target, logger);
+
+  return {
+    description: `postgres database ${describePg(conn)}`,
+    restore: (body, run, options) =>
+      adapter.restore(body, { kind: "database", name, url: into }, run, options),
+
+    async builtInChecks({ manifest, signal }) {
+      const expected = recordedTables(manifest.stats);
+      if (!expected) return [];
+      const actual = await withClient(conn, signal, (client) => countRows(client, Object.keys(expected)));
+      return rowCountChecks(expected, actual);
+    },
+
+    query: (sql, signal) => withClient(conn, signal, (client) => firstValue(client, sql)),
+
+    cleanup: () => dropDatabase(conn),
+  };
+}
+
+/** Row counts of the tables named "schema.table" (null for a missing table), as pg_dump's scope saw them. */
+async function countRows(client: Client, keys: string[]): Promise<Record<string, number | null>> {
+  const { rows } = await client.query<{ schema: string; name: string }>(
+    `select n.nspname as schema, c.relname as name
+     from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+     where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')`,
+  );
+  const byKey = new Map(rows.map((r) => [`${r.schema}.${r.name}`, r]));
+  const counts: Record<string, number | null> = {};
+  for (const key of keys) {
+    const table = byKey.get(key);
+    if (!table) {
+      counts[key] = null;
+      continue;
+    }
+    // `only`, as at backup time: a parent's count must not include its children's rows.
+    const sql = `select count(*)::int8 as n from only ${client.escapeIdentifier(table.schema)}.${client.escapeIdentifier(table.name)}`;
+    counts[key] = Number((await client.query<{ n: string }>(sql)).rows[0]?.n ?? 0);
+  }
+  return counts;
+}
+
+async function firstValue(client: Client, sql: string): Promise<QueryValue> {
+  const result = await client.query({ text: sql, rowMode: "array" });
+  const row = (result.rows as unknown[][])[0];
+  return { value: row?.[0], hasRow: row !== undefined };
+}
+
+/** Connects to the scratch database; an abort of `signal` ends the connection (and a running query). */
+async function withClient<T>(
+  conn: PgConnection,
+  signal: AbortSignal,
+  fn: (client: Client) => Promise<T>,
+): Promise<T> {
+  const client = await connectPg(conn, conn.database, signal);
+  const onAbort = () => void client.end().catch(() => undefined);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    return await fn(client);
+  } catch (error) {
+    if (signal.aborted) throw new HavenError("CANCELLED", "the run was cancelled", { cause: error });
+    if (error instanceof HavenError) throw error;
+    throw pgClientError(`query in the scratch database ${conn.database} failed`, error, [conn.password]);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops the scratch database if it exists, ending every session in it first. Idempotent. */
+async function dropDatabase(conn: PgConnection): Promise<void> {
+  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  let admin: Client | undefined;
+  let lastError: unknown;
+  for (const database of MAINTENANCE_DATABASES) {
+    try {
+      admin = await connectPg(conn, database, signal);
+      break;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  if (!admin) throw leftBehind(conn, lastError);
+  try {
+    const name = admin.escapeIdentifier(conn.database);
+    try {
+      await admin.query(`drop database if exists ${name} with (force)`);
+    } catch (error) {
+      // Before PostgreSQL 13 there is no WITH (FORCE): end the sessions, then drop.
+      if ((error as { code?: string }).code !== "42601") throw error;
+      await admin.query(
+        "select pg_catalog.pg_terminate_backend(pid) from pg_catalog.pg_stat_activity where datname = $1 and pid <> pg_catalog.pg_backend_pid()",
+        [conn.database],
+      );
+      await admin.query(`drop database if exists ${name}`);
+    }
+  } catch (error) {
+    throw leftBehind(conn, error);
+  } finally {
+    await admin.end().catch(() => undefined);
+  }
+}
+
+function leftBehind(conn: PgConnection, cause: unknown): HavenError {
+  const reason = cause instanceof Error ? cause.message : String(cause);
+  return new HavenError("PERMANENT", `could not drop the scratch database ${describePg(conn)}: ${reason}`, {
+    hint: `drop it by hand: psql -c 'DROP DATABASE IF EXISTS "${conn.database}" WITH (FORCE)'`,
+    cause,
+  });
+}

@@ -1,0 +1,43 @@
+/**
+ * Redis scratch place: a private redis-server on a free loopback port (`startScratchRedis`), loaded
+ * from the snapshot's RDB, with a random password so no other local client can use it meanwhile.
+ * Cleanup stops the server and removes its directory.
+ */
+import { randomBytes } from "node:crypto";
+import { startScratchRedis, type RedisServerHandle } from "../../targets/redis/scratch";
+import { countCheck, recordedNumber } from "../checks";
+import type { ScratchPlace } from "./types";
+
+export function redisScratch(): ScratchPlace {
+  const password = randomBytes(16).toString("hex");
+  let server: RedisServerHandle | undefined;
+
+  return {
+    description: "a private redis-server on 127.0.0.1",
+
+    async restore(body, run) {
+      server = await startScratchRedis(body, { password, signal: run.signal });
+      run.logger.info({ port: server.port }, "scratch redis-server loaded the snapshot");
+      return { port: server.port };
+    },
+
+    async builtInChecks({ manifest }) {
+      const expected = recordedNumber(manifest.stats, "keys");
+      if (expected === undefined || !server) return [];
+      const keyspace = await server.keyspace();
+      const actual = Object.values(keyspace).reduce((a, b) => a + b, 0);
+      return [
+        countCheck(
+          "keys",
+          expected,
+          actual,
+          `per database: ${JSON.stringify(keyspace)}; recorded at backup time: ${JSON.stringify(manifest.stats.keyspace ?? {})} (counted just before the snapshot, so a busy server may differ a little)`,
+        ),
+      ];
+    },
+
+    async cleanup() {
+      await server?.stop();
+    },
+  };
+}

@@ -1,0 +1,214 @@
+import { join } from "node:path";
+import { ConfigError, loadConfig, parseConfigText } from "../../src/config/load";
+import { ExitCode, isHavenError } from "../../src/lib/errors";
+
+const invalidFixture = join(__dirname, "../fixtures/config/invalid.yaml");
+
+async function configErrorOf(promise: Promise<unknown>): Promise<ConfigError> {
+  const error = await promise.then(
+    () => null,
+    (thrown: unknown) => thrown,
+  );
+  if (!(error instanceof ConfigError)) throw new Error(`expected a ConfigError, got ${String(error)}`);
+  return error;
+}
+
+function errorOf(text: string, env: NodeJS.ProcessEnv = {}): ConfigError {
+  try {
+    parseConfigText(text, "haven.yaml", env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("a config with several problems", () => {
+  it("reports every problem at once, each at its file, line and column, sorted by line", async () => {
+    const error = await configErrorOf(loadConfig(invalidFixture, {}));
+
+    expect(error.message.split("\n")).toEqual([
+      `${invalidFixture}:7:5: destinations.primary.regoin: unknown key (did you mean "region"?)`,
+      `${invalidFixture}:8:3: destinations.nas.path: required key is missing`,
+      `${invalidFixture}:11:27: defaults.destinations[1]: unknown destination "offsite" (destinations: primary, nas)`,
+      `${invalidFixture}:12:8: defaults.rpo: not a duration: use e.g. 90s, 15m, 26h, 7d`,
+      `${invalidFixture}:16:28: targets.orders-db.url: environment variable DB_HOST is not set: set it, or give a default with \${DB_HOST:-value}`,
+      `${invalidFixture}:17:11: targets.orders-db.port: expected number, received string`,
+      `${invalidFixture}:20:15: targets.orders-db.schedule.weekly: not a valid cron expression (5 or 6 fields, e.g. "0 2 * * *")`,
+      `${invalidFixture}:23:9: targets.orders-db.destinations[1]: unknown destination "tape" (destinations: primary, nas)`,
+      `${invalidFixture}:27:5: targets.shared-files.path: duplicate key (first set on line 26)`,
+    ]);
+  });
+
+  it("is a HavenError with code CONFIG, exit code 2, a hint, and the problems as data", async () => {
+    const error = await configErrorOf(loadConfig(invalidFixture, {}));
+
+    expect(isHavenError(error, "CONFIG")).toBe(true);
+    expect(error.exitCode).toBe(ExitCode.USAGE);
+    expect(error.hint).toMatch(/fix these 9 problems/);
+    expect(error.issues[0]).toEqual({
+      file: invalidFixture,
+      line: 7,
+      col: 5,
+      path: ["destinations", "primary", "regoin"],
+      message: 'unknown key (did you mean "region"?)',
+    });
+  });
+
+  it("says when the file cannot be read, and how to name another one", async () => {
+    const missing = join(__dirname, "../fixtures/config/does-not-exist.yaml");
+    const error = await loadConfig(missing, {}).then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(isHavenError(error, "CONFIG")).toBe(true);
+    expect((error as Error).message).toBe(`cannot read config file ${missing}: no such file`);
+    expect((error as { hint?: string }).hint).toMatch(/-c FILE or set HAVEN_CONFIG/);
+  });
+});
+
+describe("problem positions", () => {
+  it("points at the key of an unknown top-level key and of a bad target name", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  Orders: { type: sqlite, path: /o.db }",
+        "bogus: 1",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "haven.yaml:4:3: targets.Orders: target names: lowercase letters, digits, . _ -",
+      "haven.yaml:5:1: bogus: unknown key",
+    ]);
+  });
+
+  it("names the choices of an unknown target type, and a missing type at the target's key", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  mongo:",
+        "    type: mongodb",
+        "  untyped:",
+        "    path: /x",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "haven.yaml:5:11: targets.mongo.type: not an allowed value: expected one of files, postgres, mysql, redis, sqlite",
+      "haven.yaml:6:3: targets.untyped.type: required key is missing (one of: files, postgres, mysql, redis, sqlite)",
+    ]);
+  });
+
+  it("follows merge keys and aliases to the anchored mapping", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  a: &pg",
+        "    type: postgres",
+        "    port: high",
+        "  b:",
+        "    <<: *pg",
+        "    database: other",
+        "    databse: typo",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "haven.yaml:6:11: targets.a.port: expected number, received string",
+      "haven.yaml:6:11: targets.b.port: expected number, received string",
+      'haven.yaml:10:5: targets.b.databse: unknown key (did you mean "database"?)',
+    ]);
+  });
+
+  it("says so when a key is left without a value", () => {
+    expect(
+      errorOf(["destinations:", "  d:", "    type: filesystem", "    path:", "targets: {}"].join("\n"))
+        .message,
+    ).toBe("haven.yaml:4:5: destinations.d.path: no value (expected string): give one, or remove the key");
+  });
+
+  it("reports a target left without any destination at the target", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "targets:",
+        "  a: { type: sqlite, path: /a.db }",
+      ].join("\n"),
+    );
+    expect(error.message).toBe(
+      "haven.yaml:3:3: targets.a.destinations: no destination: set destinations here, or defaults.destinations for every target",
+    );
+  });
+
+  it("reports an empty file and a YAML syntax error without going further", () => {
+    expect(errorOf("").message).toBe(
+      "haven.yaml:1:1: the config is empty: it needs at least destinations and targets",
+    );
+    const syntax = errorOf("targets:\n  a: [unclosed\nredis: x\n");
+    expect(syntax.issues.length).toBeGreaterThan(0);
+    expect(syntax.message).toMatch(/^haven\.yaml:\d+:\d+: /);
+    expect(syntax.message).not.toMatch(/required key is missing/); // the schema never ran
+  });
+
+  it("picks the closest form of a verification check", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  a:",
+        "    type: postgres",
+        "    verify:",
+        "      checks:",
+        "        - sql: select 1",
+        "          atLeast: one",
+        "        - {}",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      "haven.yaml:9:20: targets.a.verify.checks[0].atLeast: expected number, received string",
+      "haven.yaml:10:11: targets.a.verify.checks[1]: matches none of the allowed forms: sql is required; or file is required",
+    ]);
+  });
+
+  it("checks the timezone and that a monthly report has a mail server", () => {
+    const error = errorOf(
+      [
+        "timezone: Europe/Pariss",
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets: {}",
+        "reports:",
+        "  monthly: { to: [boss@example.com] }",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      'haven.yaml:1:11: timezone: unknown timezone "Europe/Pariss": use an IANA name such as UTC or Europe/Paris',
+      "haven.yaml:6:12: reports.monthly: monthly reports are sent by email: configure alerts.email (its SMTP server)",
+    ]);
+  });
+
+  it("never quotes a secret value in a message", () => {
+    const error = errorOf(
+      [
+        "redis: ${REDIS_URL}",
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  a: { type: postgres, url: 'postgres://u:pa55-word-xyz@h/db', password: 42 }",
+        "alerts: { webhooks: [ { url: 'https://hooks.example.com/T0k3n-xyz', extra: 1 } ] }",
+      ].join("\n"),
+      { REDIS_URL: "redis://:r3dis-secret@127.0.0.1:6379" },
+    );
+    expect(error.issues.map((issue) => issue.message)).toEqual([
+      "expected string, received number",
+      "unknown key",
+    ]);
+    for (const secret of ["pa55-word-xyz", "T0k3n-xyz", "r3dis-secret"])
+      expect(error.message).not.toContain(secret);
+  });
+});

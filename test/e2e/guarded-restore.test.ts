@@ -1,0 +1,174 @@
+/**
+ * Issue 7 acceptance for operators and the audit trail, through the built CLI: a protected target
+ * refuses an in-place restore without approval; the requester cannot approve their own request; a
+ * second admin's approval lets it run once; break-glass runs, is audited and alerts at once; every act
+ * leaves an audit record, and deleting or editing one makes `haven audit verify` fail and name it.
+ */
+import { readFileSync } from "node:fs";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { hashToken } from "../../src/operators";
+import { Secret } from "../../src/lib/secret";
+import { startWebhookReceiver, type WebhookReceiver } from "../alerts/receivers";
+import { runCli } from "../helpers/cli";
+import { tempDir, writeConfigFile } from "../helpers/s3-config";
+
+const tokens = {
+  alice: "alice-token-0123456789",
+  bob: "bob-token-0123456789",
+  carol: "carol-token-0123456789",
+};
+let work: string;
+let configPath: string;
+let webhook: WebhookReceiver;
+
+beforeAll(async () => {
+  work = await tempDir("haven-e2e-guard");
+  webhook = await startWebhookReceiver();
+  await mkdir(join(work, "vault"));
+  await writeFile(join(work, "vault", "ledger.txt"), "balance: 100\n");
+  const sha = (t: string) => hashToken(new Secret(t));
+  configPath = await writeConfigFile(
+    work,
+    `
+destinations:
+  nas: { type: filesystem, path: ${join(work, "nas")} }
+defaults: { destinations: [nas] }
+targets:
+  vault: { type: files, path: ${join(work, "vault")}, protected: true }
+operators:
+  alice: { role: admin, tokenSha256: ${sha(tokens.alice)} }
+  bob: { role: admin, tokenSha256: ${sha(tokens.bob)} }
+  carol: { role: operator, tokenSha256: ${sha(tokens.carol)} }
+alerts:
+  webhooks: [ { url: "${webhook.url}/hook" } ]
+`,
+  );
+});
+
+afterAll(async () => {
+  await webhook.close();
+});
+
+const as = (who: keyof typeof tokens, ...args: string[]) =>
+  runCli(["-c", configPath, ...args], { env: { HAVEN_TOKEN: tokens[who] } });
+
+test("a protected target: refused without approval, no self-approval, a second admin's approval runs once", async () => {
+  const backup = await as("carol", "backup", "vault", "--direct", "-o", "json");
+  expect(backup.code).toBe(0);
+  const snapshot = JSON.parse(backup.stdout).snapshotId as string;
+  await writeFile(join(work, "vault", "ledger.txt"), "balance: 0 (damaged)\n");
+
+  const refused = await as("alice", "restore", "vault", "--yes", "--force");
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toMatch(/protected.*approval/);
+  expect(readFileSync(join(work, "vault", "ledger.txt"), "utf8")).toContain("damaged");
+
+  const operatorInPlace = await as(
+    "carol",
+    "restore",
+    "vault",
+    "--yes",
+    "--force",
+    "--break-glass",
+    "--reason",
+    "I am only an operator",
+  );
+  expect(operatorInPlace.code).not.toBe(0);
+
+  const request = await as(
+    "alice",
+    "restore",
+    "vault",
+    "--request",
+    "--reason",
+    "ledger damaged",
+    "-o",
+    "json",
+  );
+  expect(request.code).toBe(0);
+  const id = JSON.parse(request.stdout).id as string;
+
+  const selfApproval = await as("alice", "approve", id);
+  expect(selfApproval.code).not.toBe(0);
+  expect(selfApproval.stderr).toMatch(/different|own|same/i);
+
+  expect((await as("bob", "approve", id)).code).toBe(0);
+  const restored = await as("alice", "restore", "vault", "--request-id", id, "--yes", "--force");
+  expect(restored.code).toBe(0);
+  expect(restored.stdout).toContain(snapshot);
+  expect(readFileSync(join(work, "vault", "ledger.txt"), "utf8")).toBe("balance: 100\n");
+
+  const reused = await as("alice", "restore", "vault", "--request-id", id, "--yes", "--force");
+  expect(reused.code).not.toBe(0);
+  expect(reused.stderr).toMatch(/used/i);
+});
+
+test("break-glass runs without approval, is audited with its reason, and alerts at once", async () => {
+  await writeFile(join(work, "vault", "ledger.txt"), "balance: -1\n");
+  const before = webhook.requests.length;
+  const result = await as(
+    "bob",
+    "restore",
+    "vault",
+    "--yes",
+    "--force",
+    "--break-glass",
+    "--reason",
+    "incident 4711: ledger lost",
+  );
+  expect(result.code).toBe(0);
+  expect(readFileSync(join(work, "vault", "ledger.txt"), "utf8")).toBe("balance: 100\n");
+  const alerts = webhook.requests.slice(before);
+  expect(alerts).toHaveLength(1);
+  expect(alerts[0]!.body).toContain("incident 4711");
+
+  const audit = await as("alice", "audit", "-o", "json");
+  expect(audit.code).toBe(0);
+  const records = JSON.parse(audit.stdout) as Array<{
+    action: string;
+    outcome: string;
+    actor: { identity?: string };
+    detail: Record<string, unknown>;
+  }>;
+  const summary = records.map((r) => `${r.action}:${r.outcome}:${r.actor.identity ?? ""}`);
+  expect(summary).toEqual(
+    expect.arrayContaining([
+      "backup:ok:carol",
+      "restore:refused:alice",
+      "request:requested:alice",
+      "approve:refused:alice",
+      "approve:ok:bob",
+      "restore:ok:alice",
+      "break-glass:ok:bob",
+      "restore:ok:bob",
+    ]),
+  );
+  expect(JSON.stringify(records)).not.toContain(tokens.alice);
+});
+
+test("audit verify passes on the untouched chain, and names a deleted and an edited record", async () => {
+  expect((await as("alice", "audit", "verify")).code).toBe(0);
+  const auditDir = join(work, "nas", "_audit");
+  const files = (await readdir(auditDir, { recursive: true }))
+    .filter((f) => f.endsWith(".json") && !f.includes("HEAD"))
+    .sort();
+  expect(files.length).toBeGreaterThanOrEqual(6);
+
+  const edited = join(auditDir, files[2]!);
+  const original = readFileSync(edited, "utf8");
+  await writeFile(
+    edited,
+    original.replace('"outcome":"ok"', '"outcome":"failed"').replace('"outcome":"refused"', '"outcome":"ok"'),
+  );
+  const afterEdit = await as("alice", "audit", "verify");
+  expect(afterEdit.code).not.toBe(0);
+  expect(afterEdit.stdout + afterEdit.stderr).toContain(files[2]!.split("/").at(-1)!);
+  await writeFile(edited, original);
+
+  const deleted = files[4]!;
+  await rm(join(auditDir, deleted));
+  const afterDelete = await as("alice", "audit", "verify");
+  expect(afterDelete.code).not.toBe(0);
+  expect(afterDelete.stdout + afterDelete.stderr).toMatch(/missing|removed|gap/i);
+});

@@ -1,0 +1,157 @@
+/**
+ * Issue 4 acceptance through the running pieces: a flipped byte fails verification, the watchdog
+ * (the same Monitor `serve` runs) raises one incident by email and webhook, and a new good snapshot,
+ * verified, resolves it; `haven status -o json` reports a breach with exit 3.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { open, readdir, writeFile, mkdir } from "node:fs/promises";
+import { text } from "node:stream/consumers";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { Redis } from "ioredis";
+import { Monitor } from "../../src/app/monitoring";
+import { layout, newSnapshotId } from "../../src/catalog/layout";
+import { parseConfigText } from "../../src/config/load";
+import type { HavenConfig } from "../../src/config/types";
+import { runBackup } from "../../src/engine/backup";
+import { silentLogger } from "../../src/lib/logger";
+import { createStorage } from "../../src/storage";
+import { runVerification } from "../../src/verify/run";
+import {
+  startSmtpReceiver,
+  startWebhookReceiver,
+  type SmtpReceiver,
+  type WebhookReceiver,
+} from "../alerts/receivers";
+import { runCli } from "../helpers/cli";
+import { tempDir, uniqueName, writeConfigFile } from "../helpers/s3-config";
+
+const smtpPassword = `pw-${randomBytes(6).toString("hex")}`;
+const prefix = uniqueName("haven-e2e-mon");
+let smtp: SmtpReceiver;
+let webhook: WebhookReceiver;
+let redis: Redis;
+let work: string;
+let config: HavenConfig;
+let configPath: string;
+const ctx = () => ({ logger: silentLogger, signal: new AbortController().signal });
+
+beforeAll(async () => {
+  smtp = await startSmtpReceiver({ user: "haven", password: smtpPassword });
+  webhook = await startWebhookReceiver();
+  redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
+  work = await tempDir("haven-e2e-mon");
+  await mkdir(join(work, "share"));
+  await writeFile(join(work, "share", "a.txt"), "alpha\n".repeat(1000));
+  await writeFile(join(work, "smtp-password"), smtpPassword);
+  configPath = await writeConfigFile(
+    work,
+    `
+redis: ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}
+queuePrefix: ${prefix}
+destinations:
+  nas: { type: filesystem, path: ${join(work, "nas")} }
+defaults: { destinations: [nas], verify: { kind: integrity } }
+targets:
+  share: { type: files, path: ${join(work, "share")}, rpo: 1h }
+  stale: { type: files, path: ${join(work, "share")}, rpo: 1h }
+alerts:
+  repeat: 4h
+  email:
+    smtp: { host: 127.0.0.1, port: ${smtp.port}, user: haven, passwordFile: smtp-password, tls: { rejectUnauthorized: false } }
+    from: haven@example.com
+    to: [ops@example.com]
+  webhooks: [ { url: "${webhook.url}/hook", format: slack } ]
+`,
+  );
+  config = parseConfigText(readFileSync(configPath, "utf8"), configPath);
+  // "stale": its only snapshot finished two days ago, far past its 1h RPO.
+  const storage = createStorage(config.destinations.nas!, silentLogger);
+  const old = new Date(Date.now() - 2 * 86_400_000);
+  const first = await runBackup(config, { target: "share", tier: "manual", requestedBy: "test" }, ctx());
+  const manifest = JSON.parse(
+    await text(await storage.get(layout.manifest("share", first.snapshotId!))),
+  ) as object;
+  const id = newSnapshotId(old);
+  await storage.put(
+    layout.manifest("stale", id),
+    Readable.from([
+      JSON.stringify({
+        ...manifest,
+        id,
+        target: "stale",
+        startedAt: old.toISOString(),
+        finishedAt: old.toISOString(),
+      }),
+    ]),
+  );
+  await storage.close();
+});
+
+afterAll(async () => {
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+  await smtp.close();
+  await webhook.close();
+});
+
+async function flipOneByte(dir: string): Promise<string> {
+  const files = (await readdir(dir, { recursive: true })).filter((f) => f.includes("data.tar"));
+  const path = join(dir, files.at(-1)!);
+  const handle = await open(path, "r+");
+  const byte = Buffer.alloc(1);
+  await handle.read(byte, 0, 1, 100);
+  byte[0] = byte[0]! ^ 0xff;
+  await handle.write(byte, 0, 1, 100);
+  await handle.close();
+  return files.at(-1)!;
+}
+
+test("a flipped byte fails verification, alerts once by email and webhook, and a good verified snapshot resolves it", async () => {
+  const monitor = new Monitor(config, redis, silentLogger);
+  try {
+    const good = await runVerification(config, { target: "share" }, ctx());
+    expect(good.result).toBe("passed");
+    await monitor.watchdog(["share"]);
+    expect(smtp.messages.filter((m) => m.subject?.includes("share"))).toHaveLength(0);
+
+    const flipped = await flipOneByte(join(work, "nas"));
+    const bad = await runVerification(config, { target: "share" }, ctx());
+    expect(bad.result).toBe("failed");
+    expect(JSON.stringify(bad.checks)).toContain(flipped.split("/").at(-1));
+    await monitor.watchdog(["share"]);
+    await monitor.watchdog(["share"]); // within the repeat interval: no second notice
+    const opened = smtp.messages.filter((m) => m.subject?.includes("share"));
+    expect(opened).toHaveLength(1);
+    expect(opened[0]!.subject).toContain("Verification failed");
+    expect(webhook.requests.filter((r) => r.body.includes("share"))).toHaveLength(1);
+    expect(JSON.parse(webhook.requests.at(-1)!.body)).toHaveProperty("blocks");
+
+    const fresh = await runBackup(config, { target: "share", tier: "manual", requestedBy: "test" }, ctx());
+    expect(fresh.state).toBe("committed");
+    expect((await runVerification(config, { target: "share" }, ctx())).result).toBe("passed");
+    await monitor.watchdog(["share"]);
+    const all = smtp.messages.filter((m) => m.subject?.includes("share"));
+    expect(all).toHaveLength(2);
+    expect(all[1]!.subject).toMatch(/Resolved/i);
+  } finally {
+    await monitor.close();
+  }
+});
+
+test("the watchdog raises an RPO breach for a stale target; haven status -o json says breached and exits 3", async () => {
+  const monitor = new Monitor(config, redis, silentLogger);
+  try {
+    await monitor.watchdog(["stale"]);
+    expect(smtp.messages.some((m) => m.subject?.includes("RPO breached: stale"))).toBe(true);
+  } finally {
+    await monitor.close();
+  }
+  const status = await runCli(["-c", configPath, "status", "-o", "json"]);
+  expect(status.code).toBe(3);
+  const rows = JSON.parse(status.stdout).targets as Array<{ target: string; rpo: string; status: string }>;
+  expect(rows.find((r) => r.target === "stale")).toMatchObject({ rpo: "breached", status: "breached" });
+  expect(rows.find((r) => r.target === "share")?.rpo).toBe("ok");
+});

@@ -1,0 +1,230 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuditLog } from "../../src/audit/log";
+import { isHavenError, type HavenError } from "../../src/lib/errors";
+import { RestoreApprovals } from "../../src/operators/approvals";
+import type { Operator } from "../../src/operators/identity";
+import { createFilesystemBackend } from "../../src/storage/filesystem";
+import type { StorageBackend } from "../../src/storage/types";
+import { TestClock } from "../audit/helpers";
+
+const who = (name: string, role: Operator["role"]): Operator => ({
+  name,
+  role,
+  source: "token",
+  osUser: "root",
+  host: `${name}-laptop`,
+});
+const alice = who("alice", "admin");
+const bob = who("bob", "admin");
+const olga = who("olga", "operator");
+const vic = who("vic", "viewer");
+const restore = { target: "orders-db", snapshot: "20261122T020000Z-1a2b3c4d" };
+
+let dir: string;
+let storage: StorageBackend;
+let audit: AuditLog;
+let clock: TestClock;
+let approvals: RestoreApprovals;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), `haven-approvals-${randomBytes(3).toString("hex")}-`));
+  storage = createFilesystemBackend({ name: "nas", path: dir });
+  clock = new TestClock();
+  audit = new AuditLog(storage, { clock: clock.now });
+  approvals = new RestoreApprovals(storage, audit, { clock: clock.now, requestTtlMs: 3_600_000 });
+});
+afterEach(async () => {
+  await storage.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function refusal(promise: Promise<unknown>): Promise<HavenError> {
+  const error = await promise.then(
+    () => new Error("expected a refusal"),
+    (e: unknown) => e,
+  );
+  if (!isHavenError(error)) throw error;
+  return error;
+}
+
+const trail = async () => (await audit.list()).map((r) => `${r.action}:${r.outcome}:${r.actor.identity}`);
+
+test("request, approval by another admin, one use by the requester: each step stored and audited", async () => {
+  const request = await approvals.requestRestore(olga, { ...restore, reason: "rollback bad migration" });
+  expect(request).toMatchObject({
+    id: expect.stringMatching(/^req-[0-9a-f]{10}$/),
+    state: "pending",
+    to: null,
+    requestedBy: { name: "olga", role: "operator" },
+    requestedAt: "2026-11-22T02:00:00.000Z",
+    expiresAt: "2026-11-22T03:00:00.000Z",
+  });
+
+  clock.advance(60_000);
+  const approved = await approvals.approve(request.id, bob);
+  expect(approved.state).toBe("approved");
+  expect((await approvals.get(request.id)).approval?.approvedBy).toMatchObject({
+    name: "bob",
+    host: "bob-laptop",
+  });
+
+  const used = await approvals.consumeApproval(request.id, olga, restore);
+  expect(used.state).toBe("used");
+  expect((await approvals.get(request.id)).state).toBe("used");
+
+  expect(await trail()).toEqual(["request:requested:olga", "approve:ok:bob"]);
+  const [requestRecord, approveRecord] = await audit.list();
+  expect(requestRecord).toMatchObject({
+    target: "orders-db",
+    snapshot: restore.snapshot,
+    detail: { request: request.id, to: null, reason: "rollback bad migration" },
+  });
+  expect(approveRecord?.detail).toMatchObject({ request: request.id, requestedBy: "olga" });
+  expect((await audit.verify()).ok).toBe(true);
+});
+
+test("the requester cannot approve their own request, even as an admin; the refusal is audited", async () => {
+  const request = await approvals.requestRestore(alice, restore);
+  const error = await refusal(approvals.approve(request.id, alice));
+  expect(error.code).toBe("REFUSED");
+  expect(error.message).toBe(`alice requested ${request.id} and cannot also approve it`);
+  expect(error.hint).toContain(`ask another admin to run \`haven approve ${request.id}\``);
+  expect((await approvals.get(request.id)).state).toBe("pending");
+  expect(await trail()).toEqual(["request:requested:alice", "approve:refused:alice"]);
+
+  await approvals.approve(request.id, bob);
+  expect(await trail()).toEqual(["request:requested:alice", "approve:refused:alice", "approve:ok:bob"]);
+});
+
+test("only admins approve; viewers cannot even request", async () => {
+  const request = await approvals.requestRestore(alice, restore);
+  const byOperator = await refusal(approvals.approve(request.id, olga));
+  expect(byOperator.message).toMatch(/^operator olga \(operator\) may not approve restore requests/);
+  expect(byOperator.hint).toContain("needs the admin role");
+
+  const byViewer = await refusal(approvals.requestRestore(vic, restore));
+  expect(byViewer.code).toBe("REFUSED");
+  expect(byViewer.hint).toContain("needs the operator role");
+  expect(await trail()).toEqual(["request:requested:alice", "approve:refused:olga", "request:refused:vic"]);
+});
+
+test("an approval releases one restore: a second use is refused", async () => {
+  const request = await approvals.requestRestore(olga, restore);
+  await approvals.approve(request.id, alice);
+  await approvals.consumeApproval(request.id, olga, restore);
+
+  const reuse = await refusal(approvals.consumeApproval(request.id, olga, restore));
+  expect(reuse.code).toBe("REFUSED");
+  expect(reuse.message).toMatch(new RegExp(`^restore request ${request.id} was already used by olga at `));
+  const reapprove = await refusal(approvals.approve(request.id, bob));
+  expect(reapprove.message).toMatch(/was already used/);
+});
+
+test("a pending request cannot be used, and a second approval is refused", async () => {
+  const request = await approvals.requestRestore(olga, restore);
+  const early = await refusal(approvals.consumeApproval(request.id, olga, restore));
+  expect(early.message).toBe(`restore request ${request.id} is not approved yet`);
+  expect(early.hint).toContain("other than olga");
+
+  await approvals.approve(request.id, alice);
+  const twice = await refusal(approvals.approve(request.id, bob));
+  expect(twice.message).toBe(`request ${request.id} is already approved by alice`);
+});
+
+test("an approval is for exactly one target, snapshot and place, run by the requester or an admin", async () => {
+  const request = await approvals.requestRestore(olga, { ...restore, to: null });
+  await approvals.approve(request.id, alice);
+
+  const other = await refusal(
+    approvals.consumeApproval(request.id, olga, { ...restore, snapshot: "20261121T020000Z-00000000" }),
+  );
+  expect(other.message).toBe(
+    `restore request ${request.id} approved restoring orders-db snapshot ${restore.snapshot} over the original location, ` +
+      "not orders-db snapshot 20261121T020000Z-00000000 over the original location",
+  );
+  const elsewhere = await refusal(approvals.consumeApproval(request.id, olga, { ...restore, to: "/tmp/x" }));
+  expect(elsewhere.message).toContain("not orders-db snapshot 20261122T020000Z-1a2b3c4d to /tmp/x");
+
+  const stranger = await refusal(approvals.consumeApproval(request.id, who("otto", "operator"), restore));
+  expect(stranger.message).toBe(`otto (operator) may not run restore request ${request.id} of olga`);
+
+  // An admin other than the requester may carry it out.
+  expect((await approvals.consumeApproval(request.id, bob, restore)).usage?.usedBy.name).toBe("bob");
+});
+
+test("requests expire: approving or using one after its expiry is refused", async () => {
+  const pending = await approvals.requestRestore(olga, restore);
+  const approved = await approvals.requestRestore(olga, restore);
+  await approvals.approve(approved.id, alice);
+
+  clock.advance(3_600_000); // exactly the TTL
+  expect((await approvals.get(pending.id)).state).toBe("expired");
+  const late = await refusal(approvals.approve(pending.id, alice));
+  expect(late.message).toBe(
+    `restore request ${pending.id} expired at 2026-11-22T03:00:00.000Z (1h after it was made)`,
+  );
+  const lateUse = await refusal(approvals.consumeApproval(approved.id, olga, restore));
+  expect(lateUse.message).toMatch(/expired at/);
+  expect((await approvals.list()).map((r) => r.state)).toEqual(["expired", "expired"]);
+});
+
+test("unknown and malformed request ids", async () => {
+  const missing = await refusal(approvals.approve("req-0000000000", alice));
+  expect(missing.code).toBe("NOT_FOUND");
+  expect(missing.exitCode).toBe(1);
+  expect((await refusal(approvals.get("../etc/passwd"))).code).toBe("USAGE");
+});
+
+test("break-glass: audited with its reason before it returns, and returns an event to alert on", async () => {
+  const event = await approvals.breakGlass(alice, {
+    ...restore,
+    reason: "  orders-db lost, incident 4711  ",
+  });
+  expect(event).toMatchObject({
+    type: "break-glass",
+    target: "orders-db",
+    snapshot: restore.snapshot,
+    to: null,
+    reason: "orders-db lost, incident 4711",
+    operator: "alice",
+    audit: { seq: 1 },
+    summary:
+      "alice (admin) bypassed restore approval to restore orders-db over its original location: orders-db lost, incident 4711",
+    details: expect.objectContaining({ reason: "orders-db lost, incident 4711", "audit record": "#1" }),
+  });
+  const [record] = await audit.list();
+  expect(record).toMatchObject({
+    action: "break-glass",
+    outcome: "ok",
+    actor: { identity: "alice", host: "alice-laptop" },
+    detail: { reason: "orders-db lost, incident 4711", to: null },
+    sha256: event.audit.sha256,
+  });
+});
+
+test("break-glass needs an admin and a real reason", async () => {
+  const byOperator = await refusal(approvals.breakGlass(olga, { ...restore, reason: "urgent restore" }));
+  expect(byOperator.code).toBe("REFUSED");
+  expect(await trail()).toEqual(["break-glass:refused:olga"]);
+
+  const noReason = await refusal(approvals.breakGlass(alice, { ...restore, reason: "  now " }));
+  expect(noReason.code).toBe("USAGE");
+  expect(noReason.hint).toContain("--reason");
+});
+
+test("break-glass does not return when its audit record cannot be written", async () => {
+  const failing = new RestoreApprovals(storage, audit, { clock: clock.now });
+  jest.spyOn(audit, "append").mockRejectedValueOnce(new Error("bucket unreachable"));
+  await expect(failing.breakGlass(alice, { ...restore, reason: "orders-db lost" })).rejects.toThrow(
+    "bucket unreachable",
+  );
+});
+
+test("a request whose audit record cannot be written is removed again", async () => {
+  jest.spyOn(audit, "append").mockRejectedValueOnce(new Error("bucket unreachable"));
+  await expect(approvals.requestRestore(olga, restore)).rejects.toThrow("bucket unreachable");
+  expect(await approvals.list()).toEqual([]);
+});

@@ -1,0 +1,125 @@
+/**
+ * Delivery of the monthly report to a real SMTP server: temporary refusals are retried with backoff,
+ * exhausted retries raise a TRANSIENT HavenError (the job layer retries and alerts), a refused login
+ * is PERMANENT and never echoes the password, and the JSON is stored before the email goes out.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { layout } from "../../src/catalog/layout";
+import { parseConfigText } from "../../src/config/load";
+import type { HavenConfig } from "../../src/config/types";
+import { HavenError } from "../../src/lib/errors";
+import { silentLogger } from "../../src/lib/logger";
+import { runMonthlyReport } from "../../src/report";
+import { createFilesystemBackend } from "../../src/storage/filesystem";
+import type { StorageBackend } from "../../src/storage/types";
+import { startReceiver, type ReportSmtpReceiver } from "./smtp";
+
+const NOW = new Date("2026-11-01T07:00:00Z");
+const SMTP = { user: "haven", password: `pw-${Math.random().toString(36).slice(2)}` };
+
+let dir: string;
+let storage: StorageBackend;
+let receiver: ReportSmtpReceiver | undefined;
+
+function config(port: number, password = SMTP.password): HavenConfig {
+  return parseConfigText(
+    `
+destinations:
+  primary: { type: filesystem, path: ${join(dir, "primary")} }
+defaults:
+  destinations: [primary]
+targets:
+  app:
+    type: files
+    path: /srv/app
+    schedule: { daily: "0 2 * * *" }
+alerts:
+  email:
+    smtp: { host: 127.0.0.1, port: ${port}, user: ${SMTP.user}, password: "${password}", tls: { enabled: true, rejectUnauthorized: false } }
+    from: haven@example.com
+    to: [ops@example.com]
+reports:
+  monthly: { to: [it-manager@example.com] }
+`,
+    "<delivery-test>",
+    {},
+  );
+}
+
+const run = (cfg: HavenConfig) =>
+  runMonthlyReport(
+    cfg,
+    { month: "2026-10", send: true },
+    {
+      logger: silentLogger,
+      now: NOW,
+      storages: [storage],
+      delivery: { attempts: 3, baseDelayMs: 10, timeoutMs: 5000 },
+    },
+  );
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "haven-report-delivery-"));
+  storage = createFilesystemBackend({ name: "primary", path: join(dir, "primary"), prefix: "" });
+});
+
+afterEach(async () => {
+  await receiver?.close();
+  receiver = undefined;
+  await storage.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("temporary refusals are retried and the third attempt delivers", async () => {
+  receiver = await startReceiver({ ...SMTP, refuseFirst: 2 });
+  const result = await run(config(receiver.port));
+  expect(result.sent?.attempts).toBe(3);
+  expect(receiver.attempts).toBe(3);
+  expect(receiver.messages).toHaveLength(1);
+  expect(receiver.messages[0]?.subject).toBe("Haven report 2026-10: no backups recorded");
+});
+
+test("when every attempt is refused the run fails TRANSIENT, after storing the JSON", async () => {
+  receiver = await startReceiver({ ...SMTP, refuseFirst: Number.POSITIVE_INFINITY });
+  const error = await run(config(receiver.port)).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(HavenError);
+  expect((error as HavenError).code).toBe("TRANSIENT");
+  expect((error as HavenError).message).toMatch(/failed 3 time\(s\).*try again later/);
+  expect(receiver.attempts).toBe(3);
+  expect(receiver.messages).toHaveLength(0);
+  expect(await storage.stat(layout.report("2026-10"))).not.toBeNull();
+});
+
+test("a refused login is PERMANENT, not retried, and the password is not in the message", async () => {
+  receiver = await startReceiver(SMTP);
+  const wrong = `wrong-${SMTP.password}`;
+  const error = await run(config(receiver.port, wrong)).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(HavenError);
+  expect((error as HavenError).code).toBe("PERMANENT");
+  expect((error as HavenError).hint).toMatch(/alerts\.email/);
+  expect((error as HavenError).message).not.toContain(wrong);
+  expect(receiver.attempts).toBe(0);
+});
+
+test("an unreachable SMTP server is retried, then TRANSIENT", async () => {
+  // A port that was just free: nothing listens on it.
+  const probe = await startReceiver(SMTP);
+  const port = probe.port;
+  await probe.close();
+  const error = await run(config(port)).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(HavenError);
+  expect((error as HavenError).code).toBe("TRANSIENT");
+  expect((error as HavenError).message).toMatch(/failed 3 time\(s\)/);
+});
+
+test("sending without reports.monthly.to is a CONFIG error before the bucket is read", async () => {
+  const cfg = config(25);
+  delete cfg.reports;
+  const error = await run(cfg).catch((e: unknown) => e);
+  expect(error).toBeInstanceOf(HavenError);
+  expect((error as HavenError).code).toBe("CONFIG");
+  expect((error as HavenError).hint).toMatch(/reports\.monthly\.to/);
+  expect(await storage.stat(layout.report("2026-10"))).toBeNull();
+});

@@ -1,0 +1,425 @@
+import {
+  evaluateRpo,
+  evaluateRto,
+  evaluateTarget,
+  scheduleOf,
+  statusExitCode,
+  worstStatus,
+} from "../../src/slo/evaluate";
+import type { RestoreTestPoint, SnapshotPoint, VerificationPoint } from "../../src/slo/types";
+import type { TargetConfig } from "../../src/config/types";
+
+const H = 3_600_000;
+const MIN = 60_000;
+const DAY = 24 * H;
+const GiB = 1024 ** 3;
+
+const at = (iso: string) => new Date(iso);
+const snapshot = (id: string, finishedAt: string, extra: Partial<SnapshotPoint> = {}): SnapshotPoint => ({
+  id,
+  finishedAt: at(finishedAt),
+  state: "committed",
+  ...extra,
+});
+
+describe("evaluateRpo", () => {
+  const now = at("2026-11-22T12:00:00Z");
+
+  test("ok while the newest snapshot is within the RPO, with its age", () => {
+    const result = evaluateRpo({
+      target: "orders-db",
+      rpoMs: 26 * H,
+      snapshots: [snapshot("a", "2026-11-20T02:05:00Z"), snapshot("b", "2026-11-22T02:05:00Z")],
+      now,
+    });
+    expect(result).toMatchObject({
+      status: "ok",
+      newest: { id: "b", finishedAt: at("2026-11-22T02:05:00Z") },
+      newestAgeMs: 9 * H + 55 * MIN,
+      since: null,
+      missedSchedules: [],
+    });
+  });
+
+  test("an age exactly equal to the RPO is still ok; one millisecond more is a breach", () => {
+    const snapshots = [snapshot("a", "2026-11-21T10:00:00Z")];
+    expect(evaluateRpo({ target: "t", rpoMs: 26 * H, snapshots, now }).status).toBe("ok");
+    const later = new Date(now.getTime() + 1);
+    expect(evaluateRpo({ target: "t", rpoMs: 26 * H, snapshots, now: later }).status).toBe("breached");
+  });
+
+  test("breached when the newest is older than the RPO; the breach began at finishedAt + RPO", () => {
+    const result = evaluateRpo({
+      target: "orders-db",
+      rpoMs: 26 * H,
+      snapshots: [snapshot("old", "2026-11-20T02:05:00Z")],
+      now,
+    });
+    expect(result.status).toBe("breached");
+    expect(result.newestAgeMs).toBe(2 * DAY + 9 * H + 55 * MIN);
+    expect(result.since).toEqual(at("2026-11-21T04:05:00Z"));
+    expect(result.reason).toMatch(/newest snapshot old is 2d 9h old; the RPO is 1d 2h/);
+  });
+
+  test("partial snapshots are recovery points; other states are not", () => {
+    const result = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots: [
+        snapshot("good", "2026-11-20T02:00:00Z"),
+        snapshot("partial", "2026-11-21T02:00:00Z", { state: "partial" }),
+        snapshot("failed", "2026-11-22T02:00:00Z", { state: "failed" }),
+      ],
+      now,
+    });
+    expect(result.newest?.id).toBe("partial");
+    expect(result.status).toBe("breached");
+  });
+
+  test("no snapshot: breached with unknown start, or ok until trackedSince + RPO", () => {
+    expect(evaluateRpo({ target: "t", rpoMs: 26 * H, snapshots: [], now })).toMatchObject({
+      status: "breached",
+      since: null,
+      newest: null,
+      newestAgeMs: null,
+    });
+    const tracked = at("2026-11-22T00:00:00Z");
+    expect(
+      evaluateRpo({ target: "t", rpoMs: 26 * H, snapshots: [], now, trackedSince: tracked }).status,
+    ).toBe("ok");
+    const late = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots: [],
+      now: at("2026-11-23T03:00:00Z"),
+      trackedSince: tracked,
+    });
+    expect(late).toMatchObject({ status: "breached", since: at("2026-11-23T02:00:00Z") });
+  });
+
+  test("missed schedule with a daily cron: firings past the grace with no snapshot after them", () => {
+    const schedule = { patterns: ["0 2 * * *"], timezone: "UTC" };
+    const snapshots = [snapshot("a", "2026-11-20T02:10:00Z")];
+
+    // 02:30: today's 02:00 run is within its 1 h grace; yesterday's never produced a snapshot.
+    const early = evaluateRpo({
+      target: "t",
+      rpoMs: 3 * DAY,
+      snapshots,
+      schedule,
+      now: at("2026-11-22T02:30:00Z"),
+    });
+    expect(early.missedSchedules).toEqual([{ at: at("2026-11-21T02:00:00Z"), pattern: "0 2 * * *" }]);
+    expect(early.status).toBe("ok"); // a missed run is reported before the RPO is breached
+
+    // 03:30: today's is past its grace too.
+    const late = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots,
+      schedule,
+      now: at("2026-11-22T03:30:00Z"),
+    });
+    expect(late.missedSchedules.map((m) => m.at)).toEqual([
+      at("2026-11-21T02:00:00Z"),
+      at("2026-11-22T02:00:00Z"),
+    ]);
+
+    // A run that finished after today's firing covers every firing before it.
+    const covered = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots: [...snapshots, snapshot("b", "2026-11-22T02:04:00Z")],
+      schedule,
+      now: at("2026-11-22T03:30:00Z"),
+    });
+    expect(covered.missedSchedules).toEqual([]);
+
+    // A custom grace: with 2 h, today's firing is not missed at 03:30.
+    const graceful = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots,
+      schedule,
+      now: at("2026-11-22T03:30:00Z"),
+      graceMs: 2 * H,
+    });
+    expect(graceful.missedSchedules.map((m) => m.at)).toEqual([at("2026-11-21T02:00:00Z")]);
+  });
+
+  test("schedules are read in the configured timezone, and several patterns are merged in time order", () => {
+    const result = evaluateRpo({
+      target: "t",
+      rpoMs: 7 * DAY,
+      snapshots: [snapshot("a", "2026-11-21T12:00:00Z")],
+      // 02:00 in Paris is 01:00 UTC in November; 2026-11-22 is a Sunday.
+      schedule: { patterns: ["0 2 * * *", "0 3 * * 0"], timezone: "Europe/Paris" },
+      now: at("2026-11-22T06:00:00Z"),
+    });
+    expect(result.missedSchedules).toEqual([
+      { at: at("2026-11-22T01:00:00Z"), pattern: "0 2 * * *" },
+      { at: at("2026-11-22T02:00:00Z"), pattern: "0 3 * * 0" },
+    ]);
+  });
+
+  test("missed firings are looked for within the lookback only", () => {
+    const result = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots: [],
+      schedule: { patterns: ["0 2 * * *"], timezone: "UTC" },
+      now: at("2026-11-22T12:00:00Z"),
+      lookbackMs: 3 * DAY,
+    });
+    expect(result.missedSchedules.map((m) => m.at.toISOString())).toEqual([
+      "2026-11-20T02:00:00.000Z",
+      "2026-11-21T02:00:00.000Z",
+      "2026-11-22T02:00:00.000Z",
+    ]);
+  });
+});
+
+/** Weekly restore tests of a database growing by 10 GiB a week; restore time 30 min + 3 min per GiB. */
+function growingHistory(weeks: number, start = at("2026-10-03T06:00:00Z")) {
+  const tests: RestoreTestPoint[] = [];
+  const snapshots: SnapshotPoint[] = [];
+  for (let week = 0; week < weeks; week++) {
+    const finishedAt = new Date(start.getTime() + week * 7 * DAY);
+    const size = (week + 1) * 10 * GiB;
+    tests.push({
+      snapshotId: `s${week}`,
+      finishedAt,
+      totalMs: 30 * MIN + (3 * MIN * size) / GiB,
+      result: "passed",
+      plainSize: size,
+    });
+  }
+  // Daily snapshots along the same growth, the newest a few days after the last test.
+  for (let day = 0; day < weeks * 7 + 3; day++) {
+    snapshots.push({
+      id: `d${day}`,
+      finishedAt: new Date(start.getTime() + day * DAY),
+      state: "committed",
+      plainSize: Math.round(10 * GiB + (day * 10 * GiB) / 7),
+    });
+  }
+  return { tests, snapshots };
+}
+
+describe("evaluateRto", () => {
+  const now = at("2026-11-01T12:00:00Z");
+
+  test("unknown when no restore test exists", () => {
+    const result = evaluateRto({ target: "t", rtoMs: 4 * H, restoreTests: [], now });
+    expect(result).toMatchObject({ status: "unknown", lastMs: null, forecastMs: null });
+    expect(result.reason).toMatch(/no restore test of t yet/);
+  });
+
+  test("ok when the newest restore test is well within the RTO", () => {
+    const result = evaluateRto({
+      target: "t",
+      rtoMs: 4 * H,
+      restoreTests: [
+        { snapshotId: "a", finishedAt: at("2026-10-31T06:00:00Z"), totalMs: H, result: "passed" },
+      ],
+      now,
+    });
+    expect(result).toMatchObject({ status: "ok", lastMs: H, forecastMs: null, since: null });
+  });
+
+  test("breached when the newest passed restore test took longer than the RTO", () => {
+    const result = evaluateRto({
+      target: "t",
+      rtoMs: 4 * H,
+      restoreTests: [
+        { snapshotId: "a", finishedAt: at("2026-10-24T06:00:00Z"), totalMs: 2 * H, result: "passed" },
+        { snapshotId: "b", finishedAt: at("2026-10-31T06:00:00Z"), totalMs: 5 * H, result: "passed" },
+      ],
+      now,
+    });
+    expect(result).toMatchObject({ status: "breached", lastMs: 5 * H, since: at("2026-10-31T06:00:00Z") });
+    expect(result.reason).toMatch(/took 5h, over the RTO of 4h/);
+  });
+
+  test("breached when the newest restore test failed, even if earlier ones passed", () => {
+    const result = evaluateRto({
+      target: "t",
+      rtoMs: 4 * H,
+      restoreTests: [
+        { snapshotId: "a", finishedAt: at("2026-10-24T06:00:00Z"), totalMs: H, result: "passed" },
+        { snapshotId: "b", finishedAt: at("2026-10-31T06:00:00Z"), totalMs: 20 * MIN, result: "failed" },
+      ],
+      now,
+    });
+    expect(result).toMatchObject({ status: "breached", lastMs: H, since: at("2026-10-31T06:00:00Z") });
+    expect(result.reason).toMatch(/newest restore test \(snapshot b\) failed/);
+  });
+
+  test("at-risk when the last measurement itself reaches 80 % of the RTO", () => {
+    const result = evaluateRto({
+      target: "t",
+      rtoMs: 4 * H,
+      restoreTests: [
+        { snapshotId: "a", finishedAt: at("2026-10-31T06:00:00Z"), totalMs: 3.3 * H, result: "passed" },
+      ],
+      now,
+    });
+    expect(result.status).toBe("at-risk");
+  });
+
+  test("sizes growing linearly: the size model forecasts past 80 % of the RTO before any breach", () => {
+    const { tests, snapshots } = growingHistory(4); // 10..40 GiB: 60, 90, 120, 150 min
+    const result = evaluateRto({ target: "t", rtoMs: 4 * H, restoreTests: tests, snapshots, now });
+
+    expect(result.lastMs).toBe(150 * MIN); // 62 % of the RTO: fine today
+    expect(result.status).toBe("at-risk");
+    const newest = result.forecasts.find((f) => f.basis === "newest-size");
+    const trend = result.forecasts.find((f) => f.basis === "size-trend");
+    // The newest snapshot (day 30: 10 + 300/7 GiB) restores in about 30 + 3 × 52.9 min.
+    expect(newest?.model).toBe("size");
+    expect(newest!.ms / MIN).toBeCloseTo(30 + 3 * (10 + 300 / 7), 0);
+    // Thirty days out the size trend gives ~ 97 GiB: about 5 h, past 80 % of 4 h (3.2 h).
+    expect(trend!.ms).toBeGreaterThan(0.8 * 4 * H);
+    expect(result.forecastMs).toBe(trend!.ms);
+    expect(result.reason).toMatch(/forecast to reach/);
+
+    // The same history against an 8 h RTO stays ok.
+    expect(evaluateRto({ target: "t", rtoMs: 8 * H, restoreTests: tests, snapshots, now }).status).toBe("ok");
+  });
+
+  test("flat sizes: the time trend forecasts instead", () => {
+    const restoreTests: RestoreTestPoint[] = [60, 70, 80, 90].map((minutes, week) => ({
+      snapshotId: `s${week}`,
+      finishedAt: new Date(at("2026-10-10T06:00:00Z").getTime() + week * 7 * DAY),
+      totalMs: minutes * MIN,
+      result: "passed",
+      plainSize: 50 * GiB,
+    }));
+    const result = evaluateRto({ target: "t", rtoMs: 2 * H, restoreTests, now });
+    expect(result.forecasts.map((f) => f.model)).toEqual(["time"]);
+    // +10 min a week; 30 days after now (itself 1.25 days after the last test) ≈ 90 + 44.6 min.
+    expect(result.forecastMs! / MIN).toBeCloseTo(90 + (10 * (30 + 1.25)) / 7, 0);
+    expect(result.status).toBe("at-risk"); // 90 min is 75 % today, the forecast is past 80 %
+  });
+
+  test("fewer than three passed tests make no forecast; a shrinking trend never lowers the risk", () => {
+    const two = growingHistory(2);
+    expect(
+      evaluateRto({ target: "t", rtoMs: 4 * H, restoreTests: two.tests, snapshots: two.snapshots, now })
+        .forecastMs,
+    ).toBeNull();
+
+    const faster: RestoreTestPoint[] = [90, 80, 70].map((minutes, week) => ({
+      snapshotId: `s${week}`,
+      finishedAt: new Date(at("2026-10-10T06:00:00Z").getTime() + week * 7 * DAY),
+      totalMs: minutes * MIN,
+      result: "passed",
+    }));
+    const result = evaluateRto({ target: "t", rtoMs: 4 * H, restoreTests: faster, now });
+    expect(result).toMatchObject({ status: "ok", forecastMs: null, forecasts: [], lastMs: 70 * MIN });
+  });
+});
+
+describe("evaluateTarget", () => {
+  const now = at("2026-11-22T12:00:00Z");
+  const passedRestore = (finishedAt: string, totalMs: number): VerificationPoint => ({
+    kind: "restore",
+    snapshotId: "s",
+    finishedAt: at(finishedAt),
+    totalMs,
+    result: "passed",
+  });
+
+  test("all well: ok, exit code 0", () => {
+    const evaluation = evaluateTarget({
+      target: "orders-db",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots: [snapshot("s", "2026-11-22T02:05:00Z", { storedSize: 100, plainSize: 400 })],
+      verifications: [passedRestore("2026-11-21T06:30:00Z", 40 * MIN)],
+      schedule: { patterns: ["0 2 * * *"], timezone: "UTC" },
+      now,
+    });
+    expect(evaluation).toMatchObject({ status: "ok", reasons: [], storedBytes: 100, evaluatedAt: now });
+    expect(evaluation.newestSnapshot?.id).toBe("s");
+    expect(evaluation.lastVerification?.kind).toBe("restore");
+    expect(statusExitCode([evaluation])).toBe(0);
+  });
+
+  test("an RPO breach makes the target breached and the exit code 3", () => {
+    const evaluation = evaluateTarget({
+      target: "orders-db",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots: [snapshot("s", "2026-11-20T02:05:00Z")],
+      verifications: [passedRestore("2026-11-21T06:30:00Z", 40 * MIN)],
+      now,
+    });
+    expect(evaluation.status).toBe("breached");
+    expect(evaluation.reasons[0]).toMatch(/^RPO: newest snapshot s is/);
+    expect(statusExitCode([evaluation])).toBe(3);
+  });
+
+  test("a missed schedule or a failed integrity check is at-risk; no restore test is unknown", () => {
+    const missed = evaluateTarget({
+      target: "t",
+      rpoMs: 7 * DAY,
+      rtoMs: 4 * H,
+      snapshots: [snapshot("s", "2026-11-20T02:05:00Z")],
+      verifications: [passedRestore("2026-11-21T06:30:00Z", 40 * MIN)],
+      schedule: { patterns: ["0 2 * * *"], timezone: "UTC" },
+      now,
+    });
+    expect(missed.status).toBe("at-risk");
+    expect(missed.reasons).toEqual([
+      expect.stringMatching(/2 scheduled backup\(s\) missed since 2026-11-21T02:00/),
+    ]);
+
+    const integrity = evaluateTarget({
+      target: "t",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots: [snapshot("s", "2026-11-22T02:05:00Z")],
+      verifications: [
+        passedRestore("2026-11-21T06:30:00Z", 40 * MIN),
+        {
+          kind: "integrity",
+          snapshotId: "s",
+          finishedAt: at("2026-11-22T02:30:00Z"),
+          totalMs: 1000,
+          result: "failed",
+        },
+      ],
+      now,
+    });
+    expect(integrity.status).toBe("at-risk");
+    expect(integrity.rto.status).toBe("ok");
+
+    const untested = evaluateTarget({
+      target: "t",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots: [snapshot("s", "2026-11-22T02:05:00Z")],
+      verifications: [],
+      now,
+    });
+    expect(untested.status).toBe("unknown");
+    expect(statusExitCode([untested, integrity, missed])).toBe(0);
+  });
+
+  test("worstStatus orders breached > at-risk > unknown > ok", () => {
+    expect(worstStatus([])).toBe("ok");
+    expect(worstStatus(["ok", "unknown"])).toBe("unknown");
+    expect(worstStatus(["unknown", "at-risk", "ok"])).toBe("at-risk");
+    expect(worstStatus(["at-risk", "breached", "unknown"])).toBe("breached");
+  });
+
+  test("scheduleOf collects a configured target's tier patterns", () => {
+    const target = { schedule: { daily: "0 2 * * *", monthly: "0 4 1 * *" } } as unknown as TargetConfig;
+    expect(scheduleOf(target, "Europe/Paris")).toEqual({
+      patterns: ["0 2 * * *", "0 4 1 * *"],
+      timezone: "Europe/Paris",
+    });
+    expect(scheduleOf({ schedule: {} } as unknown as TargetConfig, "UTC")).toBeUndefined();
+  });
+});

@@ -1,0 +1,125 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { layout } from "../../src/catalog/layout";
+import { evaluateTarget } from "../../src/slo/evaluate";
+import { createSloCache, loadSloInputs } from "../../src/slo/inputs";
+import { createFilesystemBackend } from "../../src/storage/filesystem";
+import type { StorageBackend } from "../../src/storage/types";
+import { writeSnapshot, writeVerification } from "./destination";
+
+const H = 3_600_000;
+let dir: string;
+let storage: StorageBackend;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "haven-slo-inputs-"));
+  storage = createFilesystemBackend({ name: "nas", path: dir, prefix: "prod/" });
+});
+
+afterEach(async () => {
+  await storage.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+test("reads snapshots and verification records of one target from the destination alone", async () => {
+  const first = await writeSnapshot(storage, "orders-db", new Date("2026-11-20T02:05:00Z"), {
+    plainSize: 5000,
+  });
+  const second = await writeSnapshot(storage, "orders-db", new Date("2026-11-21T02:05:00Z"), {
+    plainSize: 6000,
+    state: "partial",
+  });
+  await writeSnapshot(storage, "orders-dbx", new Date("2026-11-21T03:00:00Z")); // another target, same prefix
+  await writeVerification(storage, first, new Date("2026-11-20T06:30:00Z"), { totalMs: 40 * 60_000 });
+  await writeVerification(storage, second, new Date("2026-11-21T02:30:00Z"), {
+    kind: "integrity",
+    result: "failed",
+    totalMs: 2000,
+    checks: [{ name: "sha256 of data.tar.zst", ok: false, expected: "ab12", actual: "cd34" }],
+    error: { code: "INTEGRITY", message: "data.tar.zst: sha256 mismatch" },
+  });
+  // An orphan record: its snapshot has no manifest (being pruned).
+  await storage.put(
+    layout.verification("orders-db", "20261101T000000Z-00000000", new Date("2026-11-01T01:00:00Z")),
+    Readable.from([Buffer.from("{}")]),
+  );
+
+  const inputs = await loadSloInputs(storage, "orders-db");
+
+  expect(inputs.destination).toBe("nas");
+  expect(inputs.problems).toEqual([]);
+  expect(inputs.snapshots.map((s) => [s.id, s.state, s.plainSize])).toEqual([
+    [first.id, "committed", 5000],
+    [second.id, "partial", 6000],
+  ]);
+  expect(inputs.snapshots[0]!.finishedAt).toEqual(new Date("2026-11-20T02:05:00Z"));
+  expect(inputs.snapshots[0]!.storedSize).toBe(first.payload[0]!.size);
+  expect(inputs.verifications).toEqual([
+    expect.objectContaining({
+      kind: "restore",
+      snapshotId: first.id,
+      result: "passed",
+      totalMs: 40 * 60_000,
+      plainSize: 5000,
+    }),
+    expect.objectContaining({
+      kind: "integrity",
+      snapshotId: second.id,
+      result: "failed",
+      plainSize: 6000,
+      failedChecks: ['sha256 of data.tar.zst, expected "ab12", actual "cd34"'],
+      error: { code: "INTEGRITY", message: "data.tar.zst: sha256 mismatch" },
+    }),
+  ]);
+
+  const evaluation = evaluateTarget({
+    ...inputs,
+    rpoMs: 26 * H,
+    rtoMs: 4 * H,
+    now: new Date("2026-11-21T12:00:00Z"),
+  });
+  expect(evaluation.rpo.newest?.id).toBe(second.id);
+  expect(evaluation.rto).toMatchObject({ status: "ok", lastMs: 40 * 60_000 });
+  expect(evaluation.status).toBe("at-risk"); // the newest verification (integrity) failed
+});
+
+test("a malformed manifest or record is reported in problems, not hidden, and the rest still loads", async () => {
+  const good = await writeSnapshot(storage, "files", new Date("2026-11-20T02:05:00Z"));
+  await storage.put(
+    layout.manifest("files", "20261121T020000Z-0badf00d"),
+    Readable.from([Buffer.from("{not json")]),
+  );
+  await storage.put(
+    layout.verification("files", good.id, new Date("2026-11-20T07:00:00Z")),
+    Readable.from([Buffer.from(JSON.stringify({ kind: "restore" }))]),
+  );
+
+  const inputs = await loadSloInputs(storage, "files");
+  expect(inputs.snapshots.map((s) => s.id)).toEqual([good.id]);
+  expect(inputs.verifications).toEqual([]);
+  expect(inputs.problems).toEqual([
+    expect.stringMatching(/manifest .*files\/20261121T020000Z-0badf00d\/manifest\.json is not valid JSON/),
+    expect.stringMatching(/verification record .*\/verifications\/20261120T070000Z\.json is malformed/),
+  ]);
+});
+
+test("an empty destination gives no snapshots; a shared cache serves write-once objects again", async () => {
+  expect(await loadSloInputs(storage, "nothing-here")).toEqual({
+    target: "nothing-here",
+    destination: "nas",
+    snapshots: [],
+    verifications: [],
+    problems: [],
+  });
+
+  const manifest = await writeSnapshot(storage, "cached", new Date("2026-11-20T02:05:00Z"));
+  const cache = createSloCache();
+  const get = jest.spyOn(storage, "get");
+  await loadSloInputs(storage, "cached", { cache });
+  expect(get).toHaveBeenCalledTimes(1);
+  const again = await loadSloInputs(storage, "cached", { cache });
+  expect(get).toHaveBeenCalledTimes(1);
+  expect(again.snapshots.map((s) => s.id)).toEqual([manifest.id]);
+});
