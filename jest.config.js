@@ -6,5 +6,5 @@ module.exports = {
   transform: { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] },
   testTimeout: 120000,
   maxWorkers: 2,
-  setupFiles: ["<rootDir>/test/setup-env.js"],
+  setupFiles: ["<rootDir>/test/setup-env.ts"],
 };
