@@ -90,7 +90,7 @@ async function sixDays(): Promise<FixtureSnapshot[]> {
 
 test("haven prune --dry-run -o json lists the decisions; haven prune removes exactly those", async () => {
   const snapshots = await sixDays();
-  const before = await listKeys(storage);
+  const before = await listKeys(storage, `${target}/`);
 
   const dry = await haven("prune", target, "--dry-run", "-o", "json");
   expect(dry.error).toBeUndefined();
@@ -103,7 +103,7 @@ test("haven prune --dry-run -o json lists the decisions; haven prune removes exa
       .reverse()
       .map((s) => s.id),
   );
-  expect(await listKeys(storage)).toEqual(before);
+  expect(await listKeys(storage, `${target}/`)).toEqual(before);
 
   const table = await haven("prune", target, "--dry-run");
   expect(table.stdout).toContain(`== ${target} on primary (dry run: nothing removed)`);
@@ -118,7 +118,9 @@ test("haven prune --dry-run -o json lists the decisions; haven prune removes exa
     snapshots[0]!.id,
   ]);
   const gone = new Set([...snapshots[0]!.keys, ...snapshots[1]!.keys]);
-  expect(await listKeys(storage)).toEqual(before.filter((key) => !gone.has(key)));
+  expect(await listKeys(storage, `${target}/`)).toEqual(before.filter((key) => !gone.has(key)));
+  // The prune is audited in the bucket, beside the snapshots it removed.
+  expect((await listKeys(storage, "_audit/")).length).toBeGreaterThan(0);
 });
 
 test("orphans are reported by haven prune and removed by haven prune --orphans; a held lock exits 11", async () => {
