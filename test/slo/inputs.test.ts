@@ -101,7 +101,9 @@ test("a malformed manifest or record is reported in problems, not hidden, and th
   expect(inputs.verifications).toEqual([]);
   expect(inputs.problems).toEqual([
     expect.stringMatching(/manifest .*files\/20261121T020000Z-0badf00d\/manifest\.json is not valid JSON/),
-    expect.stringMatching(/verification record .*\/verifications\/20261120T070000(\.000)?Z(-[0-9a-f]+)?\.json is malformed/),
+    expect.stringMatching(
+      /verification record .*\/verifications\/20261120T070000(\.000)?Z(-[0-9a-f]+)?\.json is malformed/,
+    ),
   ]);
 });
 
