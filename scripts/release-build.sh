@@ -13,5 +13,10 @@ cp -r "$src/package.json" "$src/package-lock.json" "$src/tsconfig.json" "$src/ts
 cp -r "$work/dist" "$work/package.json" "$work/package-lock.json" "$work/config" "$out/"
 (cd "$out" && bash "$src/scripts/npm-ci.sh" --omit=dev --ignore-scripts >/dev/null)
 node "$out/dist/cli/main.js" --version
-node "$out/dist/cli/main.js" config validate -c "$out/config/haven.example.yaml"
+# The example config names its secret files under $HAVEN_SECRETS_DIR; give it placeholder ones.
+secrets="$work/secrets"
+mkdir -p "$secrets"
+grep -o 'HAVEN_SECRETS_DIR:-/run/secrets}/[A-Za-z0-9._-]*' "$out/config/haven.example.yaml" |
+  sed 's#.*}/##' | while read -r name; do echo placeholder >"$secrets/$name"; done
+HAVEN_SECRETS_DIR="$secrets" node "$out/dist/cli/main.js" config validate -c "$out/config/haven.example.yaml"
 echo "release build ok: $out"
