@@ -107,9 +107,10 @@ export async function findSnapshot(
   const loaded = await loadManifests(storage, refs);
   const at = selector.at?.getTime() ?? Infinity;
   // Ids have second precision; startedAt has milliseconds and orders snapshots of the same second.
+  // `--at` compares whole seconds, so the time an operator reads off an id selects that snapshot.
   const candidates = loaded
     .flatMap((l) => (l.manifest ? [l.manifest] : []))
-    .filter((m) => new Date(m.startedAt).getTime() <= at)
+    .filter((m) => Math.floor(new Date(m.startedAt).getTime() / 1000) * 1000 <= at)
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
   const newest = candidates.at(-1);
   if (!newest) {

@@ -9,6 +9,11 @@
  *   by another run never deletes that run's lock.
  * - Never waits: a held lock fails at once with HavenError LOCKED (the second run is recorded as
  *   skipped, not stacked behind the first).
+ * - Except for a job's own earlier attempt: the token names its owner (the BullMQ job id), and a job
+ *   that finds the lock held by itself was re-delivered because the worker running it died (BullMQ
+ *   hands on a stalled job after ~30 s, before the dead holder's lock expires). That is TRANSIENT,
+ *   not LOCKED: the job is retried after its backoff, when the dead holder's lock has expired,
+ *   instead of being recorded as skipped and losing the recovery point.
  * - If a renewal finds the lock gone (expired while this process was paused, or deleted), the
  *   signal handed to `fn` is aborted: the run must stop, since another may already have started.
  */
@@ -27,6 +32,8 @@ export interface TargetLockOptions {
   /** Redis key prefix, the same as the queues'; default `haven`. */
   prefix?: string;
   logger?: Logger;
+  /** Who takes the lock (a job id); a later attempt of the same owner is told apart from a stranger. */
+  owner?: string;
 }
 
 /** The Redis key of a target's lock: `<prefix>:lock:target:<target>`. */
@@ -48,9 +55,10 @@ export async function withTargetLock<T>(
 ): Promise<T> {
   const key = targetLockKey(target, options.prefix);
   const logger = options.logger ?? silentLogger;
-  const token = `${hostname()}/${process.pid}/${randomBytes(12).toString("hex")}`;
+  const owner = options.owner === undefined ? "" : encodeURIComponent(options.owner);
+  const token = `${hostname()}/${process.pid}/${randomBytes(12).toString("hex")}/${owner}`;
   const taken = await redis.set(key, token, "PX", ttlMs, "NX");
-  if (taken !== "OK") throw await lockedError(redis, key, target, ttlMs);
+  if (taken !== "OK") throw await lockedError(redis, key, target, ttlMs, owner);
 
   const lost = new AbortController();
   const renewal = keepRenewed(
@@ -81,13 +89,26 @@ export async function withTargetLock<T>(
 }
 
 /** The LOCKED error, naming the holder and when its lock expires if the holder stops renewing it. */
-async function lockedError(redis: Redis, key: string, target: string, ttlMs: number): Promise<HavenError> {
+async function lockedError(
+  redis: Redis,
+  key: string,
+  target: string,
+  ttlMs: number,
+  owner: string,
+): Promise<HavenError> {
   const [holder, pttl] = await Promise.all([redis.get(key), redis.pttl(key)]).catch(
     () => [null, -1] as const,
   );
-  const [host, pid] = holder?.split("/") ?? [];
+  const [host, pid, , holderOwner] = holder?.split("/") ?? [];
   const by = host && pid ? ` (held by pid ${pid} on ${host})` : "";
   const expiry = pttl > 0 ? `; it expires in ${formatDuration(pttl)} unless its holder renews it` : "";
+  if (owner !== "" && holderOwner === owner) {
+    return new HavenError(
+      "TRANSIENT",
+      `target ${target} is locked by an earlier attempt of this same job${by}, whose worker stopped`,
+      { hint: `retried after the job's backoff, once that lock has expired${expiry}` },
+    );
+  }
   return new HavenError("LOCKED", `target ${target} is locked by another run${by}`, {
     hint:
       `wait for that run to finish and try again${expiry}; ` +

@@ -172,7 +172,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
           ctx.signal = AbortSignal.any([ctx.signal, lockSignal]);
           return processors.backup(request, ctx);
         },
-        { prefix, logger: ctx.logger },
+        { prefix, logger: ctx.logger, owner: `${QUEUE_NAMES.backup}:${ctx.job.id}` },
       );
       if (result.state === "failed") throw errorOfFailedResult(result);
       return result;

@@ -28,6 +28,7 @@ let source: string;
 let configPath: string;
 let fsDestination: string;
 const bucket = uniqueName("e2e-files");
+const LOCK_TTL_MS = 3000;
 const queuePrefix = uniqueName("haven-e2e");
 
 beforeAll(async () => {
@@ -43,6 +44,8 @@ beforeAll(async () => {
     [
       `redis: ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}`,
       `queuePrefix: ${queuePrefix}`,
+      // Short, so that the lock a killed run leaves (it takes the target lock too) expires within the test.
+      `workers: { lockTtl: ${LOCK_TTL_MS / 1000}s }`,
       "destinations:",
       s3DestinationYaml(s3, bucket),
       "  nas:",
@@ -189,6 +192,10 @@ async function killMidUpload(target: string, ready: () => Promise<boolean>) {
     } else await new Promise((resolve) => setTimeout(resolve, 20));
   }
   expect(await exited).toBe("SIGKILL");
+  // The dead run's target lock is no longer renewed: the next run must wait until it expires.
+  const locked = await cli("backup", target, "--direct");
+  expect(locked.code).toBe(11);
+  await new Promise((resolve) => setTimeout(resolve, LOCK_TTL_MS + 500));
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

@@ -8,6 +8,8 @@ import { connectRedis } from "../../src/jobs/connection";
 import type { JobContext } from "../../src/jobs/context";
 import { enqueueBackup, waitForResult } from "../../src/jobs/enqueue";
 import { openQueues, type HavenQueues } from "../../src/jobs/queues";
+import { targetLockKey } from "../../src/jobs/lock";
+import { QUEUE_NAMES } from "../../src/jobs/names";
 import { installShutdown } from "../../src/jobs/shutdown";
 import {
   startWorkers,
@@ -108,6 +110,23 @@ test("two concurrent backups of one target: one runs, the other completes as ski
   const stored = await queues.backup.getJob(second.id!);
   expect(stored?.attemptsMade).toBe(1);
   expect(await stored?.getState()).toBe("completed");
+});
+
+test("a re-delivered job whose dead earlier attempt still holds the lock is retried and runs, not skipped", async () => {
+  const backup = jest.fn((request: BackupRequest) => Promise.resolve(committed(request)));
+  const job = await enqueueBackup(queues, daily(), { retry: { attempts: 4, backoffMs: 1000 } });
+  // What a SIGKILLed worker leaves: its lock, naming this job, no longer renewed, expiring on its own.
+  const deadToken = `deadhost/999999/${"0".repeat(24)}/${encodeURIComponent(`${QUEUE_NAMES.backup}:${job.id}`)}`;
+  await redis.set(targetLockKey("orders-db", prefix), deadToken, "PX", 1500);
+  await start({ backup });
+
+  const result = await waitForResult(queues.backup, job);
+
+  expect(result).toMatchObject({ target: "orders-db", state: "committed" });
+  expect(backup).toHaveBeenCalledTimes(1);
+  const stored = await queues.backup.getJob(job.id!);
+  expect(stored?.attemptsMade).toBeGreaterThanOrEqual(2); // at least one attempt met the dead lock
+  expect(await redis.get(targetLockKey("orders-db", prefix))).toBeNull(); // released after the run
 });
 
 test("the CLI side: a fail-fast client connection enqueues a backup and follows it to its result", async () => {

@@ -7,6 +7,7 @@ import { audit } from "../../app/audit";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 import { createProgress, formatBytes } from "../progress";
+import { withDirectBackupLock } from "./direct-lock";
 
 export function backupCommand(): Command {
   return new Command("backup")
@@ -14,7 +15,10 @@ export function backupCommand(): Command {
       "back up a target now: queued for the workers and followed until done (--direct: in this process)",
     )
     .argument("<target>", "target name from the config")
-    .option("--direct", "run in this process, without Redis or workers")
+    .option(
+      "--direct",
+      "run in this process, without workers (takes the target lock when Redis answers, runs without it when not)",
+    )
     .addOption(
       new Option("--tier <tier>", "why the snapshot is taken")
         .choices(["daily", "weekly", "monthly", "manual"])
@@ -35,7 +39,13 @@ export function backupCommand(): Command {
         let result: BackupResult;
         try {
           result = opts.direct
-            ? await runBackup(config, request, { logger, signal, onProgress: (e) => progress.update(e) })
+            ? await withDirectBackupLock(config, target, logger, (lockSignal) =>
+                runBackup(config, request, {
+                  logger,
+                  signal: lockSignal ? AbortSignal.any([signal, lockSignal]) : signal,
+                  onProgress: (e) => progress.update(e),
+                }),
+              )
             : await (
                 await import("./queued")
               ).runQueuedBackup(config, request, {
