@@ -101,10 +101,14 @@ export async function waitForResult<D, R>(
 
       // The event stream is capped (about 10,000 events): a job that finished long ago may have lost
       // its events, so its stored state answers too.
+      // The state is read before the job: read the other way round, a job finishing in between
+      // would look completed with the return value of its unfinished copy (null).
       void (async () => {
         try {
+          const state = await queue.getJobState(jobId);
+          if (state !== "completed" && state !== "failed" && state !== "unknown") return;
           const stored = await Job.fromId<D, R>(queue, jobId);
-          if (!stored)
+          if (!stored || state === "unknown")
             return settle(() =>
               reject(
                 new HavenError("PERMANENT", `job ${jobId} no longer exists in Redis`, {
@@ -112,9 +116,8 @@ export async function waitForResult<D, R>(
                 }),
               ),
             );
-          const state = await stored.getState();
           if (state === "completed") settle(() => resolve(stored.returnvalue));
-          else if (state === "failed") fail(stored.failedReason);
+          else fail(stored.failedReason);
         } catch (error) {
           settle(() => reject(error instanceof Error ? error : new Error(String(error))));
         }
