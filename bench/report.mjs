@@ -75,6 +75,12 @@ function targets(results) {
     "restic-restore-s3rver-https",
     2,
   );
+  ratio(
+    "backup with encryption ≥ 0.9 × without (filesystem destination; issue 7)",
+    "haven-fs-age",
+    "haven-fs",
+    0.9,
+  );
   for (const [size, suffix] of [
     ["~1 GB", ""],
     ["~4 GB", "@4g"],
@@ -94,7 +100,7 @@ function targets(results) {
       `| peak RSS ≤ ${RSS_LIMIT_MB} MB at ${size} (every Haven backup and restore, process tree) | worst **${fixed(worst.mb)} MB** (${worst.id}) | ${worst.mb <= RSS_LIMIT_MB ? "PASS" : "FAIL"} |`,
     );
   }
-  return ["| target (issue 2) | measured | result |", "|---|---|---|", ...rows].join("\n");
+  return ["| target (issue 2 unless named) | measured | result |", "|---|---|---|", ...rows].join("\n");
 }
 
 export function renderReport({

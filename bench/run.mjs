@@ -133,11 +133,12 @@ async function warm(tree) {
 }
 
 /** Writes a one-target Haven config (zstd -1, as the baseline) for `destination`; returns its path. */
-async function havenConfig(name, tree, destination) {
+async function havenConfig(name, tree, destination, encryption) {
   const file = join(WORK, `${name}.yaml`);
   await writeFile(
     file,
     stringify({
+      ...(encryption ? { encryption } : {}),
       destinations: { bench: destination },
       targets: {
         share: {
@@ -210,8 +211,16 @@ function createRunner({ results, tls, services }) {
     const id = `haven-${kind}${suffix}`;
     let destination;
     let dispose = async () => undefined;
-    if (kind === "fs") {
-      const path = join(WORK, `haven-fs${suffix}`);
+    let encryption;
+    if (kind === "fs-age") {
+      // A throwaway identity made for this run (not a secret): the payload is encrypted to it.
+      const identityFile = join(WORK, "bench-identity.txt");
+      const generated = execFileSync(process.execPath, [CLI, "keys", "generate"], { encoding: "utf8" });
+      await writeFile(identityFile, generated, { mode: 0o600 });
+      encryption = { recipients: [generated.match(/public key: (age1\w+)/)[1]], identityFile };
+    }
+    if (kind === "fs" || kind === "fs-age") {
+      const path = join(WORK, `haven-${kind}${suffix}`);
       destination = { type: "filesystem", path };
       dispose = () => rm(path, { recursive: true, force: true });
     } else {
@@ -223,7 +232,7 @@ function createRunner({ results, tls, services }) {
         dispose = () => services.removeBucket(server, bucket);
       } else destination = s3Destination(services.nullS3, bucket);
     }
-    const cfg = await havenConfig(id, tree, destination);
+    const cfg = await havenConfig(id, tree, destination, encryption);
     const json = join(WORK, `${id}.json`);
     try {
       await record(id, tree, haven(cfg, "backup", "share", "--direct", "-o", "json"), {
@@ -307,6 +316,7 @@ async function baseRound(runner, tree, withRestic, withExtras) {
   await runner.shellCase("tar-zstd", tree, `tar cf - -C ${dir} . | zstd -1 -T0 -q > '${out}'`, out);
   if (withExtras) await extras(runner, tree, out);
   await runner.havenCase("", tree, "fs", { restore: true });
+  await runner.havenCase("", tree, "fs-age", { restore: true });
   await runner.havenCase("", tree, "s3rver-https", { restore: true });
   await runner.havenCase("", tree, "null", { restore: false });
   if (withRestic) {

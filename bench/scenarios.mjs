@@ -21,6 +21,14 @@ export const SCENARIOS = {
     label: "haven backup → filesystem destination",
     command: "node dist/cli/main.js -c CFG backup share --direct -o json",
   },
+  "haven-fs-age": {
+    label: "haven backup → filesystem destination, encrypted (age, one X25519 recipient)",
+    command: "node dist/cli/main.js -c CFG backup share --direct -o json",
+  },
+  "haven-restore-fs-age": {
+    label: "haven restore --to, from the filesystem destination, encrypted",
+    command: "node dist/cli/main.js -c CFG restore share --to NEWDIR --direct",
+  },
   "haven-s3rver-http": {
     label: "haven backup → s3rver over HTTP",
     command: "node dist/cli/main.js -c CFG backup share --direct -o json",
