@@ -18,6 +18,9 @@ export const ALERT_EVENT_TYPES = [
   "rto-at-risk",
   "storage-unreachable",
   "break-glass",
+  "prune-refused",
+  "copy-behind",
+  "report-failed",
 ] as const;
 
 export type AlertEventType = (typeof ALERT_EVENT_TYPES)[number];
@@ -101,6 +104,24 @@ export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
     severity: "critical",
     hint: (e) =>
       `an admin bypassed the approval of a protected restore of ${subject(e)}; confirm with them that it was intended, and review \`haven audit\`.`,
+  },
+  "prune-refused": {
+    title: "Prune refused",
+    severity: "critical",
+    hint: (e) =>
+      `retention would have removed more of ${subject(e)} than its guard rail allows, so nothing was removed: check the clock and the retention policy with \`haven prune ${subject(e)} --dry-run\`; if the removals are right, raise maxRemoveShare for this target and prune again.`,
+  },
+  "copy-behind": {
+    title: "Off-site copy behind",
+    severity: "critical",
+    hint: (e) =>
+      `snapshots of ${subject(e)} are not reaching ${e.destination ?? "another destination"} and the newest copy there is older than the RPO: check that destination (network, credentials, space); the hourly maintenance job retries, and \`haven snapshots ${subject(e)}\` shows where each snapshot exists.`,
+  },
+  "report-failed": {
+    title: "Monthly report not delivered",
+    severity: "warning",
+    hint: () =>
+      "the monthly restore-test report could not be sent after its retries: check the SMTP settings under alerts.email and the worker log, then send it with `haven report --month YYYY-MM --send`; its JSON evidence is already stored under _reports/ when the data could be read.",
   },
   "storage-unreachable": {
     title: "Storage unreachable",

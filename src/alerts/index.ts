@@ -5,3 +5,4 @@ export * from "./message";
 export * from "./deliver";
 export * from "./incidents";
 export * from "./channels/index";
+export * from "./maintenance-conditions";

@@ -7,13 +7,19 @@ import type { Redis } from "ioredis";
 import {
   backupOutcome,
   conditionsFromEvaluation,
+  copyOutcome,
+  pruneOutcome,
+  reportOutcome,
   createChannels,
   EVALUATED_EVENTS,
   IncidentManager,
   storageReachable,
   storageUnreachable,
   type Condition,
+  type IncidentChanges,
 } from "../alerts";
+import type { CopyReport } from "../copy";
+import type { PruneReport } from "../prune";
 import type { HavenConfig } from "../config/types";
 import { primaryStorage } from "../engine/backup";
 import type { BackupResult } from "../engine/types";
@@ -117,6 +123,35 @@ export class Monitor {
       for (const key of clear) await this.incidents.clear(key);
     } catch (error) {
       // Alerting must never turn a committed backup into a failed job.
+      this.logger.error(
+        { err: error instanceof Error ? error.message : String(error) },
+        "could not update incidents",
+      );
+    }
+  }
+
+  /** After a prune run: a refusal alerts (nothing was removed, a human must look); a run clears it. */
+  async afterPrune(report: PruneReport): Promise<void> {
+    await this.#apply(pruneOutcome(report));
+  }
+
+  /** After copying a target's snapshots to its other destinations: alert when a copy is past the RPO. */
+  async afterCopy(report: CopyReport, now = new Date()): Promise<void> {
+    const target = this.config.targets[report.target];
+    if (target) await this.#apply(copyOutcome(report, target.rpo, now));
+  }
+
+  /** After the monthly report run, with its final error (after its retries) or null. */
+  async afterReport(error: Error | null, now = new Date()): Promise<void> {
+    await this.#apply(reportOutcome(error, now));
+  }
+
+  async #apply({ raise, clear }: IncidentChanges): Promise<void> {
+    try {
+      for (const c of raise) await this.incidents.raise(c.key, c.event);
+      for (const key of clear) await this.incidents.clear(key);
+    } catch (error) {
+      // Alerting must never fail the work it reports on.
       this.logger.error(
         { err: error instanceof Error ? error.message : String(error) },
         "could not update incidents",

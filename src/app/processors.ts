@@ -24,7 +24,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       const result = await runBackup(config, request, ctx);
       await monitor.afterBackup(result);
       if (result.state === "committed" || result.state === "partial")
-        await afterCommit(config, request.target, ctx);
+        await afterCommit(config, request.target, ctx, monitor);
       return result;
     },
     verify: async (request, ctx) => {
@@ -40,17 +40,26 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
         );
       return record;
     },
-    report: async (_request, ctx) =>
-      runMonthlyReport(
-        config,
-        { send: true },
-        { ...ctx, openIncidents: await monitor.incidents.openIncidents() },
-      ),
+    report: async (_request, ctx) => {
+      try {
+        const outcome = await runMonthlyReport(
+          config,
+          { send: true },
+          { ...ctx, openIncidents: await monitor.incidents.openIncidents() },
+        );
+        await monitor.afterReport(null);
+        return outcome;
+      } catch (error) {
+        // The mailer has retried already; the job retries too, but the alert goes out now.
+        await monitor.afterReport(error instanceof Error ? error : new Error(String(error)));
+        throw error;
+      }
+    },
     maintenance: async (request, ctx) => {
       if (request.kind === "cleanup") {
         // Hourly: leftovers of failed runs, copies that failed before, and retention for every target.
-        const copies = await copyAll(config, ctx);
-        const prune = await pruneAll(config, ctx, connectionOf(ctx));
+        const copies = await copyAll(config, ctx, monitor);
+        const prune = await pruneAll(config, ctx, connectionOf(ctx), monitor);
         return { cleanup: await cleanupAll(config, ctx), copies, prune };
       }
       const outcome = await monitor.watchdog();
@@ -67,9 +76,15 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
  * apply retention. Neither may turn a committed backup into a failed job: failures are logged, and the
  * hourly maintenance job retries them.
  */
-async function afterCommit(config: HavenConfig, target: string, ctx: JobContext): Promise<void> {
+async function afterCommit(
+  config: HavenConfig,
+  target: string,
+  ctx: JobContext,
+  monitor: Monitor,
+): Promise<void> {
   try {
     const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
+    await monitor.afterCopy(report);
     const error = copyReportError(report);
     if (error)
       ctx.logger.warn(
@@ -87,6 +102,7 @@ async function afterCommit(config: HavenConfig, target: string, ctx: JobContext)
       withLock: (_t, fn) => fn(ctx.signal),
     });
     await auditPrune(config, ctx.logger, report, localActor("haven"));
+    await monitor.afterPrune(report);
     const error = pruneRunError(report);
     if (error)
       ctx.logger.warn({ err: error.message, hint: error.hint }, "prune after backup did not complete");
@@ -95,19 +111,19 @@ async function afterCommit(config: HavenConfig, target: string, ctx: JobContext)
   }
 }
 
-async function copyAll(config: HavenConfig, ctx: JobContext) {
+async function copyAll(config: HavenConfig, ctx: JobContext, monitor: Monitor) {
   const failures: string[] = [];
   for (const target of Object.values(config.targets)) {
     if (target.destinations.length < 2) continue;
-    const error = copyReportError(
-      await copyPending(config, target.name, { logger: ctx.logger, signal: ctx.signal }),
-    );
+    const report = await copyPending(config, target.name, { logger: ctx.logger, signal: ctx.signal });
+    await monitor.afterCopy(report);
+    const error = copyReportError(report);
     if (error) failures.push(`${target.name}: ${error.message}`);
   }
   return { failures };
 }
 
-async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined) {
+async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined, monitor: Monitor) {
   if (!redis) return { skipped: "no Redis connection for target locks" };
   const report = await pruneRun(config, {
     logger: ctx.logger,
@@ -118,6 +134,7 @@ async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | und
       }),
   });
   await auditPrune(config, ctx.logger, report, localActor("haven"), redis);
+  await monitor.afterPrune(report);
   const error = pruneRunError(report);
   if (error && error.code !== "LOCKED") throw error;
   return { removed: report.results.reduce((n, r) => n + r.removed.length, 0) };

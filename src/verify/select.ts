@@ -62,7 +62,11 @@ export async function chooseSnapshot(
   return { manifest, newest, freshness: freshnessCheck(newest, target.rpo, options.now) };
 }
 
-/** The newest snapshot whose manifest parses; an unreadable newest one must not hide older ones. */
+/**
+ * The newest snapshot whose manifest parses; an unreadable newest one must not hide older ones.
+ * Ids have second precision and a random tail, so snapshots of the same second are told apart by
+ * their manifests' startedAt (milliseconds), not by the order of their ids.
+ */
 async function newestReadable(
   storage: StorageBackend,
   target: string,
@@ -70,11 +74,19 @@ async function newestReadable(
 ): Promise<Manifest | undefined> {
   let firstError: unknown;
   for (let i = refs.length - 1; i >= 0; i--) {
+    let newest: Manifest;
     try {
-      return await readManifest(storage, target, (refs[i] as SnapshotRef).id);
+      newest = await readManifest(storage, target, (refs[i] as SnapshotRef).id);
     } catch (error) {
       firstError ??= error;
+      continue;
     }
+    const second = snapshotIdTime(newest.id).getTime();
+    for (let j = i - 1; j >= 0 && snapshotIdTime((refs[j] as SnapshotRef).id).getTime() === second; j--) {
+      const sibling = await readManifest(storage, target, (refs[j] as SnapshotRef).id).catch(() => null);
+      if (sibling && sibling.startedAt > newest.startedAt) newest = sibling;
+    }
+    return newest;
   }
   if (firstError) throw firstError as Error;
   return undefined;

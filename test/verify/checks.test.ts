@@ -143,7 +143,10 @@ test("scratch database names are safe identifiers within PostgreSQL's 63 bytes",
 describe("snapshot choice (real engine, filesystem destination)", () => {
   const target = `vchoice-${randomBytes(4).toString("hex")}`;
   let work: string;
+  /** In the order they were taken (three backups usually fall in one second). */
   const ids: string[] = [];
+  /** In the destination's listing order: by time to the second, then by the random tail. */
+  let listed: string[] = [];
 
   beforeAll(async () => {
     work = await tempDir("haven-verify-choice");
@@ -151,8 +154,7 @@ describe("snapshot choice (real engine, filesystem destination)", () => {
     await writeFile(join(work, "src", "a.txt"), "a");
     const cfg = config();
     for (let i = 0; i < 3; i++) ids.push(await backup(cfg, target));
-    // Ids sort by time to the second, then by their random tail: that order is "newest" on the destination.
-    ids.sort();
+    listed = [...ids].sort();
   });
 
   afterAll(async () => {
@@ -188,14 +190,15 @@ describe("snapshot choice (real engine, filesystem destination)", () => {
     }
   }
 
-  test("the newest by default; an exact id; a random one within the window", async () => {
+  test("the newest by default (by startedAt, also within one second); an exact id; a random one within the window", async () => {
     expect((await choose({})).manifest.id).toBe(ids[2]);
     expect((await choose({ snapshotId: ids[0] })).manifest.id).toBe(ids[0]);
     expect((await choose({ snapshotId: ids[0] })).newest.id).toBe(ids[2]);
     const within = { randomWithinMs: 3_600_000 };
-    expect((await choose({ ...within, random: 0 })).manifest.id).toBe(ids[0]);
-    expect((await choose({ ...within, random: 0.5 })).manifest.id).toBe(ids[1]);
-    expect((await choose({ ...within, random: 0.999 })).manifest.id).toBe(ids[2]);
+    // The window is drawn from the listing.
+    expect((await choose({ ...within, random: 0 })).manifest.id).toBe(listed[0]);
+    expect((await choose({ ...within, random: 0.5 })).manifest.id).toBe(listed[1]);
+    expect((await choose({ ...within, random: 0.999 })).manifest.id).toBe(listed[2]);
   });
 
   test("an empty window falls back to the newest; freshness looks at the newest", async () => {

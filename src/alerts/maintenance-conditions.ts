@@ -1,0 +1,90 @@
+/**
+ * What the maintenance work raises and clears: a prune a guard rail refused, copies to another
+ * destination falling behind the RPO, a monthly report that could not be delivered. Pure: the
+ * caller applies the result to the incidents.
+ */
+import { snapshotIdTime } from "../catalog/layout";
+import type { CopyReport } from "../copy";
+import type { PruneReport } from "../prune";
+import { condition, incidentKey, type Condition } from "./events";
+
+export interface IncidentChanges {
+  raise: Condition[];
+  clear: string[];
+}
+
+/** A refused prune raises `prune-refused` for its target; a prune of the target that ran clears it. */
+export function pruneOutcome(report: PruneReport): IncidentChanges {
+  if (report.dryRun) return { raise: [], clear: [] };
+  const changes: IncidentChanges = { raise: [], clear: [] };
+  const refused = new Set<string>();
+  for (const result of report.results) {
+    if (result.error?.code !== "REFUSED") continue;
+    refused.add(result.target);
+    changes.raise.push(
+      condition({
+        type: "prune-refused",
+        target: result.target,
+        destination: result.destination,
+        since: report.now.toISOString(),
+        summary: `prune of ${result.target} on ${result.destination} was refused and removed nothing: ${result.error.message}`,
+        details: {
+          destination: result.destination,
+          ...(result.error.hint ? { why: result.error.hint } : {}),
+        },
+      }),
+    );
+  }
+  for (const result of report.results) {
+    if (!result.error && !refused.has(result.target))
+      changes.clear.push(incidentKey({ type: "prune-refused", target: result.target }));
+  }
+  return { raise: changes.raise, clear: [...new Set(changes.clear)] };
+}
+
+/**
+ * A copy that failed for a snapshot older than the target's RPO raises `copy-behind`: the other
+ * destination no longer holds a recent enough recovery point. A run without failures clears it.
+ * Younger failures only wait for the next retry: a short outage of the off-site store is no alert.
+ */
+export function copyOutcome(report: CopyReport, rpoMs: number, now: Date): IncidentChanges {
+  const key = incidentKey({ type: "copy-behind", target: report.target });
+  if (report.failed.length === 0) return { raise: [], clear: [key] };
+  const behind = report.failed.flatMap((failure) => {
+    if (failure.snapshotId === undefined) return [];
+    const taken = snapshotIdTime(failure.snapshotId);
+    return now.getTime() - taken.getTime() > rpoMs ? [{ failure, taken }] : [];
+  });
+  const oldest = behind.sort((a, b) => a.taken.getTime() - b.taken.getTime())[0];
+  if (!oldest) return { raise: [], clear: [] };
+  const { failure, taken } = oldest;
+  return {
+    raise: [
+      condition({
+        type: "copy-behind",
+        target: report.target,
+        destination: failure.to,
+        since: new Date(taken.getTime() + rpoMs).toISOString(),
+        summary: `snapshot ${failure.snapshotId ?? "?"} of ${report.target} is still not copied from ${report.from} to ${failure.to}, past the RPO: ${failure.message}`,
+        details: { snapshot: failure.snapshotId ?? "?", destination: failure.to, code: failure.code },
+      }),
+    ],
+    clear: [],
+  };
+}
+
+/** The monthly report run: delivered clears `report-failed`, an error (after its retries) raises it. */
+export function reportOutcome(error: Error | null, now: Date): IncidentChanges {
+  const key = incidentKey({ type: "report-failed" });
+  if (error === null) return { raise: [], clear: [key] };
+  return {
+    raise: [
+      condition({
+        type: "report-failed",
+        since: now.toISOString(),
+        summary: `the monthly restore-test report was not delivered: ${error.message}`,
+      }),
+    ],
+    clear: [],
+  };
+}

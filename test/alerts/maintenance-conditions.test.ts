@@ -1,0 +1,86 @@
+/** What prune, copy and report runs raise and clear (pure logic; the end-to-end path is in e2e/monitoring). */
+import { copyOutcome, pruneOutcome, reportOutcome } from "../../src/alerts";
+import type { CopyReport } from "../../src/copy";
+import type { PruneReport } from "../../src/prune";
+
+const H = 3_600_000;
+const now = new Date("2026-11-22T12:00:00Z");
+
+function copyReport(failed: CopyReport["failed"]): CopyReport {
+  return { target: "orders-db", from: "primary", copied: [], failed };
+}
+
+test("a copy failing for a snapshot older than the RPO raises copy-behind, dated at the breach", () => {
+  const changes = copyOutcome(
+    copyReport([
+      {
+        to: "offsite",
+        snapshotId: "20261121T020000Z-0123abcd",
+        code: "TRANSIENT",
+        message: "connect ECONNREFUSED",
+      },
+      {
+        to: "offsite",
+        snapshotId: "20261122T020000Z-0123abce",
+        code: "TRANSIENT",
+        message: "connect ECONNREFUSED",
+      },
+    ]),
+    26 * H,
+    now,
+  );
+  expect(changes.clear).toEqual([]);
+  expect(changes.raise).toHaveLength(1);
+  expect(changes.raise[0]).toMatchObject({
+    key: "copy-behind:orders-db",
+    event: {
+      type: "copy-behind",
+      target: "orders-db",
+      destination: "offsite",
+      since: "2026-11-22T04:00:00.000Z",
+      summary: expect.stringContaining("20261121T020000Z-0123abcd"),
+    },
+  });
+});
+
+test("a young failure waits for the retry (no alert); a clean run clears copy-behind", () => {
+  const young = copyOutcome(
+    copyReport([
+      { to: "offsite", snapshotId: "20261122T020000Z-0123abce", code: "TRANSIENT", message: "down" },
+    ]),
+    26 * H,
+    now,
+  );
+  expect(young).toEqual({ raise: [], clear: [] });
+  expect(copyOutcome(copyReport([]), 26 * H, now)).toEqual({ raise: [], clear: ["copy-behind:orders-db"] });
+});
+
+function pruneReport(results: PruneReport["results"], dryRun = false): PruneReport {
+  return { dryRun, now, results, orphans: [], orphanScanErrors: [] };
+}
+
+test("a refused prune raises prune-refused; a prune that ran clears it; a dry run changes nothing", () => {
+  const refused = pruneReport([
+    {
+      target: "orders-db",
+      destination: "primary",
+      removed: [],
+      failed: [],
+      error: { code: "REFUSED", message: "would delete 9 of 10 snapshots", hint: "check the clock" },
+    },
+    { target: "files", destination: "primary", removed: ["x"], failed: [] },
+  ]);
+  const changes = pruneOutcome(refused);
+  expect(changes.raise.map((c) => c.key)).toEqual(["prune-refused:orders-db"]);
+  expect(changes.raise[0]!.event.summary).toContain("would delete 9 of 10 snapshots");
+  expect(changes.clear).toEqual(["prune-refused:files"]);
+  expect(pruneOutcome({ ...refused, dryRun: true })).toEqual({ raise: [], clear: [] });
+});
+
+test("a report error raises report-failed; a delivered report clears it", () => {
+  expect(reportOutcome(new Error("SMTP 535"), now).raise[0]).toMatchObject({
+    key: "report-failed:-",
+    event: { type: "report-failed", summary: expect.stringContaining("SMTP 535") },
+  });
+  expect(reportOutcome(null, now)).toEqual({ raise: [], clear: ["report-failed:-"] });
+});
