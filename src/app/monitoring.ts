@@ -117,17 +117,7 @@ export class Monitor {
   /** After each backup run: count it, and raise or clear its backup-failed / backup-partial incidents. */
   async afterBackup(result: BackupResult): Promise<void> {
     this.metrics.recordBackup(result);
-    try {
-      const { raise, clear } = backupOutcome(result);
-      for (const c of raise) await this.incidents.raise(c.key, c.event);
-      for (const key of clear) await this.incidents.clear(key);
-    } catch (error) {
-      // Alerting must never turn a committed backup into a failed job.
-      this.logger.error(
-        { err: error instanceof Error ? error.message : String(error) },
-        "could not update incidents",
-      );
-    }
+    await this.#apply(backupOutcome(result));
   }
 
   /** After a prune run: a refusal alerts (nothing was removed, a human must look); a run clears it. */
@@ -151,7 +141,7 @@ export class Monitor {
       for (const c of raise) await this.incidents.raise(c.key, c.event);
       for (const key of clear) await this.incidents.clear(key);
     } catch (error) {
-      // Alerting must never fail the work it reports on.
+      // Alerting must never fail the work it reports on (a committed backup must not become a failed job).
       this.logger.error(
         { err: error instanceof Error ? error.message : String(error) },
         "could not update incidents",

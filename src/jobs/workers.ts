@@ -18,6 +18,7 @@ import type { Logger } from "../lib/logger";
 import { jobInfo, progressPublisher, type JobContext } from "./context";
 import { errorOfFailedResult, isRetryable, toJobError } from "./failures";
 import { withTargetLock } from "./lock";
+import { skippedBackup } from "./skipped";
 import {
   DEFAULT_PREFIX,
   QUEUE_NAMES,
@@ -179,7 +180,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
     } catch (error) {
       if (!entered && isHavenError(error, "LOCKED")) {
         ctx.logger.warn({ hint: error.hint }, `${error.message}: this run is skipped`);
-        return skipped(request, error, startedAt);
+        return skippedBackup(request.target, error, startedAt);
       }
       throw error;
     }
@@ -245,18 +246,6 @@ function interruptionOf(signal: AbortSignal): HavenError {
     "CANCELLED",
     `the run was cancelled${typeof reason === "string" ? `: ${reason}` : ""}`,
   );
-}
-
-function skipped(request: BackupJobData, locked: HavenError, startedAt: Date): BackupResult {
-  return {
-    target: request.target,
-    state: "skipped",
-    destinations: [],
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    warnings: [locked.message],
-    error: { code: locked.code, message: locked.message, ...(locked.hint ? { hint: locked.hint } : {}) },
-  };
 }
 
 function targetOf(data: unknown): { target?: string } {

@@ -2,28 +2,13 @@
  * README's first command, `npm run demo`, runs Haven's main job on embedded defaults. Run here with
  * REDIS_URL pointing where nothing answers, so it must start its own private redis-server too.
  */
-import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { runNodeScript } from "../helpers/cli";
 
 const DEMO = join(__dirname, "..", "..", "dist", "demo", "main.js");
 
-function runDemo(env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [DEMO], {
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 test("the demo backs up through a worker, lists from the bucket, restores and compares, on a private Redis", async () => {
-  const run = await runDemo({ REDIS_URL: "redis://127.0.0.1:1" });
+  const run = await runNodeScript(DEMO, [], { env: { REDIS_URL: "redis://127.0.0.1:1" } });
   expect(run.stderr).not.toContain("failed");
   expect(run.code).toBe(0);
   expect(run.stdout).toContain("haven demo: ok");

@@ -74,19 +74,7 @@ alerts:
   const manifest = JSON.parse(
     await text(await storage.get(layout.manifest("share", first.snapshotId!))),
   ) as object;
-  const id = newSnapshotId(old);
-  await storage.put(
-    layout.manifest("stale", id),
-    Readable.from([
-      JSON.stringify({
-        ...manifest,
-        id,
-        target: "stale",
-        startedAt: old.toISOString(),
-        finishedAt: old.toISOString(),
-      }),
-    ]),
-  );
+  await putStaleCopy(storage, manifest, old);
   await storage.close();
 });
 
@@ -179,20 +167,7 @@ test("a scheduled prune that would remove too much is refused, removes nothing, 
   const ancient: string[] = [];
   for (const hour of [1, 2, 3, 4, 5, 6]) {
     const at = new Date(Date.UTC(new Date().getUTCFullYear() - 3, 0, 10, hour));
-    const id = newSnapshotId(at);
-    ancient.push(id);
-    await storage.put(
-      layout.manifest("stale", id),
-      Readable.from([
-        JSON.stringify({
-          ...manifest,
-          id,
-          target: "stale",
-          startedAt: at.toISOString(),
-          finishedAt: at.toISOString(),
-        }),
-      ]),
-    );
+    ancient.push(await putStaleCopy(storage, manifest, at));
   }
   const listStale = async () => {
     const ids: string[] = [];
@@ -257,4 +232,22 @@ async function firstSnapshotId(
   for await (const o of storage.list(`${target}/`))
     if (o.key.endsWith("/manifest.json")) return o.key.split("/")[1];
   return undefined;
+}
+
+/** A manifest of "stale" taken at `at`: a copy of a real one, so its payload exists and reads back. */
+async function putStaleCopy(
+  storage: ReturnType<typeof createStorage>,
+  manifest: object,
+  at: Date,
+): Promise<string> {
+  const id = newSnapshotId(at);
+  const stale = {
+    ...manifest,
+    id,
+    target: "stale",
+    startedAt: at.toISOString(),
+    finishedAt: at.toISOString(),
+  };
+  await storage.put(layout.manifest("stale", id), Readable.from([JSON.stringify(stale)]));
+  return id;
 }

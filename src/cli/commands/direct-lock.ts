@@ -7,8 +7,9 @@
  */
 import type { HavenConfig } from "../../config/types";
 import type { BackupResult } from "../../engine/types";
-import { HavenError, isHavenError } from "../../lib/errors";
+import { isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
+import { skippedBackup } from "../../jobs/skipped";
 
 /** How long a direct backup waits for Redis before it runs without the lock. */
 const REDIS_WAIT_MS = 2000;
@@ -46,21 +47,9 @@ export async function withDirectBackupLock(
       logger,
     });
   } catch (error) {
-    if (isHavenError(error, "LOCKED")) return skippedResult(target, error, startedAt);
+    if (isHavenError(error, "LOCKED")) return skippedBackup(target, error, startedAt);
     throw error;
   } finally {
     redis.disconnect();
   }
-}
-
-function skippedResult(target: string, locked: HavenError, startedAt: Date): BackupResult {
-  return {
-    target,
-    state: "skipped",
-    destinations: [],
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    warnings: [locked.message],
-    error: { code: locked.code, message: locked.message, ...(locked.hint ? { hint: locked.hint } : {}) },
-  };
 }
