@@ -136,3 +136,14 @@ test("a month that has not begun is a usage error: exit 2", async () => {
   expect(code).toBe(2);
   expect((error as HavenError).message).toMatch(/has not begun/);
 });
+
+test("a malformed --month is a usage error: exit 2, saying the expected form", async () => {
+  for (const month of ["2026-13", "2026-1", "october", "2026-10-01"]) {
+    const { code, error } = await haven(["report", "--month", month]);
+    expect({ month, code }).toEqual({ month, code: 2 });
+    expect(error).toMatchObject({
+      message: `not a month: "${month}"`,
+      hint: expect.stringMatching(/YYYY-MM/),
+    });
+  }
+});
