@@ -1,10 +1,13 @@
-import { createHash, type Hash } from "node:crypto";
 import { Transform, type TransformCallback } from "node:stream";
 import { HavenError } from "./errors";
+import { Sha256 } from "./hash-thread";
 
-/** Passes bytes through unchanged while counting them and computing their sha256. */
+/**
+ * Passes bytes through unchanged while counting them and computing their sha256 (on the hashing
+ * thread; a chunk is passed on at once, and only held back while that thread is behind).
+ */
 export class HashingStream extends Transform {
-  readonly #hash: Hash = createHash("sha256");
+  readonly #hash = new Sha256();
   #bytes = 0;
   #digest: string | undefined;
   readonly #onBytes: ((total: number) => void) | undefined;
@@ -18,12 +21,21 @@ export class HashingStream extends Transform {
     this.#hash.update(chunk);
     this.#bytes += chunk.length;
     this.#onBytes?.(this.#bytes);
-    callback(null, chunk);
+    const room = this.#hash.room();
+    if (room === null) callback(null, chunk);
+    else room.then(() => callback(null, chunk), callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#digest = this.#hash.digest("hex");
-    callback();
+    this.#hash.digest().then((hex) => {
+      this.#digest = hex;
+      callback();
+    }, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#hash.discard();
+    callback(error);
   }
 
   get bytes(): number {

@@ -188,7 +188,7 @@ export function createTarArchive(options: ArchiveOptions): TarArchive {
     done,
     index: async () => {
       await produced;
-      return index.toStream();
+      return await index.toStream();
     },
   };
 }

@@ -10,7 +10,6 @@
  * first, so an existing symlink or hard link is never written through. Symbolic links are restored as
  * links (they are data) and never followed.
  */
-import { createHash, type Hash } from "node:crypto";
 import { constants } from "node:fs";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -23,6 +22,7 @@ import { destinationCalls, type DestinationCalls } from "./destination-io";
 import { includeMatcher, normalizeEntryPath, parentPaths } from "./entry-path";
 import type { FileIndexEntry } from "./file-index";
 import { IndexVerifier } from "./index-verifier";
+import { Sha256 } from "../../lib/hash-thread";
 
 /** File content is gathered into writes of about this size. */
 const WRITE_BATCH = 1024 * 1024;
@@ -284,7 +284,7 @@ class Extraction {
     });
     if (blocked !== undefined) return blocked;
     const meta = metaOf(header);
-    const hash = this.#verifier === undefined ? undefined : createHash("sha256");
+    const hash = this.#verifier === undefined ? undefined : new Sha256();
     const calls = this.#calls; // one set for the whole file, even if the choice changes meanwhile
     let size: number;
     try {
@@ -293,12 +293,15 @@ class Extraction {
       if (asRoot) await calls.fchown(fd, meta.uid, meta.gid);
       const time = new Date(meta.mtime);
       await calls.futimes(fd, time, time);
+    } catch (error) {
+      hash?.discard();
+      throw error;
     } finally {
       await calls.close(fd);
     }
     this.stats.files++;
     this.stats.bytes += size;
-    if (hash !== undefined) this.#verifier?.check(path, hash.digest("hex"));
+    if (hash !== undefined) this.#verifier?.check(path, hash.digest());
     return undefined;
   }
 
@@ -306,14 +309,17 @@ class Extraction {
     calls: DestinationCalls,
     fd: number,
     stream: Source,
-    hash: Hash | undefined,
+    hash: Sha256 | undefined,
   ): Promise<number> {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let position = 0;
     for await (const data of stream) {
       const chunk = data as Buffer;
-      hash?.update(chunk);
+      if (hash !== undefined) {
+        hash.update(chunk);
+        await hash.room();
+      }
       batch.push(chunk);
       batchBytes += chunk.length;
       if (batchBytes >= WRITE_BATCH) {
@@ -381,11 +387,14 @@ class Extraction {
   }
 
   /** Throws INTEGRITY when files differ from the index (or index files are missing from the archive). */
-  checkIntegrity(): void {
+  async checkIntegrity(): Promise<void> {
     if (this.#verifier === undefined) return;
-    this.stats.verified = this.#verifier.verified;
     const refused = new Set(this.stats.rejected.map((r) => r.path));
-    this.#verifier.finish((path) => this.#included(path) && !refused.has(path), this.#run.logger);
+    try {
+      await this.#verifier.finish((path) => this.#included(path) && !refused.has(path), this.#run.logger);
+    } finally {
+      this.stats.verified = this.#verifier.verified;
+    }
   }
 }
 
@@ -428,6 +437,6 @@ export async function extractTar(body: Readable, options: ExtractOptions): Promi
   } catch (error) {
     throw classify(error, options.destination);
   }
-  extraction.checkIntegrity();
+  await extraction.checkIntegrity();
   return extraction.stats;
 }

@@ -29,21 +29,55 @@ const CHUNK_CHARS = 256 * 1024;
 
 /**
  * Collects index lines while archiving. Memory is about 150 bytes per entry (150 MB for a million
- * files): the index can only be uploaded after the tar, so it has to wait somewhere.
+ * files): the index can only be uploaded after the tar, so it has to wait somewhere. A file's sha256
+ * may still be on its way from the hashing thread: entries wait, in order, until theirs arrives
+ * (a few milliseconds), and `toStream` waits for the last ones.
  */
 export class FileIndexBuilder {
   readonly #chunks: Buffer[] = [];
   #pending = "";
+  /** Entries (in archive order) not yet serialized because an earlier or their own digest is pending. */
+  #waiting: Array<{ entry: FileIndexEntry; digest?: Promise<string> }> = [];
+  #failure: Error | undefined;
 
-  add(entry: FileIndexEntry): void {
-    this.#pending += `${JSON.stringify(entry)}\n`;
-    if (this.#pending.length >= CHUNK_CHARS) this.#flush();
+  /** Adds an entry; with `digest`, its sha256 is filled in when the promise resolves. */
+  add(entry: FileIndexEntry, digest?: Promise<string>): void {
+    if (digest === undefined && this.#waiting.length === 0) return this.#append(entry);
+    const slot = { entry, digest };
+    this.#waiting.push(slot);
+    digest?.then(
+      (sha256) => {
+        slot.entry.sha256 = sha256;
+        slot.digest = undefined;
+        this.#drain();
+      },
+      (error: unknown) => {
+        this.#failure ??= error as Error;
+      },
+    );
   }
 
   /** The JSONL stream of everything added so far; each call gives a new stream of the same bytes. */
-  toStream(): Readable {
+  async toStream(): Promise<Readable> {
+    await Promise.all(this.#waiting.flatMap((slot) => (slot.digest === undefined ? [] : [slot.digest])));
+    if (this.#failure) throw this.#failure;
+    this.#drain();
     this.#flush();
     return Readable.from([...this.#chunks], { objectMode: false });
+  }
+
+  #drain(): void {
+    let done = 0;
+    while (done < this.#waiting.length && this.#waiting[done]?.digest === undefined) {
+      this.#append((this.#waiting[done] as { entry: FileIndexEntry }).entry);
+      done++;
+    }
+    if (done > 0) this.#waiting = this.#waiting.slice(done);
+  }
+
+  #append(entry: FileIndexEntry): void {
+    this.#pending += `${JSON.stringify(entry)}\n`;
+    if (this.#pending.length >= CHUNK_CHARS) this.#flush();
   }
 
   #flush(): void {

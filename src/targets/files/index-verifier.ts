@@ -16,26 +16,42 @@ export class IndexVerifier {
   readonly #expected: Map<string, FileIndexEntry>;
   readonly #seen = new Set<string>();
   readonly #mismatches: Array<{ path: string; reason: string }> = [];
+  /** Digests still being computed on the hashing thread. */
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(expected: Map<string, FileIndexEntry>) {
     this.#expected = expected;
   }
 
-  /** Records a restored file and the sha256 of the bytes written. */
-  check(path: string, sha256: string): void {
+  /** Records a restored file and the sha256 of the bytes written (compared once it is known). */
+  check(path: string, sha256: Promise<string>): void {
     this.#seen.add(path);
     const expected = this.#expected.get(path);
-    if (expected === undefined) this.#mismatches.push({ path, reason: "not in the snapshot's file index" });
-    else if (expected.sha256 !== sha256)
-      this.#mismatches.push({ path, reason: "sha256 differs from the file index" });
-    else this.verified++;
+    if (expected === undefined) {
+      this.#mismatches.push({ path, reason: "not in the snapshot's file index" });
+      sha256.catch(() => undefined);
+      return;
+    }
+    const compared = sha256.then(
+      (actual) => {
+        if (expected.sha256 !== actual)
+          this.#mismatches.push({ path, reason: "sha256 differs from the file index" });
+        else this.verified++;
+      },
+      (error: unknown) => {
+        this.#mismatches.push({ path, reason: `sha256 could not be computed (${(error as Error).message})` });
+      },
+    );
+    this.#pending.add(compared);
+    void compared.then(() => this.#pending.delete(compared));
   }
 
   /**
    * Throws INTEGRITY when anything failed, including index files missing from the archive. `wanted`
    * says which index paths this restore was meant to write (include globs, minus refused entries).
    */
-  finish(wanted: (path: string) => boolean, logger: Logger): void {
+  async finish(wanted: (path: string) => boolean, logger: Logger): Promise<void> {
+    await Promise.all(this.#pending);
     for (const path of this.#expected.keys()) {
       if (!this.#seen.has(path) && wanted(path)) {
         this.#mismatches.push({ path, reason: "in the file index but missing from the archive" });

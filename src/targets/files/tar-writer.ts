@@ -3,8 +3,8 @@
  * (small files in one piece, large ones streamed from their descriptor), each file's sha256 into the
  * index, and a `run.warn` for every file that changed while it was read.
  */
-import { createHash } from "node:crypto";
 import type { Pack } from "tar-stream";
+import { Sha256, sha256Of, sha256Room } from "../../lib/hash-thread";
 import type { RunContext } from "../types";
 import type { AdaptiveCalls } from "./adaptive-calls";
 import type { FileIndexBuilder } from "./file-index";
@@ -109,7 +109,9 @@ export class TarEntryWriter {
           data,
         ).done;
         if (loaded.change !== undefined) this.#warn(entry, loaded.change);
-        this.#addFile(entry, loaded.stat, data.length, createHash("sha256").update(data).digest("hex"));
+        this.#addFile(entry, loaded.stat, data.length, sha256Of(data));
+        // The hashing thread runs behind by a few batches at most.
+        await sha256Room();
         return;
       }
       case "large-file":
@@ -121,15 +123,16 @@ export class TarEntryWriter {
     this.#run.warn(`${entry.rel}: ${reason}`, { path: entry.rel, reason });
   }
 
-  #addFile(entry: WalkEntry, stat: { mode: number; mtimeMs: number }, size: number, sha256: string): void {
-    this.#index.add({
-      path: entry.rel,
-      type: "file",
-      size,
-      mode: stat.mode & 0o7777,
-      mtime: Math.round(stat.mtimeMs),
+  #addFile(
+    entry: WalkEntry,
+    stat: { mode: number; mtimeMs: number },
+    size: number,
+    sha256: Promise<string>,
+  ): void {
+    this.#index.add(
+      { path: entry.rel, type: "file", size, mode: stat.mode & 0o7777, mtime: Math.round(stat.mtimeMs) },
       sha256,
-    });
+    );
     this.stats.files++;
     this.stats.bytes += size;
   }
@@ -141,11 +144,12 @@ export class TarEntryWriter {
   async #writeLarge(loaded: Extract<LoadedEntry, { kind: "large-file" }>): Promise<void> {
     const { entry, stat, fd } = loaded;
     const size = stat.size;
-    const hash = createHash("sha256");
+    const hash = new Sha256();
     const { sink, done } = openEntry(this.#pack, tarHeader({ path: entry.rel, type: "file", stat, size }));
     const write = async (chunk: Buffer) => {
       hash.update(chunk);
       if (!sink.write(chunk)) await drained(sink);
+      await hash.room();
     };
     let problem: string | undefined;
     try {
@@ -172,11 +176,14 @@ export class TarEntryWriter {
       problem ??= await this.#changeAfterReading(loaded);
       sink.end(null);
       await done;
+    } catch (error) {
+      hash.discard();
+      throw error;
     } finally {
       await this.#io.calls.close(fd);
     }
     if (problem !== undefined) this.#warn(entry, problem);
-    this.#addFile(entry, stat, size, hash.digest("hex"));
+    this.#addFile(entry, stat, size, hash.digest());
   }
 
   /** After `size` bytes were read whole: did the file grow, or change in place meanwhile? */
