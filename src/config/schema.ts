@@ -249,15 +249,17 @@ const s3Destination = z.strictObject({
     .int()
     .min(5)
     .max(5120)
-    .default(16)
-    .describe("multipart part size; grown automatically"),
+    .default(8)
+    .describe(
+      "multipart part size (the AWS CLI's default); grown automatically from the previous snapshot's size",
+    ),
   queueSize: z
     .number()
     .int()
     .min(1)
     .max(32)
     .default(4)
-    .describe("parts in flight; memory ≈ partSize × queueSize"),
+    .describe("parts in flight; memory ≈ partSize × (queueSize + 2)"),
   maxAttempts: z.number().int().min(1).max(20).default(5),
   objectLock: objectLock.optional(),
   retention: destinationRetention(),

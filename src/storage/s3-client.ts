@@ -3,7 +3,7 @@
  * S3-compatible services work (DESIGN.md, "Tests and services") are in one place and testable.
  */
 import { readFile } from "node:fs/promises";
-import type { S3ClientConfig } from "@aws-sdk/client-s3";
+import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { S3DestinationConfig } from "../config/types";
 import { HavenError } from "../lib/errors";
 import type { Secret } from "../lib/secret";
@@ -39,6 +39,29 @@ export function s3ClientConfig(dest: S3Destination): S3ClientConfig {
       : {}),
     ...(credentials ? { credentials } : {}),
   };
+}
+
+/** Commands whose body is backup data: megabytes per request. */
+const DATA_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
+
+/**
+ * Over TLS, data requests are signed with `UNSIGNED-PAYLOAD` instead of the body's sha256, as the AWS
+ * CLI and boto3 do for S3 over HTTPS: TLS already protects the body in transit, and hashing every part
+ * for the signature was one more pass over all the data on the main thread. Over plain HTTP the body
+ * hash stays in the signature, where it is the only integrity check in transit. (What is stored is
+ * checked apart from this: size and sha256 are computed while streaming and compared on commit.)
+ */
+export function skipPayloadSigningOverTls(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const request = args.request as { protocol?: string; headers?: Record<string, string> };
+      if (DATA_COMMANDS.has(context.commandName ?? "") && request.protocol === "https:" && request.headers) {
+        request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
+      }
+      return next(args);
+    },
+    { step: "build", name: "havenUnsignedPayloadOverTls" },
+  );
 }
 
 /** "s3://bucket/prefix" for messages: no endpoint credentials, no keys. */

@@ -6,7 +6,7 @@
  * - with `expectedSize` (exact, or an estimate such as the previous snapshot's size), to the smallest
  *   whole MiB at which 1.25 × expectedSize fits in 10,000 parts, never below the configured size;
  * - without it, the configured `partSizeMiB` is kept, which caps the object at 10,000 × partSize
- *   (156 GiB at the 16 MiB default). A stream that passes the cap fails as soon as it does, with a
+ *   (78 GiB at the 8 MiB default). A stream that passes the cap fails as soon as it does, with a
  *   hint to raise partSizeMiB; memory never grows behind the operator's back.
  * Memory in flight is about partSize × (queueSize + 2): one part per concurrent request, plus the
  * part being assembled and the copy made when it is cut.

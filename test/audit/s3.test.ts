@@ -5,11 +5,11 @@ import { layout } from "../../src/catalog/layout";
 import { AuditLog } from "../../src/audit/log";
 import { silentLogger } from "../../src/lib/logger";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
-import { Secret } from "../../src/lib/secret";
 import { RestoreApprovals } from "../../src/operators/approvals";
 import type { Operator } from "../../src/operators/identity";
 import { createStorage } from "../../src/storage";
 import type { StorageBackend } from "../../src/storage/types";
+import { s3rverDestination } from "../helpers/s3-config";
 import { connectTestRedis, deleteKeys } from "../jobs/helpers/redis";
 
 const bucket = `haven-audit-${randomBytes(4).toString("hex")}`;
@@ -20,23 +20,7 @@ let redis: Redis;
 
 beforeAll(async () => {
   [s3, redis] = await Promise.all([startS3rver({ buckets: [bucket] }), connectTestRedis()]);
-  storage = createStorage(
-    {
-      name: "primary",
-      type: "s3",
-      bucket,
-      prefix: "prod/",
-      region: "us-east-1",
-      endpoint: s3.endpoint,
-      accessKeyId: s3.accessKeyId,
-      secretAccessKey: new Secret(s3.secretAccessKey),
-      partSizeMiB: 5,
-      queueSize: 2,
-      maxAttempts: 2,
-    },
-    silentLogger,
-    { retry: false },
-  );
+  storage = createStorage(s3rverDestination(s3, bucket, { prefix: "prod/" }), silentLogger, { retry: false });
 });
 
 afterAll(async () => {

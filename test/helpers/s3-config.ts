@@ -3,6 +3,8 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3rverHandle } from "../../src/lib/s3rver-process";
+import { Secret } from "../../src/lib/secret";
+import type { S3Destination } from "../../src/storage/s3-client";
 
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString("hex")}`;
@@ -10,6 +12,28 @@ export function uniqueName(prefix: string): string {
 
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `${prefix}-`));
+}
+
+/** A resolved s3rver destination "primary" under a fresh prefix: small parts, so tests go multipart. */
+export function s3rverDestination(
+  s3: S3rverHandle,
+  bucket: string,
+  overrides: Partial<S3Destination> = {},
+): S3Destination {
+  return {
+    name: "primary",
+    type: "s3",
+    bucket,
+    prefix: `${uniqueName("p")}/`,
+    region: "us-east-1",
+    endpoint: s3.endpoint,
+    accessKeyId: s3.accessKeyId,
+    secretAccessKey: new Secret(s3.secretAccessKey),
+    partSizeMiB: 5,
+    queueSize: 2,
+    maxAttempts: 2,
+    ...overrides,
+  };
 }
 
 /** YAML for an s3rver destination named "primary" (s3rver's fixed development credentials). */

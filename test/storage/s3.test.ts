@@ -5,12 +5,11 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { createLogger } from "../../src/lib/logger";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
-import { Secret } from "../../src/lib/secret";
 import { createStorage } from "../../src/storage";
 import { createS3Backend } from "../../src/storage/s3";
 import { s3ClientConfig, type S3Destination } from "../../src/storage/s3-client";
 import type { StorageBackend } from "../../src/storage/types";
-import { uniqueName } from "../helpers/s3-config";
+import { s3rverDestination, uniqueName } from "../helpers/s3-config";
 import { describeStorageContract } from "./contract";
 import { LogSink, collect, drain, generatedBody } from "./streams";
 
@@ -27,20 +26,7 @@ afterAll(async () => {
 });
 
 function destination(overrides: Partial<S3Destination> = {}): S3Destination {
-  return {
-    name: "primary",
-    type: "s3",
-    bucket,
-    prefix: `${uniqueName("p")}/`,
-    region: "us-east-1",
-    endpoint: s3.endpoint,
-    accessKeyId: s3.accessKeyId,
-    secretAccessKey: new Secret(s3.secretAccessKey),
-    partSizeMiB: 5,
-    queueSize: 2,
-    maxAttempts: 2,
-    ...overrides,
-  };
+  return s3rverDestination(s3, bucket, overrides);
 }
 
 interface SentCommand {
