@@ -6,8 +6,10 @@
  * while the main thread goes on. The batch buffers come back and are reused, so memory stays at
  * (MAX_IN_FLIGHT + 1) MiB whatever the data size.
  *
- * Bytes of one session are hashed in the order given; sessions are independent. A digest promise
- * rejects when the worker dies, so a run fails rather than record a hash that was never computed.
+ * Bytes of one session are hashed in the order given; sessions are independent. When the worker
+ * dies, every session that had bytes on it fails (digests reject, updates throw) and the next
+ * sessions start on a new thread: a session is never continued elsewhere, where its digest would
+ * silently cover only part of its bytes.
  */
 import { Worker } from "node:worker_threads";
 import { HavenError } from "./errors";
@@ -63,8 +65,11 @@ interface Pending {
   reject: (error: Error) => void;
 }
 
-class HashThread {
+export class HashThread {
+  readonly #source: string;
   #worker: Worker | undefined;
+  /** Set for good when the worker died: this thread's sessions lost state and cannot go on. */
+  #failure: HavenError | undefined;
   #batch: Batch | undefined;
   readonly #spare: ArrayBuffer[] = [];
   #inFlight = 0;
@@ -73,11 +78,21 @@ class HashThread {
   #flushTimer: NodeJS.Timeout | undefined;
   #nextId = 1;
 
+  /** `source` is the worker's program; tests give one that fails. */
+  constructor(source = WORKER_SOURCE) {
+    this.#source = source;
+  }
+
+  get failed(): boolean {
+    return this.#failure !== undefined;
+  }
+
   newSession(): number {
     return this.#nextId++;
   }
 
   update(id: number, data: Uint8Array): void {
+    if (this.#failure) throw this.#failure;
     let offset = 0;
     while (offset < data.length) {
       const batch = this.#current();
@@ -95,6 +110,7 @@ class HashThread {
 
   /** The session's digest. `now` sends at once; otherwise the batch may wait ONE_SHOT_FLUSH_MS to fill. */
   finish(id: number, now: boolean): Promise<string> {
+    if (this.#failure) return Promise.reject(this.#failure);
     const promise = new Promise<string>((resolve, reject) => this.#digests.set(id, { resolve, reject }));
     this.#current().finals.push(id);
     if (now) this.#send();
@@ -103,11 +119,13 @@ class HashThread {
   }
 
   drop(id: number): void {
+    if (this.#failure) return;
     this.#current().drops.push(id);
   }
 
   /** Null when the worker can take more now; otherwise resolves once it can. */
   room(): Promise<void> | null {
+    if (this.#failure) return Promise.reject(this.#failure);
     if (this.#inFlight < MAX_IN_FLIGHT) return null;
     return new Promise((resolve, reject) => this.#roomWaiters.push({ resolve, reject }));
   }
@@ -139,7 +157,7 @@ class HashThread {
 
   #ensureWorker(): Worker {
     if (this.#worker !== undefined) return this.#worker;
-    const worker = new Worker(WORKER_SOURCE, { eval: true, name: "haven-sha256" });
+    const worker = new Worker(this.#source, { eval: true, name: "haven-sha256" });
     worker.on("message", (reply: Reply) => this.#received(reply));
     worker.on("error", (error) => this.#failed(worker, error));
     worker.on("exit", (code) => this.#failed(worker, new Error(`the hashing thread exited (code ${code})`)));
@@ -166,14 +184,15 @@ class HashThread {
   }
 
   #failed(worker: Worker, cause: Error): void {
-    if (this.#worker !== worker) return;
-    this.#worker = undefined;
-    this.#inFlight = 0;
-    this.#spare.length = 0;
+    if (this.#worker !== worker || this.#failure) return;
     const error = new HavenError("TRANSIENT", `sha256 could not be computed: ${cause.message}`, {
       cause,
-      hint: "the hashing thread failed (out of memory?); the run can be retried",
+      hint: "a queued run is retried after its backoff; run a --direct one again. If it recurs, check the memory limit of the worker process",
     });
+    this.#failure = error;
+    this.#batch = undefined;
+    this.#spare.length = 0;
+    if (this.#flushTimer !== undefined) clearTimeout(this.#flushTimer);
     for (const pending of this.#digests.values()) pending.reject(error);
     this.#digests.clear();
     const waiters = this.#roomWaiters;
@@ -184,15 +203,20 @@ class HashThread {
 
 let shared: HashThread | undefined;
 function thread(): HashThread {
-  shared ??= new HashThread();
+  if (shared === undefined || shared.failed) shared = new HashThread();
   return shared;
 }
 
 /** An incremental sha256 computed off the main thread. `update` copies, so callers may reuse buffers. */
 export class Sha256 {
-  readonly #thread = thread();
-  readonly #id = this.#thread.newSession();
+  readonly #thread: HashThread;
+  readonly #id: number;
   #state: "open" | "finished" | "dropped" = "open";
+
+  constructor(hashThread: HashThread = thread()) {
+    this.#thread = hashThread;
+    this.#id = hashThread.newSession();
+  }
 
   update(data: Uint8Array): void {
     if (this.#state !== "open") throw new Error("Sha256.update after digest() or discard()");
@@ -204,11 +228,14 @@ export class Sha256 {
     return this.#thread.room();
   }
 
-  /** Hex digest of everything given; call once. */
-  digest(): Promise<string> {
+  /**
+   * Hex digest of everything given; call once. With `batched`, the bytes may wait a millisecond to
+   * share a batch with others (many small one-shot digests) instead of being sent at once.
+   */
+  digest(options: { batched?: boolean } = {}): Promise<string> {
     if (this.#state !== "open") throw new Error("Sha256.digest called twice or after discard()");
     this.#state = "finished";
-    return this.#thread.finish(this.#id, true);
+    return this.#thread.finish(this.#id, options.batched !== true);
   }
 
   /** Abandons the session (a stream torn down mid-way), freeing its state in the worker. */
@@ -224,10 +251,9 @@ export class Sha256 {
  * milliseconds. Check `sha256Room()` between calls so a fast producer cannot queue without bound.
  */
 export function sha256Of(data: Uint8Array): Promise<string> {
-  const hashThread = thread();
-  const id = hashThread.newSession();
-  hashThread.update(id, data);
-  return hashThread.finish(id, false);
+  const hash = new Sha256();
+  hash.update(data);
+  return hash.digest({ batched: true });
 }
 
 /** Null when the hashing thread can take more now; otherwise resolves when it can. */

@@ -18,7 +18,12 @@ export class HashingStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
+    try {
+      this.#hash.update(chunk);
+    } catch (error) {
+      // The hashing thread died: fail this stream, not the process.
+      return callback(error as Error);
+    }
     this.#bytes += chunk.length;
     this.#onBytes?.(this.#bytes);
     const room = this.#hash.room();

@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Writable } from "node:stream";
-import { Sha256, sha256Of, sha256Room } from "../../src/lib/hash-thread";
+import { HashThread, Sha256, sha256Of, sha256Room } from "../../src/lib/hash-thread";
 import { HashingStream, VerifyingStream } from "../../src/lib/hashing";
 
 const hex = (...parts: Buffer[]) => {
@@ -73,6 +72,30 @@ describe("sha256 on the hashing thread", () => {
     const kept = new Sha256();
     kept.update(Buffer.from("kept"));
     await expect(kept.digest()).resolves.toBe(hex(Buffer.from("kept")));
+  });
+});
+
+describe("a hashing thread that dies", () => {
+  it("fails its sessions for good (never continues one on a new thread) and the next sessions use a new thread", async () => {
+    // A worker that dies on its first batch, as one killed by the OOM killer would.
+    const dying = new HashThread(
+      `require("node:worker_threads").parentPort.on("message", () => process.exit(3));`,
+    );
+    const open = new Sha256(dying);
+    const finishing = new Sha256(dying);
+    open.update(Buffer.from("first part"));
+    finishing.update(Buffer.from("all of it"));
+    await expect(finishing.digest()).rejects.toMatchObject({
+      code: "TRANSIENT",
+      message: expect.stringMatching(/sha256 could not be computed/),
+      hint: expect.stringMatching(/retried/),
+    });
+    expect(dying.failed).toBe(true);
+    expect(() => open.update(Buffer.from("second part"))).toThrow(/sha256 could not be computed/);
+    await expect(open.digest()).rejects.toMatchObject({ code: "TRANSIENT" });
+
+    // Sessions made afterwards on the shared thread are unaffected.
+    await expect(sha256Of(Buffer.from("later"))).resolves.toBe(hex(Buffer.from("later")));
   });
 });
 

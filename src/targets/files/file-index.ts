@@ -38,7 +38,6 @@ export class FileIndexBuilder {
   #pending = "";
   /** Entries (in archive order) not yet serialized because an earlier or their own digest is pending. */
   #waiting: Array<{ entry: FileIndexEntry; digest?: Promise<string> }> = [];
-  #failure: Error | undefined;
 
   /** Adds an entry; with `digest`, its sha256 is filled in when the promise resolves. */
   add(entry: FileIndexEntry, digest?: Promise<string>): void {
@@ -51,16 +50,14 @@ export class FileIndexBuilder {
         slot.digest = undefined;
         this.#drain();
       },
-      (error: unknown) => {
-        this.#failure ??= error as Error;
-      },
+      // A failed digest stays in its slot: toStream rejects with it.
+      () => undefined,
     );
   }
 
   /** The JSONL stream of everything added so far; each call gives a new stream of the same bytes. */
   async toStream(): Promise<Readable> {
     await Promise.all(this.#waiting.flatMap((slot) => (slot.digest === undefined ? [] : [slot.digest])));
-    if (this.#failure) throw this.#failure;
     this.#drain();
     this.#flush();
     return Readable.from([...this.#chunks], { objectMode: false });
