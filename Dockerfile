@@ -3,6 +3,10 @@
 # The build stage runs scripts/release-build.sh, the same script CI runs on every change.
 ARG NODE_VERSION=22
 FROM node:${NODE_VERSION}-bookworm-slim AS build
+# A compiler for the zstd binding when no prebuilt binary can be fetched (the runtime needs none).
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY scripts ./scripts

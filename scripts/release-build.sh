@@ -12,6 +12,14 @@ cp -r "$src/package.json" "$src/package-lock.json" "$src/tsconfig.json" "$src/ts
 (cd "$work" && bash "$src/scripts/npm-ci.sh" --ignore-scripts >/dev/null && npm run build >/dev/null)
 cp -r "$work/dist" "$work/package.json" "$work/package-lock.json" "$work/config" "$out/"
 (cd "$out" && bash "$src/scripts/npm-ci.sh" --omit=dev --ignore-scripts >/dev/null)
+# Install scripts stay off but for one: the zstd binding (a prebuilt binary, or built with node-gyp).
+# It is optional: without it Haven compresses in a zstd child process, so a failure only warns.
+if (cd "$out" && npm rebuild zstd-napi >/dev/null 2>&1) &&
+  node -e 'require(process.argv[1])' "$out/node_modules/zstd-napi" 2>/dev/null; then
+  echo "zstd: native binding built"
+else
+  echo "warning: the zstd-napi binding did not build; zstd will run as a child process" >&2
+fi
 node "$out/dist/cli/main.js" --version
 # The example config names its secret files under $HAVEN_SECRETS_DIR; give it placeholder ones.
 secrets="$work/secrets"

@@ -1,9 +1,13 @@
 /**
- * Compression runs in a `zstd` child process: it uses the second core while Node archives and
- * uploads, and it is the same tool the manual recipe uses. gzip (zlib, in-process) when no zstd
- * binary is present.
+ * zstd compression runs in this process through the native binding (zstd-napi, an optional
+ * dependency) with zstd's own worker threads, as `zstd -T0` would; without the binding, in a `zstd`
+ * child process. In-process compression saves piping every plain byte out to a child and every
+ * compressed byte back (measured here: a fifth of the backup's CPU). Decompression prefers the
+ * child: it runs beside the restore's main thread instead of on it. gzip (zlib, in-process) when
+ * neither zstd is present.
  */
 import { spawn, spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
 import { Duplex, PassThrough } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import { HavenError } from "../lib/errors";
@@ -17,34 +21,81 @@ export interface CodecStream {
   finished: Promise<void>;
 }
 
-let zstdAvailable: boolean | undefined;
+/** The zstd implementations: the native binding in this process, or the `zstd` CLI as a child. */
+export type ZstdCodec = "native" | "process";
 
-export function hasZstd(): boolean {
-  zstdAvailable ??= spawnSync("zstd", ["--version"], { stdio: "ignore" }).status === 0;
-  return zstdAvailable;
+type ZstdBinding = typeof import("zstd-napi");
+let binding: ZstdBinding | null | undefined;
+let binaryPresent: boolean | undefined;
+
+/** The native binding, or null where it is not installed or does not load on this platform. */
+function nativeZstd(): ZstdBinding | null {
+  if (binding === undefined) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- optional: loaded only if installed
+      binding = require("zstd-napi") as ZstdBinding;
+    } catch {
+      binding = null;
+    }
+  }
+  return binding;
 }
 
-/** The algorithm a run really uses: zstd falls back to gzip where the binary is missing. */
+function hasZstdBinary(): boolean {
+  binaryPresent ??= spawnSync("zstd", ["--version"], { stdio: "ignore" }).status === 0;
+  return binaryPresent;
+}
+
+/** The zstd implementations present here, the preferred one first for each direction. */
+export function zstdCodecs(): { compress: ZstdCodec[]; decompress: ZstdCodec[] } {
+  const native = nativeZstd() !== null;
+  const binary = hasZstdBinary();
+  return {
+    compress: [...(native ? (["native"] as const) : []), ...(binary ? (["process"] as const) : [])],
+    decompress: [...(binary ? (["process"] as const) : []), ...(native ? (["native"] as const) : [])],
+  };
+}
+
+/** The algorithm a run really uses: zstd falls back to gzip where neither zstd is present. */
 export function effectiveAlgorithm(wanted: CompressionAlgorithm): CompressionAlgorithm {
-  return wanted === "zstd" && !hasZstd() ? "gzip" : wanted;
+  return wanted === "zstd" && zstdCodecs().compress.length === 0 ? "gzip" : wanted;
 }
 
 export function extensionFor(algorithm: CompressionAlgorithm): string {
   return algorithm === "zstd" ? ".zst" : algorithm === "gzip" ? ".gz" : "";
 }
 
-export function createCompressor(config: CompressionConfig): CodecStream {
+/** `codec` picks a zstd implementation (tests); by default the preferred one present. */
+export function createCompressor(config: CompressionConfig, codec?: ZstdCodec): CodecStream {
   const algorithm = effectiveAlgorithm(config.algorithm);
-  if (algorithm === "zstd") return zstdProcess(["-q", `-${config.level}`, "-T0", "-c", "-"]);
+  if (algorithm === "zstd") {
+    const use = codec ?? zstdCodecs().compress[0];
+    const native = nativeZstd();
+    if (use === "native" && native !== null) {
+      return inProcess(
+        new native.CompressStream({
+          compressionLevel: config.level,
+          // As the CLI does by default: a corrupt frame is caught by zstd itself, not only by sha256.
+          checksumFlag: true,
+          // As `-T0`: compression runs on zstd's threads, off the event loop.
+          nbWorkers: availableParallelism(),
+        }),
+      );
+    }
+    return zstdProcess(["-q", `-${config.level}`, "-T0", "-c", "-"]);
+  }
   if (algorithm === "gzip") return inProcess(createGzip({ level: Math.min(config.level, 9) }));
   return inProcess(new PassThrough({ highWaterMark: 1 << 20 }));
 }
 
-export function createDecompressor(algorithm: CompressionAlgorithm): CodecStream {
+export function createDecompressor(algorithm: CompressionAlgorithm, codec?: ZstdCodec): CodecStream {
   if (algorithm === "zstd") {
-    if (!hasZstd()) {
-      throw new HavenError("PERMANENT", "this snapshot is zstd-compressed and no zstd binary is on PATH", {
-        hint: "install zstd (apt-get install zstd) on the machine that restores",
+    const use = codec ?? zstdCodecs().decompress[0];
+    const native = nativeZstd();
+    if (use === "native" && native !== null) return inProcess(new native.DecompressStream());
+    if (use === undefined) {
+      throw new HavenError("PERMANENT", "this snapshot is zstd-compressed and this machine has no zstd", {
+        hint: "install zstd (apt-get install zstd) on the machine that restores, or run npm install so the zstd-napi binding is built",
       });
     }
     return zstdProcess(["-q", "-d", "-c", "-"]);

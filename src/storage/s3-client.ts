@@ -3,6 +3,7 @@
  * S3-compatible services work (DESIGN.md, "Tests and services") are in one place and testable.
  */
 import { readFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { S3DestinationConfig } from "../config/types";
 import { HavenError } from "../lib/errors";
@@ -44,6 +45,25 @@ export function s3ClientConfig(dest: S3Destination): S3ClientConfig {
 /** Commands whose body is backup data: megabytes per request. */
 const DATA_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
 
+/** A part body is handed to TLS in slices of this size (see streamBodiesOverTls). */
+export const TLS_BODY_SLICE = 256 * 1024;
+
+interface RequestShape {
+  protocol?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+function isDataOverTls(request: RequestShape, commandName: string | undefined): boolean {
+  return DATA_COMMANDS.has(commandName ?? "") && request.protocol === "https:";
+}
+
+/** The two data-request tunings for TLS below; S3Backend applies them to the clients it owns. */
+export function tuneDataRequestsOverTls(client: S3Client): void {
+  skipPayloadSigningOverTls(client);
+  streamBodiesOverTls(client);
+}
+
 /**
  * Over TLS, data requests are signed with `UNSIGNED-PAYLOAD` instead of the body's sha256, as the AWS
  * CLI and boto3 do for S3 over HTTPS: TLS already protects the body in transit, and hashing every part
@@ -54,14 +74,48 @@ const DATA_COMMANDS = new Set(["PutObjectCommand", "UploadPartCommand"]);
 export function skipPayloadSigningOverTls(client: S3Client): void {
   client.middlewareStack.add(
     (next, context) => (args) => {
-      const request = args.request as { protocol?: string; headers?: Record<string, string> };
-      if (DATA_COMMANDS.has(context.commandName ?? "") && request.protocol === "https:" && request.headers) {
+      const request = args.request as RequestShape;
+      if (isDataOverTls(request, context.commandName) && request.headers) {
         request.headers["x-amz-content-sha256"] = "UNSIGNED-PAYLOAD";
       }
       return next(args);
     },
     { step: "build", name: "havenUnsignedPayloadOverTls" },
   );
+}
+
+/**
+ * Over TLS, a part is written to the socket in TLS_BODY_SLICE slices with backpressure instead of as
+ * one buffer: a single write makes Node encrypt the whole part into native memory at once, a second
+ * copy of every part in flight (measured here: ~30 MB of peak RSS with 4 parts of 8 MiB). The slices
+ * are views of the part, not copies. Each attempt gets its own stream over the unchanged part, so a
+ * retried request sends the whole part again; it runs after signing, which over TLS does not read
+ * the body (UNSIGNED-PAYLOAD).
+ */
+export function streamBodiesOverTls(client: S3Client): void {
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      const request = args.request as RequestShape;
+      const body = request.body;
+      if (!isDataOverTls(request, context.commandName) || !(body instanceof Uint8Array)) return next(args);
+      if (body.length <= TLS_BODY_SLICE) return next(args);
+      const perAttempt = Object.assign(
+        Object.create(Object.getPrototypeOf(request) as object) as object,
+        request,
+        {
+          body: Readable.from(slicesOf(body)),
+        },
+      );
+      return next({ ...args, request: perAttempt });
+    },
+    { step: "finalizeRequest", priority: "low", name: "havenStreamBodyOverTls" },
+  );
+}
+
+function* slicesOf(body: Uint8Array): Generator<Buffer> {
+  for (let at = 0; at < body.length; at += TLS_BODY_SLICE) {
+    yield Buffer.from(body.buffer, body.byteOffset + at, Math.min(TLS_BODY_SLICE, body.length - at));
+  }
 }
 
 /** "s3://bucket/prefix" for messages: no endpoint credentials, no keys. */

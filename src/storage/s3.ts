@@ -31,7 +31,7 @@ import { silentLogger } from "../lib/logger";
 import { assertValidKey, assertValidPrefix, compareKeys } from "./keys";
 import { FailureTracker, abortError, cancelledError } from "./put-failure";
 import { assertValidRange, httpRange } from "./range";
-import { s3ClientConfig, s3Location, skipPayloadSigningOverTls, type S3Destination } from "./s3-client";
+import { s3ClientConfig, s3Location, tuneDataRequestsOverTls, type S3Destination } from "./s3-client";
 import { classifyS3Error, isNotImplemented } from "./s3-errors";
 import { rangeLimit, relayResponse } from "./s3-read";
 import type {
@@ -89,7 +89,7 @@ class S3Backend implements StorageBackend {
     };
     this.#dest = dest;
     this.#client = options.client ?? new S3Client(s3ClientConfig(dest));
-    if (options.client === undefined) skipPayloadSigningOverTls(this.#client);
+    if (options.client === undefined) tuneDataRequestsOverTls(this.#client);
     this.#ownsClient = options.client === undefined;
     this.#logger = (options.logger ?? silentLogger).child({ destination: dest.name });
   }
