@@ -15,8 +15,8 @@ export const PAYLOAD_NONCE_SIZE = 16;
 const CHACHA = "chacha20-poly1305";
 const PAYLOAD_INFO = "payload";
 /** The counter is written as 6 bytes (2^48 chunks = 16 EiB); the 5 bytes above stay zero. */
-const COUNTER_BYTES = 6;
-const MAX_CHUNKS = 2 ** (8 * COUNTER_BYTES);
+export const COUNTER_BYTES = 6;
+export const MAX_CHUNKS = 2 ** (8 * COUNTER_BYTES);
 
 export function payloadKey(fileKey: Uint8Array, nonce: Uint8Array): Buffer {
   return hkdfSha256(fileKey, nonce, PAYLOAD_INFO);

@@ -23,6 +23,10 @@ describe("age v1 interop with the age CLI", () => {
     ["exactly one chunk", 65536],
     ["one chunk plus one", 65537],
     ["exactly three chunks", 3 * 65536],
+    // From one batch (16 chunks, 1 MiB) on, chunks are sealed on the sealing thread.
+    ["exactly one batch (sealed inline)", 1024 * 1024],
+    ["one batch plus one (the thread's final chunk is 1 byte)", 1024 * 1024 + 1],
+    ["exactly three batches (the thread's final chunk is full)", 3 * 1024 * 1024],
     ["about 5 MB", 5 * 1024 * 1024 + 12345],
   ];
   let dir: string;
