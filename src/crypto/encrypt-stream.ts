@@ -15,7 +15,7 @@ import { wrapFileKey } from "./x25519-stanza";
  *
  * A payload of up to one batch (1 MiB) is sealed here; a larger one on a sealing thread
  * (seal-thread.ts), in batches of 16 chunks sent as soon as a byte after them has arrived (until then
- * the last might be the final chunk, whose nonce differs). Memory: about five batches.
+ * the last might be the final chunk, whose nonce differs). Memory: a few batches (seal-thread.ts).
  *
  * @throws HavenError CONFIG at creation when `recipients` is empty.
  */

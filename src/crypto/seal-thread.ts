@@ -9,7 +9,7 @@
  * check its output against the age CLI and against our own decryptor.
  */
 import { Worker } from "node:worker_threads";
-import { HavenError } from "../lib/errors";
+import { HavenError, THREAD_FAILURE_HINT } from "../lib/errors";
 import { CHUNK_SIZE, COUNTER_BYTES, MAX_CHUNKS } from "./payload";
 import { NONCE_SIZE, TAG_SIZE } from "./primitives";
 
@@ -77,11 +77,6 @@ export class SealThread {
     this.#worker.on("exit", (code) => this.#fail(new Error(`the encryption thread exited (code ${code})`)));
   }
 
-  /** Chunks sealed so far plus those sent: the counter of the next chunk. */
-  get counter(): number {
-    return this.#counter;
-  }
-
   /**
    * Sends `pieces` (`length` bytes in all, at most BATCH_BYTES) to be sealed as the next chunks. Unless
    * `final`, `length` must be a whole number of chunks; with `final`, its last chunk is the payload's last.
@@ -139,7 +134,7 @@ export class SealThread {
     this.#closed = true;
     const error = new HavenError("TRANSIENT", `encryption failed: ${cause.message}`, {
       cause,
-      hint: "a queued run is retried after its backoff; run a --direct one again. If it recurs, check the memory limit of the worker process",
+      hint: THREAD_FAILURE_HINT,
     });
     this.#failure = error;
     const waiters = this.#waiters;

@@ -80,3 +80,7 @@ export function describeError(error: unknown): string {
   }
   return error instanceof Error ? error.message : String(error);
 }
+
+/** What to do when a helper thread (hashing, encryption) died mid-run. */
+export const THREAD_FAILURE_HINT =
+  "a queued run is retried after its backoff; run a --direct one again. If it recurs, check the memory limit of the worker process";

@@ -12,7 +12,7 @@
  * silently cover only part of its bytes.
  */
 import { Worker } from "node:worker_threads";
-import { HavenError } from "./errors";
+import { HavenError, THREAD_FAILURE_HINT } from "./errors";
 
 const BATCH_BYTES = 1 << 20;
 /** Batches sent and not yet hashed before callers are asked to wait (`room()`). */
@@ -187,7 +187,7 @@ export class HashThread {
     if (this.#worker !== worker || this.#failure) return;
     const error = new HavenError("TRANSIENT", `sha256 could not be computed: ${cause.message}`, {
       cause,
-      hint: "a queued run is retried after its backoff; run a --direct one again. If it recurs, check the memory limit of the worker process",
+      hint: THREAD_FAILURE_HINT,
     });
     this.#failure = error;
     this.#batch = undefined;
