@@ -235,6 +235,25 @@ describe("redis adapter", () => {
     await expect(startScratchRedis(Readable.from([cut]))).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
+  test("an RDB damaged inside an intact frame is refused by its checksum", async () => {
+    const stream = await createRedisAdapter(target(), testRun().logger).backup(testRun());
+    const [rdb] = await Promise.all([collect(stream.main.body), stream.done]);
+    const flipped = Buffer.from(rdb);
+    const middle = Math.floor(flipped.length / 2);
+    flipped[middle] = (flipped[middle] ?? 0) ^ 0x01;
+    const path = join(workDir, "flipped.rdb");
+    const adapter = createRedisAdapter(target(), testRun().logger);
+    // Chunked as a restore delivers it, so the checksum runs across chunk boundaries.
+    const chunks = (data: Buffer) =>
+      Readable.from([data.subarray(0, 100), data.subarray(100, middle + 7), data.subarray(middle + 7)]);
+    await expect(adapter.restore(chunks(flipped), { kind: "path", path }, testRun())).rejects.toThrow(
+      /checksum does not match/,
+    );
+    await expect(readFile(path)).rejects.toMatchObject({ code: "ENOENT" });
+    await adapter.restore(chunks(rdb), { kind: "path", path }, testRun());
+    expect((await readFile(path)).equals(rdb)).toBe(true);
+  });
+
   test("probe: good target all ok; an unreachable one says how to fix it", async () => {
     const good = await createRedisAdapter(target(), testRun().logger).probe(new AbortController().signal);
     expect(good.checks.map((c) => [c.name, c.ok])).toEqual([
