@@ -17,7 +17,7 @@
  *   Periods skipped by missed backups make retention reach further back than this date: such a snapshot
  *   outlives its lock and is then protected by prune's guard rails only.
  */
-import { GetObjectLockConfigurationCommand, S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { DateTime } from "luxon";
 import type { HavenConfig, NamedDestination, RetentionPolicy, S3DestinationConfig } from "../config/types";
 import { HavenError } from "../lib/errors";
@@ -147,6 +147,8 @@ export async function checkObjectLockEnabled(
   if (destination.type !== "s3" || !objectLockOf(destination)) return;
   const where = `destination ${destination.name} (${s3Location(destination)})`;
   const key = `destinations.${destination.name}.objectLock`;
+  // Loaded here, not at the top: the backup path imports this module for snapshotRetainUntil alone.
+  const { GetObjectLockConfigurationCommand, S3Client } = await import("@aws-sdk/client-s3");
   const client = options.client ?? new S3Client(s3ClientConfig(destination));
   try {
     const out = await client.send(new GetObjectLockConfigurationCommand({ Bucket: destination.bucket }));

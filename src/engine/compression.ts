@@ -56,9 +56,16 @@ export function zstdCodecs(): { compress: ZstdCodec[]; decompress: ZstdCodec[] }
   };
 }
 
+/** The zstd implementation a new backup compresses with, or null where neither is present. */
+function preferredCompressor(): ZstdCodec | null {
+  // The binding first: with it, a backup never waits for a `zstd --version` it does not need.
+  if (nativeZstd() !== null) return "native";
+  return hasZstdBinary() ? "process" : null;
+}
+
 /** The algorithm a run really uses: zstd falls back to gzip where neither zstd is present. */
 export function effectiveAlgorithm(wanted: CompressionAlgorithm): CompressionAlgorithm {
-  return wanted === "zstd" && zstdCodecs().compress.length === 0 ? "gzip" : wanted;
+  return wanted === "zstd" && preferredCompressor() === null ? "gzip" : wanted;
 }
 
 export function extensionFor(algorithm: CompressionAlgorithm): string {
@@ -69,7 +76,7 @@ export function extensionFor(algorithm: CompressionAlgorithm): string {
 export function createCompressor(config: CompressionConfig, codec?: ZstdCodec): CodecStream {
   const algorithm = effectiveAlgorithm(config.algorithm);
   if (algorithm === "zstd") {
-    const use = codec ?? zstdCodecs().compress[0];
+    const use = codec ?? preferredCompressor();
     const native = nativeZstd();
     if (use === "native" && native !== null) {
       return inProcess(

@@ -8,6 +8,7 @@ import type { S3Client, S3ClientConfig } from "@aws-sdk/client-s3";
 import type { S3DestinationConfig } from "../config/types";
 import { HavenError } from "../lib/errors";
 import type { Secret } from "../lib/secret";
+import type { StorageCapabilities } from "./types";
 
 export type S3Destination = S3DestinationConfig & { name: string };
 
@@ -119,6 +120,16 @@ function* slicesOf(body: Uint8Array): Generator<Buffer> {
 }
 
 /** "s3://bucket/prefix" for messages: no endpoint credentials, no keys. */
+/**
+ * createOnly: AWS S3 honours `If-None-Match: *` on PutObject and CompleteMultipartUpload, so
+ * create-only puts are atomic there. Other services may ignore the header (s3rver does), so for a
+ * custom endpoint the header is still sent but a stat check before the upload is what refuses an
+ * existing key, with a race window between check and commit.
+ */
+export function s3Capabilities(dest: Pick<S3Destination, "endpoint" | "objectLock">): StorageCapabilities {
+  return { createOnly: dest.endpoint === undefined, objectLock: dest.objectLock !== undefined };
+}
+
 export function s3Location(dest: Pick<S3Destination, "bucket" | "prefix">): string {
   const prefix = dest.prefix.replace(/\/+$/, "");
   return prefix ? `s3://${dest.bucket}/${prefix}` : `s3://${dest.bucket}`;

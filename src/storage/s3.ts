@@ -31,7 +31,13 @@ import { silentLogger } from "../lib/logger";
 import { assertValidKey, assertValidPrefix, compareKeys } from "./keys";
 import { FailureTracker, abortError, cancelledError } from "./put-failure";
 import { assertValidRange, httpRange } from "./range";
-import { s3ClientConfig, s3Location, tuneDataRequestsOverTls, type S3Destination } from "./s3-client";
+import {
+  s3Capabilities,
+  s3ClientConfig,
+  s3Location,
+  tuneDataRequestsOverTls,
+  type S3Destination,
+} from "./s3-client";
 import { classifyS3Error, isNotImplemented } from "./s3-errors";
 import { rangeLimit, relayResponse } from "./s3-read";
 import type {
@@ -66,12 +72,7 @@ type Send = S3Client["send"];
 class S3Backend implements StorageBackend {
   readonly name: string;
   readonly location: string;
-  /**
-   * createOnly: AWS S3 honours `If-None-Match: *` on PutObject and CompleteMultipartUpload, so
-   * create-only puts are atomic there. Other services may ignore the header (s3rver does), so for a
-   * custom endpoint the header is still sent but a stat check before the upload is what refuses an
-   * existing key, with a race window between check and commit.
-   */
+  /** See s3Capabilities. */
   readonly capabilities: StorageCapabilities;
   readonly #dest: S3Destination;
   readonly #client: S3Client;
@@ -83,10 +84,7 @@ class S3Backend implements StorageBackend {
     assertValidPrefix(dest.prefix, dest.name);
     this.name = dest.name;
     this.location = s3Location(dest);
-    this.capabilities = {
-      createOnly: dest.endpoint === undefined,
-      objectLock: dest.objectLock !== undefined,
-    };
+    this.capabilities = s3Capabilities(dest);
     this.#dest = dest;
     this.#client = options.client ?? new S3Client(s3ClientConfig(dest));
     if (options.client === undefined) tuneDataRequestsOverTls(this.#client);

@@ -333,9 +333,23 @@ async function isExecutable(path: string): Promise<boolean> {
 }
 
 /** First line of `<command> --version`. */
+/** How long a tool's version is reused: a run's probe and its backup ask within a second. */
+const TOOL_VERSION_TTL_MS = 60_000;
+const toolVersions = new Map<string, { text: string; at: number }>();
+
+/**
+ * The first line of `command --version`. Reused for a minute: Debian's pg_dump is a Perl wrapper that
+ * takes ~0.1 s to answer, and a backup asked twice before its first byte. An upgraded tool is seen
+ * within the minute.
+ */
 export async function toolVersion(command: string, signal?: AbortSignal): Promise<string> {
+  const key = `${command}\0${process.env.PATH ?? ""}`;
+  const known = toolVersions.get(key);
+  if (known && Date.now() - known.at < TOOL_VERSION_TTL_MS) return known.text;
   const out = await runTool({ command, args: ["--version"], signal, timeoutMs: 15_000 });
-  return out.split("\n")[0]?.trim() ?? "";
+  const text = out.split("\n")[0]?.trim() ?? "";
+  toolVersions.set(key, { text, at: Date.now() });
+  return text;
 }
 
 /**

@@ -13,7 +13,7 @@
  * whenever the byte 9 from its new end happens to be 0xFF. The backup side does not compute it: its
  * length comes from redis-cli and the crc (js-crc, ~80 MB/s) would slow every backup down.
  */
-import { crc_64_redis } from "js-crc/models";
+import type { Model as CrcModel } from "js-crc";
 import { Transform, type TransformCallback } from "node:stream";
 import { HavenError } from "../../lib/errors";
 
@@ -35,20 +35,25 @@ export class RdbStream extends Transform {
   private held = Buffer.alloc(0);
   private passed = 0;
   private head = Buffer.alloc(0);
-  private readonly crc: ReturnType<typeof crc_64_redis.create> | undefined;
+  private readonly crc: ReturnType<CrcModel["create"]> | undefined;
 
   /** Checks the frame and the checksum of a stream that is already an exact RDB file. */
-  static exact(): RdbStream {
-    return new RdbStream(() => Promise.resolve(undefined), { checksum: true });
+  static async exact(): Promise<RdbStream> {
+    // Loaded on demand: its table of CRC models costs every other command ~30 ms of start-up.
+    const { crc_64_redis } = await import("js-crc/models");
+    return new RdbStream(() => Promise.resolve(undefined), crc_64_redis);
   }
 
-  /** `length` resolves, once the producer has exited, to what `rdbLengthFromStderr` found. */
+  /**
+   * `length` resolves, once the producer has exited, to what `rdbLengthFromStderr` found; with
+   * `checksum`, the stream is also checked against the RDB's stored CRC-64.
+   */
   constructor(
     private readonly length: () => Promise<number | "marker" | undefined>,
-    options: { checksum?: boolean } = {},
+    checksum?: CrcModel,
   ) {
     super();
-    this.crc = options.checksum ? crc_64_redis.create() : undefined;
+    this.crc = checksum?.create();
   }
 
   /** Bytes of RDB passed on. */

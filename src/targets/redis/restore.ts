@@ -53,7 +53,7 @@ export async function restoreRedis(
     });
   }
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
-  const rdb = RdbStream.exact();
+  const rdb = await RdbStream.exact();
   try {
     await pipeline(body, rdb, createWriteStream(temp, { mode: 0o600, flags: "wx" }), { signal: run.signal });
     await fsyncFile(temp);

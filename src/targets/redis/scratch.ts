@@ -85,7 +85,7 @@ export async function startScratchRedis(
 ): Promise<RedisServerHandle> {
   const home = await PrivateDir.create("haven-redis-scratch");
   try {
-    await pipeline(rdb, RdbStream.exact(), createWriteStream(home.file("dump.rdb"), { mode: 0o600 }), {
+    await pipeline(rdb, await RdbStream.exact(), createWriteStream(home.file("dump.rdb"), { mode: 0o600 }), {
       signal: options.signal,
     });
     return await startRedisServer({ ...options, dbfilename: "dump.rdb" }, home);
