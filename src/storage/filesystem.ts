@@ -29,6 +29,7 @@ import type { Logger } from "pino";
 import { HavenError } from "../lib/errors";
 import { HashingStream } from "../lib/hashing";
 import { silentLogger } from "../lib/logger";
+import { EarlyWriteback } from "./early-writeback";
 import { classifyFsError } from "./fs-errors";
 import { assertValidKey, assertValidPrefix, directoryOf } from "./keys";
 import { FailureTracker, abortError, cancelledError } from "./put-failure";
@@ -120,7 +121,11 @@ class FilesystemBackend implements StorageBackend {
       failures.dispose();
       throw this.#error(error, "put", key);
     }
-    const hasher = new HashingStream(opts.onProgress);
+    const writeback = new EarlyWriteback(temp.handle);
+    const hasher = new HashingStream((total) => {
+      writeback.wrote(total);
+      opts.onProgress?.(total);
+    });
     // flush: the stream fsyncs the file before closing it, and the pipeline settles only after that.
     const sink = temp.handle.createWriteStream({ highWaterMark: WRITE_BUFFER, flush: true });
     sink.once("error", (error) => failures.fail("storage", error));
