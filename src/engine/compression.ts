@@ -72,6 +72,17 @@ export function extensionFor(algorithm: CompressionAlgorithm): string {
   return algorithm === "zstd" ? ".zst" : algorithm === "gzip" ? ".gz" : "";
 }
 
+/**
+ * zstd's own job size grows with the level's window (8 MiB jobs at level 3), and it keeps a few jobs
+ * of input and of output per worker. At 2 MiB, a PostgreSQL backup at level 3 peaked 45 MB lower
+ * and used ~8% less CPU, with the same output size (A/B here, median of 5). Levels above 9 keep the
+ * default: there the larger window is what the operator asked for, and smaller jobs would cost ratio.
+ */
+const ZSTD_JOB_BYTES = 2 << 20;
+function zstdJobSize(level: number): { jobSize?: number } {
+  return level <= 9 ? { jobSize: ZSTD_JOB_BYTES } : {};
+}
+
 /** `codec` picks a zstd implementation (tests); by default the preferred one present. */
 export function createCompressor(config: CompressionConfig, codec?: ZstdCodec): CodecStream {
   const algorithm = effectiveAlgorithm(config.algorithm);
@@ -86,6 +97,7 @@ export function createCompressor(config: CompressionConfig, codec?: ZstdCodec): 
           checksumFlag: true,
           // As `-T0`: compression runs on zstd's threads, off the event loop.
           nbWorkers: availableParallelism(),
+          ...zstdJobSize(config.level),
         }),
       );
     }
