@@ -155,6 +155,26 @@ describe("child-process helper", () => {
     expect(isHavenError(error) && error.hint).toMatch(/install haven-no-such-tool/);
   });
 
+  test("a large-output tool runs under stdbuf with 1 MiB stdio writes, in its own pid", async () => {
+    const tool = spawnTool({
+      command: "/bin/sh",
+      args: ["-c", 'echo "$$ $_STDBUF_O"'],
+      largeOutput: true,
+    });
+    const output = (await collect(settledOutput(tool, (exit) => toolError("sh", exit)))).toString();
+    // stdbuf hands the size to its preload library in bytes.
+    expect(output.trim()).toBe(`${tool.pid} ${1 << 20}`);
+  });
+
+  test("a missing large-output tool is still PERMANENT with an install hint", async () => {
+    const tool = spawnTool({ command: "haven-no-such-dumper", args: [], largeOutput: true });
+    const exit = await tool.exit;
+    expect(exit.spawnError).toBe("haven-no-such-dumper: command not found on PATH");
+    const error = toolError("haven-no-such-dumper", exit);
+    expect(isHavenError(error, "PERMANENT")).toBe(true);
+    expect(error.hint).toMatch(/install haven-no-such-dumper/);
+  });
+
   test("credential files are private and removed", async () => {
     const dirHandle = await PrivateDir.create("haven-test", dir);
     const file = await dirHandle.writeSecretFile("pass", "s3cret");

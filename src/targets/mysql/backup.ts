@@ -49,6 +49,7 @@ export async function backupMysql(conn: MysqlConnection, run: RunContext): Promi
     signal: run.signal,
     secrets,
     logger: run.logger,
+    largeOutput: true,
   });
   run.logger.info({ pid: dump.pid, tool: dumpTool.command }, "dump started");
   // One error object for the body and for done, so the engine reports one cause.

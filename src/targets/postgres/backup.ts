@@ -52,6 +52,7 @@ export async function backupPostgres(
       signal: run.signal,
       secrets,
       logger: run.logger,
+      largeOutput: true,
     });
     // One error object for the body and for done, so the engine reports one cause.
     let dumpError: HavenError | undefined;

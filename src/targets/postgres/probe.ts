@@ -29,26 +29,35 @@ export async function probePostgres(
       hint: isHavenError(error) ? error.hint : undefined,
     });
 
+  // Asked while the connection is being made: Debian's pg_dump wrapper takes ~0.1 s to answer.
+  const versionText = toolVersion("pg_dump", signal);
+  versionText.catch(() => undefined);
   let dumpVersion: number | null = null;
-  try {
-    const text = await toolVersion("pg_dump", signal);
-    dumpVersion = parseToolVersion(text);
-    checks.push({ name: "pg_dump", ok: true, detail: text });
-  } catch (error) {
-    fail("pg_dump", error);
-  }
-
+  const recordVersion = async (): Promise<void> => {
+    try {
+      const text = await versionText;
+      dumpVersion = parseToolVersion(text);
+      checks.push({ name: "pg_dump", ok: true, detail: text });
+    } catch (error) {
+      fail("pg_dump", error);
+    }
+  };
   let conn;
   try {
     conn = resolvePgConnection(target);
   } catch (error) {
+    await recordVersion();
     fail("config", error);
     return result();
   }
+  const connecting = connectPg(conn, conn.database, signal);
+  connecting.catch(() => undefined);
+
+  await recordVersion();
 
   let client: Client;
   try {
-    client = await connectPg(conn, conn.database, signal);
+    client = await connecting;
   } catch (error) {
     fail("connection", error);
     return result();
