@@ -258,7 +258,7 @@ const s3Destination = z.strictObject({
     .int()
     .min(1)
     .max(32)
-    .default(4)
+    .default(3)
     .describe("parts in flight; memory ≈ partSize × (queueSize + 2)"),
   maxAttempts: z.number().int().min(1).max(20).default(5),
   objectLock: objectLock.optional(),

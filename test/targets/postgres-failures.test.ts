@@ -26,6 +26,8 @@ import {
   type ScratchPostgres,
 } from "../helpers/db";
 
+/** Rows of the fixture table: about 50 MB of dump (see beforeAll). */
+const EVENT_ROWS = 700_000;
 let server: ScratchPostgres;
 
 function target(overrides: Partial<TargetConfigOf<"postgres">> = {}): TargetConfigOf<"postgres"> {
@@ -46,11 +48,12 @@ function target(overrides: Partial<TargetConfigOf<"postgres">> = {}): TargetConf
 beforeAll(async () => {
   server = await startScratchPostgres();
   await psql("postgres", "create database app", server.port, server.password);
-  // About 7 MB of dump: far more than the pipes between pg_dump and the test hold, so a paused
-  // reader keeps pg_dump running.
+  // About 50 MB of dump: far more than everything between the server and the test can hold (loopback
+  // TCP buffers grow to several MB, pg_dump's 1 MiB stdio buffer under stdbuf, the pipe, the stream),
+  // so a paused reader keeps the COPY running. At 7 MB the COPY could finish before the test acted.
   await psql(
     "app",
-    "create table events as select g as id, md5(g::text) || md5((g + 1)::text) as body from generate_series(1, 100000) g",
+    `create table events as select g as id, md5(g::text) || md5((g + 1)::text) as body from generate_series(1, ${EVENT_ROWS}) g`,
     server.port,
     server.password,
   );
@@ -126,7 +129,7 @@ describe("postgres adapter failures", () => {
     const [rest, stats] = await Promise.all([collect(stream.main.body), stream.done]);
     expect(head.subarray(0, 5).toString()).toBe("PGDMP");
     expect(head.length + rest.length).toBeGreaterThan(5_000_000);
-    expect(stats.tables).toEqual({ "public.events": 100_000 });
+    expect(stats.tables).toEqual({ "public.events": EVENT_ROWS });
     await expect(stat(dirname(passfile))).rejects.toMatchObject({ code: "ENOENT" });
     expect(run.logText()).not.toContain(server.password);
   });
