@@ -10,7 +10,12 @@ type Identity = Pick<StorageBackend, "name" | "location" | "capabilities">;
 
 export function lazyBackend(identity: Identity, load: () => Promise<StorageBackend>): StorageBackend {
   let loaded: Promise<StorageBackend> | undefined;
-  const backend = (): Promise<StorageBackend> => (loaded ??= load());
+  // A failed load (an unreadable credentials file) is not kept: the next call tries again.
+  const backend = (): Promise<StorageBackend> =>
+    (loaded ??= load().catch((error: unknown) => {
+      loaded = undefined;
+      throw error;
+    }));
   return {
     name: identity.name,
     location: identity.location,
