@@ -119,7 +119,6 @@ function* slicesOf(body: Uint8Array): Generator<Buffer> {
   }
 }
 
-/** "s3://bucket/prefix" for messages: no endpoint credentials, no keys. */
 /**
  * createOnly: AWS S3 honours `If-None-Match: *` on PutObject and CompleteMultipartUpload, so
  * create-only puts are atomic there. Other services may ignore the header (s3rver does), so for a
@@ -130,6 +129,7 @@ export function s3Capabilities(dest: Pick<S3Destination, "endpoint" | "objectLoc
   return { createOnly: dest.endpoint === undefined, objectLock: dest.objectLock !== undefined };
 }
 
+/** "s3://bucket/prefix" for messages: no endpoint credentials, no keys. */
 export function s3Location(dest: Pick<S3Destination, "bucket" | "prefix">): string {
   const prefix = dest.prefix.replace(/\/+$/, "");
   return prefix ? `s3://${dest.bucket}/${prefix}` : `s3://${dest.bucket}`;

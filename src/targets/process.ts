@@ -11,7 +11,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { accessSync, constants as fsConstants } from "node:fs";
-import { access, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import {
@@ -103,12 +103,14 @@ export function spawnTool(spec: ToolSpec): ToolProcess {
   let killTimer: NodeJS.Timeout | undefined;
   let timeoutTimer: NodeJS.Timeout | undefined;
 
-  const stdbuf = spec.largeOutput ? stdbufPath() : null;
+  // Only a tool that is there: a missing one then fails its own spawn (ENOENT, "not found on PATH").
+  const env = spec.env ?? process.env;
+  const stdbuf = spec.largeOutput && whichSync(spec.command, env.PATH) ? stdbufPath() : null;
   const [command, args] = stdbuf
     ? [stdbuf, ["-o", STDBUF_OUTPUT_BUFFER, spec.command, ...spec.args]]
     : [spec.command, spec.args];
   const child: ChildProcess = spawn(command, args, {
-    env: spec.env ?? process.env,
+    env,
     cwd: spec.cwd,
     stdio: [spec.stdin ?? "ignore", spec.stdout ?? "pipe", "pipe"],
     detached: spec.processGroup === true,
@@ -161,10 +163,6 @@ export function spawnTool(spec: ToolSpec): ToolProcess {
       clearTimeout(killTimer);
       const text = scrubSecrets(stderrTail.toString("utf8"), spec.secrets ?? []);
       const stderr = text.length > tailLimit ? `…${text.slice(text.length - tailLimit)}` : text;
-      // Under stdbuf a missing tool is stdbuf's exit 127 (126: not executable), not a failed spawn.
-      if (stdbuf && (exitStatus.code === 127 || exitStatus.code === 126) && STDBUF_EXEC_FAILED.test(text)) {
-        spawnError ??= `${spec.command}: ${exitStatus.code === 127 ? "command not found on PATH" : text.trim()}`;
-      }
       const ok = exitStatus.code === 0 && !aborted && !timedOut && spawnError === undefined;
       resolve({ ok, ...exitStatus, stderr: spawnError ?? stderr, aborted, timedOut, spawnError });
     };
@@ -329,21 +327,29 @@ export function toolEnv(
 }
 
 const STDBUF_OUTPUT_BUFFER = "1M";
-const STDBUF_EXEC_FAILED = /^(?:\S*\/)?stdbuf: failed to run command/m;
 let stdbufFound: string | null | undefined;
 
 /** coreutils' stdbuf on PATH (looked up once), or null (not Linux, not installed). */
 function stdbufPath(): string | null {
-  stdbufFound ??=
-    (process.env.PATH ?? "")
-      .split(delimiter)
-      .filter((dir) => dir !== "")
-      .map((dir) => join(dir, "stdbuf"))
-      .find(isExecutableSync) ?? null;
+  stdbufFound ??= whichSync("stdbuf");
   return stdbufFound;
 }
 
-function isExecutableSync(path: string): boolean {
+/**
+ * The absolute path of `command` on PATH (`pathVariable`, default this process's), or null. A local
+ * access() per PATH entry: microseconds, so spawnTool can ask it synchronously.
+ */
+export function whichSync(command: string, pathVariable = process.env.PATH): string | null {
+  const candidates = command.includes("/")
+    ? [command]
+    : (pathVariable ?? "")
+        .split(delimiter)
+        .filter((dir) => dir !== "")
+        .map((dir) => join(dir, command));
+  return candidates.find(isExecutable) ?? null;
+}
+
+function isExecutable(path: string): boolean {
   try {
     accessSync(path, fsConstants.X_OK);
     return true;
@@ -352,27 +358,6 @@ function isExecutableSync(path: string): boolean {
   }
 }
 
-/** The absolute path of `command` on PATH, or null. */
-export async function which(command: string): Promise<string | null> {
-  if (command.includes("/")) return (await isExecutable(command)) ? command : null;
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, command);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, fsConstants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** First line of `<command> --version`. */
 /** How long a tool's version is reused: a run's probe and its backup ask within a second. */
 const TOOL_VERSION_TTL_MS = 60_000;
 const toolVersions = new Map<string, { text: string; at: number }>();

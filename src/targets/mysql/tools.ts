@@ -4,7 +4,7 @@
  * server's flavour picks among the tools on PATH.
  */
 import { HavenError } from "../../lib/errors";
-import { toolVersion, which } from "../process";
+import { toolVersion, whichSync } from "../process";
 import type { MysqlFlavor } from "./connection";
 
 export interface MysqlTool {
@@ -30,7 +30,7 @@ export function flavorOf(versionText: string): MysqlFlavor {
 async function found(commands: string[], signal?: AbortSignal): Promise<MysqlTool[]> {
   const tools: MysqlTool[] = [];
   for (const command of commands) {
-    if (!(await which(command))) continue;
+    if (!whichSync(command)) continue;
     const version = await toolVersion(command, signal);
     tools.push({ command, flavor: flavorOf(version), version });
   }

@@ -30,30 +30,30 @@ export async function probePostgres(
     });
 
   // Asked while the connection is being made: Debian's pg_dump wrapper takes ~0.1 s to answer.
-  const versionText = toolVersion("pg_dump", signal);
-  versionText.catch(() => undefined);
-  let dumpVersion: number | null = null;
-  const recordVersion = async (): Promise<void> => {
-    try {
-      const text = await versionText;
-      dumpVersion = parseToolVersion(text);
-      checks.push({ name: "pg_dump", ok: true, detail: text });
-    } catch (error) {
-      fail("pg_dump", error);
+  const version = toolVersion("pg_dump", signal).then(
+    (text) => ({ text, num: parseToolVersion(text) }),
+    (error: unknown) => ({ error }),
+  );
+  /** Records the pg_dump check; its version number, or null when unknown. */
+  const versionCheck = (outcome: Awaited<typeof version>): number | null => {
+    if ("error" in outcome) {
+      fail("pg_dump", outcome.error);
+      return null;
     }
+    checks.push({ name: "pg_dump", ok: true, detail: outcome.text });
+    return outcome.num;
   };
   let conn;
   try {
     conn = resolvePgConnection(target);
   } catch (error) {
-    await recordVersion();
+    versionCheck(await version);
     fail("config", error);
     return result();
   }
   const connecting = connectPg(conn, conn.database, signal);
   connecting.catch(() => undefined);
-
-  await recordVersion();
+  const dumpVersion = versionCheck(await version);
 
   let client: Client;
   try {

@@ -89,7 +89,11 @@ export class RdbStream extends Transform {
         const rdbLength = length === "marker" ? total - EOF_MARKER_BYTES : (length ?? total);
         const keep = rdbLength - this.passed;
         if (keep < 9 || keep > this.held.length) {
-          callback(this.invalid(`redis-cli reported ${rdbLength} bytes of RDB in a stream of ${total}`));
+          const why =
+            length === undefined
+              ? `it is only ${total} bytes long`
+              : `redis-cli reported ${rdbLength} bytes of RDB in a stream of ${total}`;
+          callback(this.invalid(why));
           return;
         }
         if (this.head.length < MAGIC.length) {

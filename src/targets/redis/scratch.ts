@@ -93,7 +93,7 @@ export async function startScratchRedis(
     await home.remove();
     if (error instanceof HavenError && error.code === "SOURCE_FAILED") {
       throw new HavenError("INTEGRITY", error.message, {
-        hint: "the snapshot's RDB is damaged",
+        hint: "the snapshot's RDB is damaged: check its stored copy with `haven verify TARGET`, and restore an earlier snapshot (haven snapshots TARGET)",
         cause: error,
       });
     }
