@@ -1,5 +1,4 @@
 import { Command, Option } from "commander";
-import { runVerification } from "../../verify/run";
 import type { CheckResult } from "../../verify/record";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
@@ -44,6 +43,8 @@ export function verifyCommand(): Command {
         const progress = createProgress(`verify ${target}`);
         let record;
         try {
+          // Loaded here: it brings every scratch server (ioredis, pg, mysql), which other commands never need.
+          const { runVerification } = await import("../../verify/run");
           record = await runVerification(
             config,
             { target, snapshotId: opts.snapshot, kind: opts.kind },
