@@ -1,12 +1,12 @@
 /**
- * The S3 backend: an S3-compatible bucket + prefix, through `@aws-sdk/client-s3` and lib-storage's
- * multipart `Upload`.
+ * The S3 backend: an S3-compatible bucket + prefix, through `@aws-sdk/client-s3`.
  *
- * A put streams body → sha256/byte counter → Upload, which cuts parts of `partSize` and sends up to
- * `queueSize` of them at once (memory: see upload-plan.ts). A small body becomes one PutObject, a
- * larger one a multipart upload that only becomes visible at CompleteMultipartUpload. On any failure
- * the multipart upload is aborted (leavePartsOnError: false); where the service cannot abort,
- * the leftover is logged and left to `listIncomplete` / a bucket lifecycle rule.
+ * A put streams body → sha256/byte counter → putStream (multipart.ts), which copies the bytes into a
+ * fixed pool of part buffers and sends up to `queueSize` parts at once (memory: partSize ×
+ * (queueSize + 1), see upload-plan.ts). A small body becomes one PutObject, a larger one a multipart
+ * upload that only becomes visible at CompleteMultipartUpload. On any failure the multipart upload
+ * is aborted; where the service cannot abort, the leftover is logged and left to `listIncomplete` /
+ * a bucket lifecycle rule.
  */
 import {
   AbortMultipartUploadCommand,
@@ -17,11 +17,8 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   S3Client,
-  UploadPartCommand,
   type ListObjectsV2CommandOutput,
-  type PutObjectCommandInput,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
@@ -29,6 +26,7 @@ import { HavenError, isHavenError } from "../lib/errors";
 import { HashingStream } from "../lib/hashing";
 import { silentLogger } from "../lib/logger";
 import { assertValidKey, assertValidPrefix, compareKeys } from "./keys";
+import { putStream, type MultipartResult, type MultipartTarget } from "./multipart";
 import { FailureTracker, abortError, cancelledError } from "./put-failure";
 import { assertValidRange, httpRange } from "./range";
 import {
@@ -49,7 +47,7 @@ import type {
   StorageBackend,
   StorageCapabilities,
 } from "./types";
-import { planUpload, tooLargeError, type UploadPlan } from "./upload-plan";
+import { planUpload, tooLargeError } from "./upload-plan";
 
 /** DeleteObjects takes at most this many keys per request. */
 const DELETE_BATCH = 1000;
@@ -61,13 +59,13 @@ export interface S3BackendOptions {
    * by `s3ClientConfig`. A client passed in is not destroyed by `close()`.
    */
   client?: S3Client;
+  /** Allocates one part buffer of a put (tests count them). Default: Buffer.allocUnsafeSlow. */
+  allocatePart?: (bytes: number) => Buffer;
 }
 
 export function createS3Backend(dest: S3Destination, options: S3BackendOptions = {}): StorageBackend {
   return new S3Backend(dest, options);
 }
-
-type Send = S3Client["send"];
 
 class S3Backend implements StorageBackend {
   readonly name: string;
@@ -78,6 +76,7 @@ class S3Backend implements StorageBackend {
   readonly #client: S3Client;
   readonly #ownsClient: boolean;
   readonly #logger: Logger;
+  readonly #allocatePart: ((bytes: number) => Buffer) | undefined;
   #incompleteUnsupported = false;
 
   constructor(dest: S3Destination, options: S3BackendOptions) {
@@ -90,6 +89,7 @@ class S3Backend implements StorageBackend {
     if (options.client === undefined) tuneDataRequestsOverTls(this.#client);
     this.#ownsClient = options.client === undefined;
     this.#logger = (options.logger ?? silentLogger).child({ destination: dest.name });
+    this.#allocatePart = options.allocatePart;
   }
 
   /**
@@ -120,7 +120,6 @@ class S3Backend implements StorageBackend {
       }
     }
 
-    const inFlight = new AbortController();
     let tooLarge = false;
     const hasher = new HashingStream((bytes) => {
       opts.onProgress?.(bytes);
@@ -131,32 +130,32 @@ class S3Backend implements StorageBackend {
         process.nextTick(() => hasher.destroy(error));
       }
     });
-    failures.watchSignal(opts.signal, (reason) => {
-      inFlight.abort(reason);
-      hasher.destroy(abortError(reason));
-    });
+    // Registered before putStream's own listener, which aborts the part requests in flight.
+    failures.watchSignal(opts.signal, (reason) => hasher.destroy(abortError(reason)));
     pipeline(body, hasher).catch(() => undefined); // its failures are recorded by `failures`
 
     this.#logger.debug(
       { key, partSize: plan.partSize, queueSize: plan.queueSize, maxBytes: plan.maxBytes },
       "upload plan",
     );
-    const upload = new Upload({
-      client: this.#uploadClient(failures, inFlight, key),
-      params: this.#putParams(key, hasher, opts),
-      partSize: plan.partSize,
-      queueSize: plan.queueSize,
-      leavePartsOnError: false,
-    });
+    let upload: MultipartResult;
     try {
-      await upload.done();
+      upload = await putStream(this.#client, hasher, this.#target(key, opts), {
+        partSize: plan.partSize,
+        queueSize: plan.queueSize,
+        signal: opts.signal,
+        // Recorded before the body is torn down, so the body's resulting error is not taken for the cause.
+        onStorageError: (error) => failures.fail("storage", error),
+        allocate: this.#allocatePart,
+        logger: this.#logger.child({ key }),
+      });
     } catch (error) {
-      hasher.destroy(); // stops the body when Upload gave up before reading all of it
+      hasher.destroy(); // stops the body when the upload gave up before reading all of it
       throw this.#putError(error, failures, key);
     } finally {
       failures.dispose();
     }
-    return this.#checkStored(key, hasher, plan);
+    return this.#checkStored(key, hasher, upload);
   }
 
   async get(key: string, opts: GetOptions = {}): Promise<Readable> {
@@ -365,54 +364,18 @@ class S3Backend implements StorageBackend {
     return Promise.resolve();
   }
 
-  #putParams(key: string, body: Readable, opts: PutOptions): PutObjectCommandInput {
+  #target(key: string, opts: PutOptions): MultipartTarget {
     const lock = this.#dest.objectLock;
     return {
-      Bucket: this.#dest.bucket,
-      Key: this.#dest.prefix + key,
-      Body: body,
-      ...(opts.contentType ? { ContentType: opts.contentType } : {}),
-      // Sent on PutObject and CompleteMultipartUpload alike: the commit itself refuses an existing key.
-      ...(opts.createOnly ? { IfNoneMatch: "*" } : {}),
-      ...(lock && opts.retainUntil
-        ? {
-            ObjectLockMode: lock.mode === "compliance" ? ("COMPLIANCE" as const) : ("GOVERNANCE" as const),
-            ObjectLockRetainUntilDate: opts.retainUntil,
-          }
-        : {}),
+      bucket: this.#dest.bucket,
+      key: this.#dest.prefix + key,
+      contentType: opts.contentType,
+      createOnly: opts.createOnly,
+      objectLock:
+        lock && opts.retainUntil
+          ? { mode: lock.mode === "compliance" ? "COMPLIANCE" : "GOVERNANCE", retainUntil: opts.retainUntil }
+          : undefined,
     };
-  }
-
-  /**
-   * The client Upload talks through: the real one, except that part uploads carry our abort signal,
-   * so a cancel or a failed part does not wait for the other parts in flight, and that the first
-   * failed request is recorded as the storage's failure before Upload tears the body down (which it
-   * does by closing its part reader, so the body's own error would otherwise look like the cause).
-   * AbortMultipartUpload failures are only logged: the put already failed for a better reason.
-   */
-  #uploadClient(failures: FailureTracker, inFlight: AbortController, key: string): S3Client {
-    const client = this.#client;
-    const send = (async (command: Parameters<Send>[0], options?: { abortSignal?: AbortSignal }) => {
-      const isAbort = command instanceof AbortMultipartUploadCommand;
-      const withSignal =
-        command instanceof UploadPartCommand ? { ...options, abortSignal: inFlight.signal } : options;
-      try {
-        return await client.send(command, withSignal ?? {});
-      } catch (error) {
-        if (isAbort) {
-          this.#logger.warn(
-            { key, err: (error as Error).message },
-            "could not abort the multipart upload of a failed put; its parts stay until maintenance or a lifecycle rule removes them",
-          );
-        } else {
-          failures.fail("storage", error);
-          inFlight.abort(error); // the upload is lost: do not wait for the other parts in flight
-        }
-        throw error;
-      }
-    }) as unknown as Send;
-    // Upload reads `client.config` (checksum mode, endpoint, path style) as well; inherit it.
-    return Object.create(client, { send: { value: send } }) as S3Client;
   }
 
   /**
@@ -420,7 +383,7 @@ class S3Backend implements StorageBackend {
    * services that store framing as data. A HEAD that fails is only logged, since the object is
    * committed and a retry of a create-only put would then fail.
    */
-  async #checkStored(key: string, hasher: HashingStream, plan: UploadPlan): Promise<PutResult> {
+  async #checkStored(key: string, hasher: HashingStream, upload: MultipartResult): Promise<PutResult> {
     let stored: ObjectInfo | null = null;
     try {
       stored = await this.stat(key);
@@ -441,7 +404,7 @@ class S3Backend implements StorageBackend {
       );
     }
     this.#logger.debug(
-      { key, bytes: hasher.bytes, parts: Math.ceil(hasher.bytes / plan.partSize) },
+      { key, bytes: hasher.bytes, parts: upload.parts, buffers: upload.buffers },
       "put done",
     );
     return {

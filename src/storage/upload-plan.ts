@@ -1,15 +1,16 @@
 /**
  * How a stream is cut into S3 multipart parts. Pure, so the memory bound can be checked without S3.
  *
- * S3 allows at most 10,000 parts of 5 MiB to 5 GiB each, and lib-storage's `Upload` uses one part
- * size for a whole upload, decided before the first byte. So the part size is grown up front:
+ * S3 allows at most 10,000 parts of 5 MiB to 5 GiB each, and a put (multipart.ts) uses one part
+ * size for a whole upload, decided before the first byte, because its part buffers are allocated
+ * at that size. So the part size is grown up front:
  * - with `expectedSize` (exact, or an estimate such as the previous snapshot's size), to the smallest
  *   whole MiB at which 1.25 × expectedSize fits in 10,000 parts, never below the configured size;
  * - without it, the configured `partSizeMiB` is kept, which caps the object at 10,000 × partSize
  *   (78 GiB at the 8 MiB default). A stream that passes the cap fails as soon as it does, with a
  *   hint to raise partSizeMiB; memory never grows behind the operator's back.
- * Memory in flight is about partSize × (queueSize + 2): one part per concurrent request, plus the
- * part being assembled and the copy made when it is cut.
+ * Memory of a put: partSize × (queueSize + 1), a fixed pool of part buffers (one per concurrent
+ * request, plus the part being filled), reused for the whole upload; 32 MiB at 8 MiB × 3.
  */
 import { HavenError } from "../lib/errors";
 

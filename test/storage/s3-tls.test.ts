@@ -107,6 +107,23 @@ test("over HTTPS, upload parts are signed with UNSIGNED-PAYLOAD and arrive intac
   expect(complete?.hash).toMatch(/^[0-9a-f]{64}$/);
 });
 
+test("over HTTPS, a body smaller than one part goes as one PutObject, also UNSIGNED-PAYLOAD", async () => {
+  const dest = s3rverDestination(https, bucket);
+  const { client, payloadHashes } = signedClient(dest);
+  const backend = createS3Backend(dest, { client });
+  const body = generatedBody(2 * MiB + 5);
+  const put = await backend.put("small.bin", body.stream);
+  expect(put.sha256).toBe(body.sha256());
+  const stored = createHash("sha256");
+  for await (const chunk of await backend.get("small.bin")) stored.update(chunk as Buffer);
+  expect(stored.digest("hex")).toBe(body.sha256());
+  const puts = payloadHashes.filter((p) => p.command === "PutObjectCommand");
+  expect(puts).toEqual([{ command: "PutObjectCommand", hash: "UNSIGNED-PAYLOAD", streamed: true }]);
+  expect(payloadHashes.some((p) => p.command === "UploadPartCommand")).toBe(false);
+  await backend.close();
+  client.destroy();
+});
+
 test("over plain HTTP, every part's sha256 stays in its signature", async () => {
   const { put, expected, storedSha256, payloadHashes } = await roundTrip(http);
   expect(put.sha256).toBe(expected.sha256());

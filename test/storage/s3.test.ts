@@ -1,4 +1,4 @@
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { readdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
@@ -7,10 +7,11 @@ import { createLogger } from "../../src/lib/logger";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
 import { createStorage } from "../../src/storage";
 import { createS3Backend } from "../../src/storage/s3";
-import { s3ClientConfig, type S3Destination } from "../../src/storage/s3-client";
+import type { S3Destination } from "../../src/storage/s3-client";
 import type { StorageBackend } from "../../src/storage/types";
 import { s3rverDestination, uniqueName } from "../helpers/s3-config";
 import { describeStorageContract } from "./contract";
+import { recordingClient } from "./recording-client";
 import { LogSink, collect, drain, generatedBody } from "./streams";
 
 const MiB = 1024 * 1024;
@@ -27,43 +28,6 @@ afterAll(async () => {
 
 function destination(overrides: Partial<S3Destination> = {}): S3Destination {
   return s3rverDestination(s3, bucket, overrides);
-}
-
-interface SentCommand {
-  command: string;
-  input: Record<string, unknown>;
-  headers: Record<string, string>;
-  output?: Record<string, unknown>;
-}
-
-/** A client built exactly as the backend builds its own, recording every command it sends. */
-function recordingClient(dest: S3Destination) {
-  const client = new S3Client(s3ClientConfig(dest));
-  const sent: SentCommand[] = [];
-  let inFlightParts = 0;
-  let maxInFlightParts = 0;
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const request = args.request as { headers?: Record<string, string> };
-      const record: SentCommand = {
-        command: String(context.commandName),
-        input: args.input as Record<string, unknown>,
-        headers: { ...request.headers },
-      };
-      sent.push(record);
-      const isPart = record.command === "UploadPartCommand";
-      if (isPart) maxInFlightParts = Math.max(maxInFlightParts, ++inFlightParts);
-      try {
-        const result = await next(args);
-        record.output = result.output as unknown as Record<string, unknown>;
-        return result;
-      } finally {
-        if (isPart) inFlightParts--;
-      }
-    },
-    { step: "build", name: "recordCommands" },
-  );
-  return { client, sent, maxInFlightParts: () => maxInFlightParts };
 }
 
 function withLogs(dest: S3Destination, client?: S3Client): { backend: StorageBackend; logs: LogSink } {
