@@ -259,7 +259,7 @@ const s3Destination = z.strictObject({
     .min(1)
     .max(32)
     .default(3)
-    .describe("parts in flight; memory ≈ partSize × (queueSize + 2)"),
+    .describe("parts in flight; memory ≈ partSize × (queueSize + 1)"),
   maxAttempts: z.number().int().min(1).max(20).default(5),
   objectLock: objectLock.optional(),
   retention: destinationRetention(),
