@@ -94,8 +94,8 @@ async function backupTo(
   let hookFailed: unknown;
   // Read while the probe runs (a LIST and a GET on S3), unless a before hook may still have to prepare
   // the destination (mount a share); a probe failure is the error worth reporting.
-  const early = target.hooks?.before ? undefined : previousObjectSizes(storage, target.name);
-  early?.catch(() => undefined);
+  const sizesDuringProbe = target.hooks?.before ? undefined : previousObjectSizes(storage, target.name);
+  sizesDuringProbe?.catch(() => undefined);
   try {
     await probeOrThrow(adapter, ctx.signal);
     if (target.hooks?.before) {
@@ -105,7 +105,7 @@ async function backupTo(
 
     const encryption = encryptionPlan(config.encryption);
     const retainUntil = snapshotRetainUntil(config, target.name, storage.name, startedAt);
-    const previousSizes = await (early ?? previousObjectSizes(storage, target.name));
+    const previousSizes = await (sizesDuringProbe ?? previousObjectSizes(storage, target.name));
     const store = (payload: Parameters<typeof storePayload>[0], onPlainBytes?: (n: number) => void) =>
       storePayload(payload, {
         storage,

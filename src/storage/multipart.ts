@@ -62,6 +62,10 @@ export interface MultipartOptions {
   partSize: number;
   /** UploadPart requests in flight at most; the pool holds one buffer more. */
   queueSize: number;
+  /** Parts an object may have (S3: 10,000); a body that needs more fails with `tooLarge()`. */
+  maxParts?: number | undefined;
+  /** The error a body that outgrows `maxParts` parts fails with (it should say what to raise). */
+  tooLarge: () => Error;
   /** Aborting it aborts the part uploads in flight and fails the put (cancel). */
   signal?: AbortSignal | undefined;
   /**
@@ -192,7 +196,9 @@ class StreamPut {
       for (let at = 0; at < chunk.length;) {
         if (filled === partSize) {
           // More bytes after a full part: it is not the last one, so it can go.
-          if (partNumber === MAX_PARTS) throw this.#fail(new Error(`more than ${MAX_PARTS} parts`), true);
+          if (partNumber === (this.#options.maxParts ?? MAX_PARTS)) {
+            throw this.#fail(this.#options.tooLarge(), true);
+          }
           const next = await this.#pool.acquire(); // waits while queueSize parts are in flight
           this.#sendPart(partNumber++, current, filled);
           current = next;

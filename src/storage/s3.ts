@@ -120,16 +120,7 @@ class S3Backend implements StorageBackend {
       }
     }
 
-    let tooLarge = false;
-    const hasher = new HashingStream((bytes) => {
-      opts.onProgress?.(bytes);
-      if (bytes > plan.maxBytes && !tooLarge) {
-        tooLarge = true;
-        const error = tooLargeError(this.name, key, plan);
-        failures.fail("storage", error);
-        process.nextTick(() => hasher.destroy(error));
-      }
-    });
+    const hasher = new HashingStream(opts.onProgress);
     // Registered before putStream's own listener, which aborts the part requests in flight.
     failures.watchSignal(opts.signal, (reason) => hasher.destroy(abortError(reason)));
     pipeline(body, hasher).catch(() => undefined); // its failures are recorded by `failures`
@@ -143,6 +134,7 @@ class S3Backend implements StorageBackend {
       upload = await putStream(this.#client, hasher, this.#target(key, opts), {
         partSize: plan.partSize,
         queueSize: plan.queueSize,
+        tooLarge: () => tooLargeError(this.name, key, plan),
         signal: opts.signal,
         // Recorded before the body is torn down, so the body's resulting error is not taken for the cause.
         onStorageError: (error) => failures.fail("storage", error),

@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { createLogger } from "../../src/lib/logger";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
-import { PartPool } from "../../src/storage/multipart";
+import { PartPool, putStream } from "../../src/storage/multipart";
 import { createS3Backend } from "../../src/storage/s3";
 import type { S3Destination } from "../../src/storage/s3-client";
 import { MIN_PART_SIZE } from "../../src/storage/upload-plan";
@@ -242,6 +242,38 @@ test("a part the client retries is sent again from the same buffer, and the obje
     size: 3 * 5 * MiB + 99,
     sha256: body.sha256(),
   });
+  recorder.client.destroy();
+});
+
+test("a body that needs more parts than the object may have fails with the caller's error, and leaves nothing", async () => {
+  const dest = s3rverDestination(s3, bucket);
+  const recorder = recordingClient(dest);
+  const body = generatedBody(2 * 5 * MiB + 1);
+  const tooLarge = new Error("too large: raise partSizeMiB");
+  const storageErrors: unknown[] = [];
+  const key = `${dest.prefix}limit/data.bin`;
+  await expect(
+    putStream(
+      recorder.client,
+      body.stream,
+      { bucket, key },
+      {
+        partSize: 5 * MiB,
+        queueSize: 2,
+        maxParts: 2,
+        tooLarge: () => tooLarge,
+        onStorageError: (error) => storageErrors.push(error),
+        logger: createLogger({ level: "silent" }),
+      },
+    ),
+  ).rejects.toBe(tooLarge);
+  // Reported as the storage's failure, before the body was torn down; the upload is aborted.
+  expect(storageErrors).toEqual([tooLarge]);
+  expect(recorder.sentOf("CompleteMultipartUploadCommand")).toHaveLength(0);
+  expect(recorder.sentOf("AbortMultipartUploadCommand")).toHaveLength(1);
+  expect(recorder.sentOf("UploadPartCommand").length).toBeLessThanOrEqual(2);
+  const backend = createS3Backend(dest, { client: recorder.client });
+  expect(await backend.stat("limit/data.bin")).toBeNull();
   recorder.client.destroy();
 });
 
