@@ -7,7 +7,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StoredObject } from "../catalog/manifest";
 import type { EncryptionConfig } from "../config/types";
-import { VerifyingStream } from "../lib/hashing";
+import { SizeCheckingStream, VerifyingStream } from "../lib/hashing";
 import type { StorageBackend } from "../storage/types";
 import { createDecompressor } from "./compression";
 import { createDecryptor } from "./encryption";
@@ -21,13 +21,19 @@ export interface PlainStream {
 export async function openPlainStream(
   storage: StorageBackend,
   object: StoredObject,
-  options: { encryption?: EncryptionConfig; signal: AbortSignal; onStoredBytes?: (bytes: number) => void },
+  options: {
+    encryption?: EncryptionConfig;
+    signal: AbortSignal;
+    onStoredBytes?: (bytes: number) => void;
+    /** "size": the stored bytes are only counted (the plain sha256 is checked whatever this says). */
+    storedCheck?: "sha256" | "size";
+  },
 ): Promise<PlainStream> {
+  const what = `stored object ${object.key}`;
   const stages: NodeJS.ReadWriteStream[] = [
-    new VerifyingStream(
-      { size: object.size, sha256: object.sha256, what: `stored object ${object.key}` },
-      options.onStoredBytes,
-    ),
+    options.storedCheck === "size"
+      ? new SizeCheckingStream({ size: object.size, what }, options.onStoredBytes)
+      : new VerifyingStream({ size: object.size, sha256: object.sha256, what }, options.onStoredBytes),
   ];
   if (object.encryption) stages.push(await createDecryptor(options.encryption));
   const decompressor = createDecompressor(object.compression);

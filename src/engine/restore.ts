@@ -89,6 +89,7 @@ export async function runRestore(
     const plain = await openPlainStream(storage, main, {
       encryption: config.encryption,
       signal: ctx.signal,
+      storedCheck: "size",
       onStoredBytes: (bytes) => ctx.onProgress?.({ phase: "restore", bytes, total: main.size }),
     });
     const extra: Record<string, () => Promise<Readable>> = {};

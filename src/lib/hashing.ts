@@ -85,3 +85,39 @@ export class VerifyingStream extends HashingStream {
     });
   }
 }
+
+/**
+ * Counts bytes and fails the stream at its end when the count differs from what was recorded; no
+ * hash. For a stored object whose plain bytes are checked by sha256 after it (see read-payload.ts).
+ */
+export class SizeCheckingStream extends Transform {
+  readonly #expected: { size: number; what: string };
+  readonly #onBytes: ((total: number) => void) | undefined;
+  #bytes = 0;
+
+  constructor(expected: { size: number; what: string }, onBytes?: (total: number) => void) {
+    super({ highWaterMark: 1 << 20 });
+    this.#expected = expected;
+    this.#onBytes = onBytes;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.#bytes += chunk.length;
+    this.#onBytes?.(this.#bytes);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const { size, what } = this.#expected;
+    if (this.#bytes === size) return callback();
+    callback(
+      new HavenError(
+        "INTEGRITY",
+        `${what} is truncated or too long: expected ${size} bytes, read ${this.#bytes}`,
+        {
+          hint: "restore an older snapshot (haven snapshots TARGET) or a copy from another destination, and run `haven verify` on the rest",
+        },
+      ),
+    );
+  }
+}

@@ -301,7 +301,7 @@ class Extraction {
     }
     this.stats.files++;
     this.stats.bytes += size;
-    if (hash !== undefined) this.#verifier?.check(path, hash.digest());
+    if (hash !== undefined) this.#verifier?.check(path, hash.digest({ batched: true }));
     return undefined;
   }
 

@@ -1,0 +1,92 @@
+/**
+ * A restore counts the stored object's bytes but leaves its sha256 alone: the plain stream's sha256,
+ * checked after decompression, covers every byte that reaches the files (see read-payload.ts). These
+ * tests damage the stored object on a filesystem destination in each way a disk or a copy can (a
+ * flipped byte, a lost tail, bytes added) and require `runRestore` to fail with INTEGRITY every time.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { readManifest } from "../../src/catalog/catalog";
+import { mainObject } from "../../src/catalog/manifest";
+import type { HavenConfig } from "../../src/config/types";
+import { runRestore } from "../../src/engine/restore";
+import { isHavenError } from "../../src/lib/errors";
+import { silentLogger } from "../../src/lib/logger";
+import { createStorage } from "../../src/storage";
+import { compareTrees, removeTree } from "../helpers/fixture-tree";
+import { tempDir } from "../helpers/s3-config";
+import { backup, context, filesystemDestination, verifyConfig } from "../verify/helpers";
+
+const target = `rint-${randomBytes(4).toString("hex")}`;
+let work: string;
+let cfg: HavenConfig;
+let dataPath: string;
+let pristine: Buffer;
+
+beforeAll(async () => {
+  work = await tempDir("haven-restore-integrity");
+  const source = join(work, "source");
+  await mkdir(join(source, "docs"), { recursive: true });
+  // Text-like, so zstd has real frames to damage; random lines, so no two blocks are alike.
+  const lines: string[] = [];
+  for (let i = 0; i < 60_000; i++) lines.push(`${i} ${randomBytes(24).toString("base64")} settled\n`);
+  await writeFile(join(source, "ledger.txt"), lines.join(""));
+  for (let i = 0; i < 20; i++) await writeFile(join(source, "docs", `note-${i}.txt`), `note ${i}\n`);
+  cfg = verifyConfig(filesystemDestination(join(work, "destination")), [
+    `${target}:`,
+    "  type: files",
+    `  path: ${JSON.stringify(source)}`,
+  ]);
+  const snapshotId = await backup(cfg, target);
+  const storage = createStorage(cfg.destinations.primary!, silentLogger);
+  const manifest = await readManifest(storage, target, snapshotId);
+  await storage.close();
+  dataPath = join(work, "destination", mainObject(manifest).key);
+  pristine = await readFile(dataPath);
+}, 60_000);
+
+afterAll(async () => {
+  await writeFile(dataPath, pristine);
+  if (work) await removeTree(work);
+});
+
+async function restoreWith(stored: Buffer, into: string): Promise<unknown> {
+  await writeFile(dataPath, stored);
+  const to = join(work, into);
+  try {
+    await runRestore(cfg, { target, to: { kind: "path", path: to } }, context());
+    return to;
+  } catch (error) {
+    return error;
+  }
+}
+
+function expectIntegrityError(outcome: unknown): void {
+  expect(isHavenError(outcome)).toBe(true);
+  expect((outcome as { code: string }).code).toBe("INTEGRITY");
+}
+
+test("the undamaged object restores the tree (the damage below is all that differs)", async () => {
+  const to = await restoreWith(pristine, "intact");
+  expect(typeof to).toBe("string");
+  expect(await compareTrees(join(work, "source"), to as string)).toEqual([]);
+});
+
+test("a flipped byte in the middle fails with INTEGRITY", async () => {
+  expect(pristine.length).toBeGreaterThan(100_000);
+  const damaged = Buffer.from(pristine);
+  const at = Math.floor(damaged.length / 2);
+  damaged[at] = damaged[at]! ^ 0x01;
+  expectIntegrityError(await restoreWith(damaged, "flipped"));
+});
+
+test("a lost tail fails with INTEGRITY", async () => {
+  expectIntegrityError(await restoreWith(pristine.subarray(0, pristine.length - 1000), "truncated"));
+});
+
+test("bytes added at the end fail with INTEGRITY, naming the stored object's size", async () => {
+  const outcome = await restoreWith(Buffer.concat([pristine, Buffer.alloc(16)]), "appended");
+  expectIntegrityError(outcome);
+  expect((outcome as Error).message).toMatch(/stored object .* expected \d+ bytes, read \d+/);
+});
