@@ -109,6 +109,7 @@ export function renderReport({
   machine,
   quick,
   reps,
+  keepRestores,
   trees,
   shapes,
   results,
@@ -131,6 +132,9 @@ export function renderReport({
         : " Large tree: skipped."),
     `- Method: ${reps === 1 ? "1 run" : `median of ${reps} runs`} per scenario at ~1 GB, interleaved (one round of every scenario, then the next), ` +
       "so background load hits all of them alike; 1 run per scenario at ~4 GB. Trees in the page cache (read once before timing). " +
+      (keepRestores
+        ? "Each restore writes into a new directory, and restored trees are removed only at the end (this ext4 has no journal, and then skips recently freed inodes when it allocates: a restore right after a deletion timed that). "
+        : "**Restored trees were removed after each run for want of disk space, so restores ran shortly after a mass deletion and are slower than they should be (see `roomToKeepRestores` in bench/run.mjs).** ") +
       "MB/s = source bytes (10^6) / wall seconds, restores too. " +
       "Peak RSS, process tree = the largest sum of RSS over the command's processes (node + its zstd child; tar + zstd; restic), " +
       "sampled every 50 ms from /proc — the figure checked against the target, worst of the runs. " +

@@ -5,6 +5,10 @@ export const SCENARIOS = {
     label: "`tar | zstd -1 -T0` to a file (baseline)",
     command: "tar cf - -C DIR . | zstd -1 -T0 -q > out.tar.zst",
   },
+  "tar-zstd-restore": {
+    label: "`zstd -d | tar x` of that file (restore baseline)",
+    command: "zstd -d -c -q out.tar.zst | tar xf - -C NEWDIR",
+  },
   archiver: {
     label: "archiver 8 `TarArchive`, default settings, alone",
     command: "node bench/archiver-tar.mjs DIR > /dev/null",
