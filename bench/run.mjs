@@ -180,6 +180,9 @@ function createRunner({ results, tls, services, keepRestores }) {
   /** Runs and records one measured command; `check` runs afterwards, untimed. */
   async function record(id, tree, argv, { env, cwd, check, stdoutFile, outBytes } = {}) {
     const stderrFile = join(WORK, `${id.replace(/[^a-z0-9@-]/gi, "_")}.stderr`);
+    // Every command starts with no dirty pages: otherwise the kernel's writeback of what earlier
+    // commands wrote (restored trees stay until the end) lands on whichever command runs next.
+    execFileSync("sync");
     const run = await measure(argv, { env, cwd, stderrFile, stdoutFile });
     const mbps = tree.bytes / 1e6 / run.seconds;
     if (check) await check();
