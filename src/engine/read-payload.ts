@@ -1,7 +1,8 @@
 /**
- * Reads one stored object back as its plain stream: stored bytes are checked (size, sha256) while
- * streaming, then decrypted, decompressed, and the plain bytes checked again. Every check fails the
- * stream at its end, so a consumer never sees a clean end for corrupt data.
+ * Reads one stored object back as its plain stream: stored bytes are checked (size, and sha256 unless
+ * `storedCheck: "size"`) while streaming, then decrypted, decompressed, and the plain bytes checked
+ * (size, sha256). Every check fails the stream at its end, so a consumer never sees a clean end for
+ * corrupt data.
  */
 import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";

@@ -96,8 +96,13 @@ export async function runRestore(
     for (const object of manifest.payload) {
       if (object === main) continue;
       extra[object.stream] = async () =>
-        (await openPlainStream(storage, object, { encryption: config.encryption, signal: ctx.signal }))
-          .stream;
+        (
+          await openPlainStream(storage, object, {
+            encryption: config.encryption,
+            signal: ctx.signal,
+            storedCheck: "size",
+          })
+        ).stream;
     }
     logger.info({ to: request.to, include: request.include }, "restore started");
     const adapter = createAdapter(target, logger);

@@ -2,6 +2,9 @@ import { Transform, type TransformCallback } from "node:stream";
 import { HavenError } from "./errors";
 import { Sha256 } from "./hash-thread";
 
+const DAMAGED_OBJECT_HINT =
+  "restore an older snapshot (haven snapshots TARGET) or a copy from another destination, and run `haven verify` on the rest";
+
 /**
  * Passes bytes through unchanged while counting them and computing their sha256 (on the hashing
  * thread; a chunk is passed on at once, and only held back while that thread is behind).
@@ -76,7 +79,7 @@ export class VerifyingStream extends HashingStream {
             "INTEGRITY",
             `${what} is corrupt: expected ${size} bytes with sha256 ${sha256}, read ${this.bytes} bytes with sha256 ${this.sha256}`,
             {
-              hint: "restore an older snapshot (haven snapshots TARGET) or a copy from another destination, and run `haven verify` on the rest",
+              hint: DAMAGED_OBJECT_HINT,
             },
           ),
         );
@@ -115,7 +118,7 @@ export class SizeCheckingStream extends Transform {
         "INTEGRITY",
         `${what} is truncated or too long: expected ${size} bytes, read ${this.#bytes}`,
         {
-          hint: "restore an older snapshot (haven snapshots TARGET) or a copy from another destination, and run `haven verify` on the rest",
+          hint: DAMAGED_OBJECT_HINT,
         },
       ),
     );
