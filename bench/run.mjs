@@ -331,7 +331,6 @@ function createRunner({ results, tls, services, keepRestores }) {
     haven,
     havenEnv,
     newBucket,
-    keepRestores,
   };
 }
 

@@ -113,14 +113,11 @@ export class SizeCheckingStream extends Transform {
   override _flush(callback: TransformCallback): void {
     const { size, what } = this.#expected;
     if (this.#bytes === size) return callback();
+    const damage = this.#bytes < size ? "is truncated" : "has bytes added";
     callback(
-      new HavenError(
-        "INTEGRITY",
-        `${what} is truncated or too long: expected ${size} bytes, read ${this.#bytes}`,
-        {
-          hint: DAMAGED_OBJECT_HINT,
-        },
-      ),
+      new HavenError("INTEGRITY", `${what} ${damage}: expected ${size} bytes, read ${this.#bytes}`, {
+        hint: DAMAGED_OBJECT_HINT,
+      }),
     );
   }
 }

@@ -58,9 +58,9 @@ export function planUpload(input: UploadPlanInput): UploadPlan {
 export function tooLargeError(destination: string, key: string, plan: UploadPlan): HavenError {
   return new HavenError(
     "PERMANENT",
-    `${key} on destination ${destination} is larger than ${plan.maxBytes} bytes, the most 10,000 parts of ${plan.partSize / MiB} MiB can hold`,
+    `${key} on destination ${destination} is larger than ${plan.maxBytes} bytes, the most ${MAX_PARTS.toLocaleString("en")} parts of ${plan.partSize / MiB} MiB can hold`,
     {
-      hint: `raise destinations.${destination}.partSizeMiB (memory grows with partSize × queueSize), or pass the expected size so the part size grows automatically`,
+      hint: `raise destinations.${destination}.partSizeMiB (memory is about partSize × (queueSize + 1)), or pass the expected size so the part size grows automatically`,
     },
   );
 }
