@@ -17,6 +17,7 @@ const fixed = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? "–" : n
 function summarize(runs) {
   if (!runs || runs.length === 0) return null;
   const outs = runs.map((r) => r.outBytes).filter((n) => n !== undefined);
+  const commits = runs.map((r) => r.commitSeconds).filter((n) => n !== undefined);
   return {
     mbps: median(runs.map((r) => r.mbps)),
     seconds: median(runs.map((r) => r.seconds)),
@@ -24,6 +25,7 @@ function summarize(runs) {
     treeMB: Math.max(...runs.map((r) => mb(r.treePeakKiB))),
     maxMB: Math.max(...runs.map((r) => mb(r.maxRssKiB))),
     outMB: outs.length > 0 ? median(outs) / 1e6 : undefined,
+    commit: commits.length > 0 ? median(commits) : undefined,
     all: runs.map((r) => r.seconds.toFixed(1)).join(" / "),
   };
 }
@@ -41,6 +43,26 @@ function table(results, ids) {
     );
   }
   return rows.join("\n");
+}
+
+/**
+ * How much of each S3 backup's wall time the server spent committing the upload. s3rver's
+ * CompleteMultipartUpload reads every part back, md5s it and writes it into one new file, after the
+ * last byte arrived; real S3 services commit without such a copy. restic's ~16 MB pack files are
+ * stored one by one while it reads on, so whatever their commits cost overlaps the rest of its run.
+ */
+function commitNote(results) {
+  const rows = [...results.runs.keys()]
+    .map((id) => ({ id, s: summarize(results.runs.get(id)) }))
+    .filter(({ s }) => s.commit !== undefined);
+  if (rows.length === 0) return [];
+  return [
+    "Of those wall times, s3rver's `CompleteMultipartUpload` (median, from Haven's debug log): " +
+      rows.map(({ id, s }) => `${id} ${fixed(s.commit, 1)} of ${fixed(s.seconds, 1)} s`).join("; ") +
+      ". s3rver reads every part back, md5s it and writes one new file after the last byte arrived; " +
+      "restic stores ~16 MB pack files one by one while it reads on, so whatever s3rver spends on them overlaps the rest of its run.",
+    "",
+  ];
 }
 
 /** The issue's targets, each with what was measured and pass/fail ("n/a" when a side is missing). */
@@ -160,6 +182,7 @@ export function renderReport({
       "",
     );
   }
+  lines.push(...commitNote(results));
   lines.push(
     "### Commands",
     "",

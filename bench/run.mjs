@@ -178,7 +178,7 @@ function createRunner({ results, tls, services, keepRestores }) {
   const newBucket = (what) => `bench-${what}-${process.pid}-${++bucketSeq}`;
 
   /** Runs and records one measured command; `check` runs afterwards, untimed. */
-  async function record(id, tree, argv, { env, cwd, check, stdoutFile, outBytes } = {}) {
+  async function record(id, tree, argv, { env, cwd, check, stdoutFile, outBytes, fromStderr } = {}) {
     const stderrFile = join(WORK, `${id.replace(/[^a-z0-9@-]/gi, "_")}.stderr`);
     // Every command starts with no dirty pages: otherwise the kernel's writeback of what earlier
     // commands wrote (restored trees stay until the end) lands on whichever command runs next.
@@ -187,7 +187,8 @@ function createRunner({ results, tls, services, keepRestores }) {
     const mbps = tree.bytes / 1e6 / run.seconds;
     if (check) await check();
     const out = outBytes ? await outBytes() : undefined;
-    results.add(id, { ...run, mbps, outBytes: out });
+    const extra = fromStderr ? await fromStderr(stderrFile) : {};
+    results.add(id, { ...run, mbps, outBytes: out, ...extra });
     log(
       `  ${id.padEnd(24)} ${run.seconds.toFixed(1).padStart(6)} s ${mbps.toFixed(0).padStart(5)} MB/s ` +
         `cpu ${run.cpuSeconds.toFixed(1)} s, tree RSS ${(run.treePeakKiB / 1024).toFixed(0)} MiB`,
@@ -209,6 +210,17 @@ function createRunner({ results, tls, services, keepRestores }) {
   const retire = (dir) => (keepRestores ? undefined : rm(dir, { recursive: true, force: true }));
 
   const haven = (cfg, ...args) => [process.execPath, CLI, "-c", cfg, "--log-level", "warn", ...args];
+  /** At debug level the S3 backend logs each put's commit time ("put done"), which s3rver makes long. */
+  const havenDebug = (cfg, ...args) => [process.execPath, CLI, "-c", cfg, "--log-level", "debug", ...args];
+  /** Seconds the destination spent committing multipart uploads (CompleteMultipartUpload), from the log. */
+  const commitSecondsFrom = async (stderrFile) => {
+    let ms = 0;
+    for (const line of (await readFile(stderrFile, "utf8")).split("\n")) {
+      if (!line.includes('"put done"')) continue;
+      ms += JSON.parse(line).commitMs ?? 0;
+    }
+    return { commitSeconds: ms / 1000 };
+  };
   const havenEnv = { ...process.env, NODE_EXTRA_CA_CERTS: tls.cert };
 
   /** Parses `haven backup -o json` output: the stored size. */
@@ -243,11 +255,18 @@ function createRunner({ results, tls, services, keepRestores }) {
     const cfg = await havenConfig(id, tree, destination, encryption);
     const json = join(WORK, `${id}.json`);
     try {
-      await record(id, tree, haven(cfg, "backup", "share", "--direct", "-o", "json"), {
-        env: havenEnv,
-        stdoutFile: json,
-        outBytes: storedBytesFrom(json),
-      });
+      const s3rver = kind.startsWith("s3rver");
+      await record(
+        id,
+        tree,
+        (s3rver ? havenDebug : haven)(cfg, "backup", "share", "--direct", "-o", "json"),
+        {
+          env: havenEnv,
+          stdoutFile: json,
+          outBytes: storedBytesFrom(json),
+          fromStderr: s3rver ? commitSecondsFrom : undefined,
+        },
+      );
       if (restore) {
         const to = restoreDir(id);
         await record(

@@ -35,11 +35,12 @@ export const SCENARIOS = {
   },
   "haven-s3rver-http": {
     label: "haven backup → s3rver over HTTP",
-    command: "node dist/cli/main.js -c CFG backup share --direct -o json",
+    command: "node dist/cli/main.js -c CFG --log-level debug backup share --direct -o json",
   },
   "haven-s3rver-https": {
     label: "haven backup → s3rver over HTTPS (the server restic uses)",
-    command: "NODE_EXTRA_CA_CERTS=cert.pem node dist/cli/main.js -c CFG backup share --direct -o json",
+    command:
+      "NODE_EXTRA_CA_CERTS=cert.pem node dist/cli/main.js -c CFG --log-level debug backup share --direct -o json",
   },
   "haven-null": {
     label: "haven backup → do-nothing S3 endpoint (HTTP)",

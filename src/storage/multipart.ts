@@ -83,6 +83,9 @@ export interface MultipartResult {
   parts: number;
   /** Part buffers this put allocated (at most queueSize + 1). */
   buffers: number;
+  /** How long the service took to commit the parts (CompleteMultipartUpload); 0 for a PutObject.
+   * Some services copy every part into one object here, after the last byte was sent. */
+  commitMs: number;
 }
 
 /**
@@ -174,8 +177,8 @@ class StreamPut {
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
       if (signal?.aborted) onAbort();
-      const parts = await this.#write();
-      return { parts, buffers: this.#pool.allocated };
+      const { parts, commitMs } = await this.#write();
+      return { parts, buffers: this.#pool.allocated, commitMs };
     } catch (error) {
       this.#fail(error, false);
       await this.#settleParts();
@@ -186,8 +189,9 @@ class StreamPut {
     }
   }
 
-  /** Returns the number of parts stored; throws on any failure, which #fail has then recorded. */
-  async #write(): Promise<number> {
+  /** Returns the number of parts stored and how long their commit took; throws on any failure, which
+   * #fail has then recorded. */
+  async #write(): Promise<{ parts: number; commitMs: number }> {
     const partSize = this.#options.partSize;
     let current = await this.#pool.acquire();
     let filled = 0;
@@ -213,7 +217,7 @@ class StreamPut {
     this.#throwIfFailed();
     if (partNumber === 1) {
       await this.#putObject(current.subarray(0, filled));
-      return 1;
+      return { parts: 1, commitMs: 0 };
     }
     // The last part waits for a free request slot; its buffer was taken while others were in flight.
     while (this.#inFlight.size >= this.#queueSize) await Promise.race(this.#inFlight);
@@ -221,8 +225,9 @@ class StreamPut {
     this.#sendPart(partNumber, current, filled);
     await this.#settleParts();
     this.#throwIfFailed();
+    const committing = performance.now();
     await this.#complete();
-    return partNumber;
+    return { parts: partNumber, commitMs: Math.round(performance.now() - committing) };
   }
 
   async #putObject(data: Buffer): Promise<void> {

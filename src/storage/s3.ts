@@ -396,7 +396,7 @@ class S3Backend implements StorageBackend {
       );
     }
     this.#logger.debug(
-      { key, bytes: hasher.bytes, parts: upload.parts, buffers: upload.buffers },
+      { key, bytes: hasher.bytes, parts: upload.parts, buffers: upload.buffers, commitMs: upload.commitMs },
       "put done",
     );
     return {

@@ -245,6 +245,32 @@ test("a part the client retries is sent again from the same buffer, and the obje
   recorder.client.destroy();
 });
 
+test("the put reports how long the service took to commit the parts; a single PutObject reports 0", async () => {
+  const dest = s3rverDestination(s3, bucket);
+  const recorder = recordingClient(dest);
+  const COMMIT_DELAY_MS = 300;
+  // The service holding the commit back, as s3rver does while it copies every part into one file.
+  recorder.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "CompleteMultipartUploadCommand") {
+        await new Promise((resolve) => setTimeout(resolve, COMMIT_DELAY_MS));
+      }
+      return next(args);
+    },
+    { step: "build", name: "slowCommit" },
+  );
+  const { backend, logs } = backendWith(dest, recorder.client);
+  await backend.put("commit/two-parts.bin", generatedBody(5 * MiB + 1).stream);
+  await backend.put("commit/one-part.bin", generatedBody(1000).stream);
+  const done = logs.lines.filter((l) => l.msg === "put done");
+  expect(done.map((l) => [l.parts, Number(l.commitMs) >= COMMIT_DELAY_MS])).toEqual([
+    [2, true],
+    [1, false],
+  ]);
+  expect(done[1]).toMatchObject({ commitMs: 0 });
+  recorder.client.destroy();
+});
+
 test("a body that needs more parts than the object may have fails with the caller's error, and leaves nothing", async () => {
   const dest = s3rverDestination(s3, bucket);
   const recorder = recordingClient(dest);
