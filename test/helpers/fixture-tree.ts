@@ -86,6 +86,9 @@ export async function makeFixtureTree(dir: string, options: FixtureTreeOptions):
   await file("zero.bin", "");
   await file("secret.key", "private\n", 0o600);
   await file("bin/run.sh", "#!/bin/sh\necho run\n", 0o755);
+  // setuid and setgid survive only if ownership is restored before the mode (chown clears them).
+  await file("bin/setuid-tool", "#!/bin/sh\necho setuid\n", 0o4755);
+  await file("bin/setgid-tool", "#!/bin/sh\necho setgid\n", 0o2755);
   await file("private/inner.txt", "inside a 0700 directory\n");
   await chmod(join(dir, "private"), 0o700);
   await file("readonly/inner.txt", "inside a 0555 directory\n", 0o444);

@@ -289,8 +289,9 @@ class Extraction {
     let size: number;
     try {
       size = await this.#writeContent(calls, fd, stream, hash);
-      await calls.fchmod(fd, meta.mode);
+      // Owner first: chown clears setuid and setgid, for root too, so the mode must come after it.
       if (asRoot) await calls.fchown(fd, meta.uid, meta.gid);
+      await calls.fchmod(fd, meta.mode);
       const time = new Date(meta.mtime);
       await calls.futimes(fd, time, time);
     } catch (error) {
