@@ -38,10 +38,11 @@ export type KnownAuditAction = (typeof AUDIT_ACTIONS)[number];
 export type AuditAction = KnownAuditAction | (string & {});
 
 /**
- * How it ended. `refused`: a guard rail or a permission check stopped it; `requested`: a restore
- * request waits for approval.
+ * How it ended. `partial`: done, but some of it was refused (a restore's unsafe archive entries);
+ * `refused`: a guard rail or a permission check stopped it; `requested`: a restore request waits
+ * for approval.
  */
-export const AUDIT_OUTCOMES = ["ok", "failed", "refused", "requested"] as const;
+export const AUDIT_OUTCOMES = ["ok", "partial", "failed", "refused", "requested"] as const;
 export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
 
 /** Who acted, and from where. */

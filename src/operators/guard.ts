@@ -16,7 +16,8 @@ import type { Operator } from "./identity";
 
 export interface RestoreGuardInput {
   target: { name: string; protected: boolean };
-  /** True when restoring over the target's original location (no `--to`). */
+  /** True when restoring over the target's original location: no `--to`, or a `--to` naming it
+   * (targets/in-place.ts). */
   inPlace: boolean;
   /** `--yes`, or the operator typed the target's name at the prompt. */
   confirmed: boolean;

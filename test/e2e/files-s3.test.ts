@@ -169,6 +169,13 @@ test("a hostile archive restores nothing outside --to and reports each rejected 
   expect(restore.stdout).toContain('rejected "link/through-link"');
   expect(await readdir(outside)).toEqual([]);
   expect(existsSync(join(work, "evil"))).toBe(false);
+  // The audit trail says the restore was partial, not "ok".
+  const audit = await cli("audit", "-o", "json");
+  expect(audit.code).toBe(0);
+  const records = JSON.parse(audit.stdout) as Array<{ action: string; target?: string; outcome: string }>;
+  expect(
+    records.filter((r) => r.action === "restore" && r.target === "hostile").map((r) => r.outcome),
+  ).toEqual(["partial"]);
 });
 
 async function readConfig() {

@@ -4,8 +4,8 @@
  * second admin's approval lets it run once; break-glass runs, is audited and alerts at once; every act
  * leaves an audit record, and deleting or editing one makes `haven audit verify` fail and name it.
  */
-import { readFileSync } from "node:fs";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdir, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { hashToken } from "../../src/operators";
 import { Secret } from "../../src/lib/secret";
@@ -102,6 +102,26 @@ test("a protected target: refused without approval, no self-approval, a second a
   const reused = await as("alice", "restore", "vault", "--request-id", id, "--yes", "--force");
   expect(reused.code).not.toBe(0);
   expect(reused.stderr).toMatch(/used/i);
+});
+
+test("--to naming the original folder, a folder inside it or a link to it is in place: the guard applies", async () => {
+  await writeFile(join(work, "vault", "ledger.txt"), "balance: 7 (live)\n");
+  await symlink(join(work, "vault"), join(work, "link-to-vault"));
+  for (const to of [join(work, "vault"), join(work, "vault", "sub"), join(work, "link-to-vault")]) {
+    const unconfirmed = await as("carol", "restore", "vault", "--to", to, "--force");
+    expect(unconfirmed.code).not.toBe(0);
+    expect(unconfirmed.stderr).toMatch(/over the original location of vault needs confirmation/);
+    const confirmed = await as("alice", "restore", "vault", "--to", to, "--force", "--yes");
+    expect(confirmed.code).not.toBe(0);
+    expect(confirmed.stderr).toMatch(/protected.*approval/);
+  }
+  expect(readFileSync(join(work, "vault", "ledger.txt"), "utf8")).toBe("balance: 7 (live)\n");
+  expect(existsSync(join(work, "vault", "sub"))).toBe(false);
+
+  // Anywhere else is not in place: an operator restores there without approval.
+  const elsewhere = await as("carol", "restore", "vault", "--to", join(work, "vault-copy"));
+  expect(elsewhere.code).toBe(0);
+  expect(readFileSync(join(work, "vault-copy", "ledger.txt"), "utf8")).toBe("balance: 100\n");
 });
 
 test("break-glass runs without approval, is audited with its reason, and alerts at once", async () => {

@@ -7,6 +7,7 @@ import { targetOrThrow } from "../../engine/backup";
 import { HavenError, ExitCode, isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { decideRestoreGuard, operatorActor, RestoreApprovals, type Operator } from "../../operators";
+import { restoresInPlace } from "../../targets/in-place";
 import type { RestoreDestination } from "../../targets/types";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 import { createProgress, formatBytes } from "../progress";
@@ -85,7 +86,8 @@ export function restoreCommand(): Command {
       }
       if (opts.request) return requestApproval(config, logger, operator, target, manifest.id, opts);
 
-      const inPlace = to.kind === "original";
+      // `--to` naming the original place (or a folder of it) is in place too: the guard must apply.
+      const inPlace = await restoresInPlace(target, to);
       const confirmed = !inPlace || opts.yes === true || (await confirmOnTty(config, target, where));
       await guardRestore(config, logger, operator, {
         target,
@@ -126,7 +128,8 @@ export function restoreCommand(): Command {
       const rejected = result.stats.rejected ?? [];
       await audit(config, logger, {
         action: "restore",
-        outcome: "ok",
+        // Entries refused for unsafe paths were not restored: the trail must not read as a full restore.
+        outcome: rejected.length > 0 ? "partial" : "ok",
         actor: operatorActor(operator),
         target: targetName,
         snapshot: manifest.id,

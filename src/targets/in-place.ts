@@ -1,0 +1,50 @@
+/**
+ * Whether a restore writes over the target's own data. The restore guard (confirmation, roles,
+ * approvals) keys on that, so `--to` naming the original place must count as in place: otherwise
+ * `--to /srv/share --force` would overwrite the live share with none of the guard's checks.
+ */
+import { realpath } from "node:fs/promises";
+import { resolve, sep } from "node:path";
+import type { TargetConfig } from "../config/types";
+import { resolveMysqlConnection } from "./mysql/connection";
+import { resolvePgConnection } from "./postgres/connection";
+import type { RestoreDestination } from "./types";
+
+/** The path with symlinks resolved as far as it exists (a restore may create the rest). */
+async function canonicalPath(path: string): Promise<string> {
+  const absolute = resolve(path);
+  try {
+    return await realpath(absolute);
+  } catch {
+    return absolute;
+  }
+}
+
+function isSameOrInside(path: string, root: string): boolean {
+  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
+}
+
+export async function restoresInPlace(target: TargetConfig, to: RestoreDestination): Promise<boolean> {
+  if (to.kind === "original") return true;
+  switch (target.type) {
+    case "files":
+      // Into the share itself or any folder of it: restored entries may land on live files.
+      return (
+        to.kind === "path" && isSameOrInside(await canonicalPath(to.path), await canonicalPath(target.path))
+      );
+    case "sqlite":
+      return to.kind === "path" && (await canonicalPath(to.path)) === (await canonicalPath(target.path));
+    case "postgres":
+      // `--to NAME` restores into NAME on the target's own server.
+      return (
+        to.kind === "database" && to.url === undefined && to.name === resolvePgConnection(target).database
+      );
+    case "mysql":
+      return (
+        to.kind === "database" && to.url === undefined && to.name === resolveMysqlConnection(target).database
+      );
+    default:
+      // A Redis snapshot given --to becomes an RDB file there, never the live server's data.
+      return false;
+  }
+}
