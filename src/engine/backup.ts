@@ -5,7 +5,6 @@
  * here and, if this process dies, by maintenance after a grace period.
  */
 import { hostname } from "node:os";
-import { Readable } from "node:stream";
 import { listSnapshotRefs, readManifest } from "../catalog/catalog";
 import { layout, newSnapshotId } from "../catalog/layout";
 import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject } from "../catalog/manifest";
@@ -18,6 +17,7 @@ import { runHook } from "../targets/hooks";
 import { createAdapter } from "../targets";
 import type { RunContext, TargetAdapter } from "../targets/types";
 import { snapshotRetainUntil } from "../copy/object-lock";
+import { commitManifest, ManifestOutcomeUnknown } from "./commit-manifest";
 import { encryptionPlan } from "./encryption";
 import { storePayload } from "./store-payload";
 import type { BackupRequest, BackupResult, EngineContext } from "./types";
@@ -60,7 +60,8 @@ export async function runBackup(
   }
 }
 
-async function backupTo(
+/** A backup to one given backend (runBackup's work; tests give a backend that injects faults). */
+export async function backupTo(
   storage: StorageBackend,
   config: HavenConfig,
   target: TargetConfig,
@@ -166,12 +167,13 @@ async function backupTo(
       haven: { version: havenVersion },
     };
     const manifestKey = layout.manifest(target.name, id);
-    await storage.put(manifestKey, Readable.from([Buffer.from(JSON.stringify(manifest, null, 2))]), {
-      createOnly: true,
-      contentType: "application/json",
-      signal: ctx.signal,
-      retainUntil,
-    });
+    await commitManifest(
+      storage,
+      manifestKey,
+      Buffer.from(JSON.stringify(manifest, null, 2)),
+      { createOnly: true, contentType: "application/json", signal: ctx.signal, retainUntil },
+      logger,
+    );
     const plainBytes = objects.reduce((n, o) => n + o.plainSize, 0);
     const storedBytes = objects.reduce((n, o) => n + o.size, 0);
     logger.info(
@@ -186,7 +188,8 @@ async function backupTo(
     return result(manifest.state, { snapshotId: id, destinations: [storage.name], plainBytes, storedBytes });
   } catch (error) {
     hookFailed = error;
-    await removeBestEffort(storage, written, logger);
+    // Unless the manifest may exist: then these are a snapshot's data, and maintenance decides.
+    if (!(error instanceof ManifestOutcomeUnknown)) await removeBestEffort(storage, written, logger);
     const haven = toHavenError(error, ctx.signal);
     logger.error({ code: haven.code, err: haven.message, hint: haven.hint }, "backup failed");
     return result("failed", { error: { code: haven.code, message: haven.message, hint: haven.hint } });
