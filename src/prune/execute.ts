@@ -10,6 +10,7 @@ import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import { refusalError, type PruneRefused } from "../retention";
 import type { StorageBackend } from "../storage/types";
+import { lockJson, lockedReason } from "./locks";
 import { prunePlan, type TargetPrunePlan } from "./plan";
 import { RemovalError, removeSnapshot, type PruneFailure } from "./remove";
 
@@ -72,11 +73,8 @@ export async function executePrune(
       logger.error({ reason: plan.plan.reason }, "prune refused");
       throw new PruneRefusedError(plan.plan, plan);
     }
-    for (const { id, until } of plan.locked) {
-      logger.info(
-        { snapshot: id, until: until.toISOString() },
-        "snapshot under Object Lock; kept until then",
-      );
+    for (const { id, ...lock } of plan.locked) {
+      logger.info({ snapshot: id, ...lockJson(lock) }, `snapshot kept: ${lockedReason(lock)}`);
     }
     const removed: string[] = [];
     const failed: PruneFailure[] = [];

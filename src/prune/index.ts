@@ -11,7 +11,7 @@ export {
   type WithLock,
 } from "./execute";
 export { listSnapshotFolders, folderKeys, type SnapshotFolder } from "./inventory";
-export { lockedReason, lockedUntil, type LockedSnapshot } from "./locks";
+export { lockedReason, snapshotLock, type LockedSnapshot, type SnapshotLock } from "./locks";
 export {
   findOrphans,
   pruneOrphans,

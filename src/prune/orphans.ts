@@ -12,7 +12,7 @@ import { silentLogger } from "../lib/logger";
 import type { StorageBackend } from "../storage/types";
 import type { WithLock } from "./execute";
 import { listSnapshotFolders, type SnapshotFolder } from "./inventory";
-import { lockedUntil, type LockedSnapshot } from "./locks";
+import { snapshotLock, type LockedSnapshot } from "./locks";
 import { RemovalError, removeSnapshot, type PruneFailure } from "./remove";
 
 /** The snapshots of one orphan target on one destination. */
@@ -130,8 +130,8 @@ async function splitLocked(
   const locked: LockedSnapshot[] = [];
   const free: SnapshotFolder[] = [];
   for (const folder of folders) {
-    const until = await lockedUntil(storage, folder, now);
-    if (until) locked.push({ id: folder.id, until });
+    const lock = await snapshotLock(storage, folder, now);
+    if (lock) locked.push({ id: folder.id, ...lock });
     else free.push(folder);
   }
   return { locked, free };

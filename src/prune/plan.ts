@@ -11,7 +11,7 @@ import { applyRetention, planPrune, type PrunePlan, type RetentionDecision } fro
 import type { StorageBackend } from "../storage/types";
 import { readCandidates, type UnreadableSnapshot } from "./candidates";
 import { listSnapshotFolders, type SnapshotFolder } from "./inventory";
-import { lockedUntil, type LockedSnapshot } from "./locks";
+import { snapshotLock, type LockedSnapshot } from "./locks";
 import { configuredTarget, maxRemoveShareOf, retentionOn } from "./policy";
 
 /** What one prune run would do for one target on one destination. */
@@ -66,8 +66,8 @@ export async function prunePlan(
     for (const entry of plan.remove) {
       const folder = folderOf.get(entry.snapshot.id);
       if (!folder) continue;
-      const until = await lockedUntil(storage, folder, now);
-      if (until) locked.push({ id: folder.id, until });
+      const lock = await snapshotLock(storage, folder, now);
+      if (lock) locked.push({ id: folder.id, ...lock });
       else removals.push(folder);
     }
   }

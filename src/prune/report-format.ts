@@ -5,7 +5,7 @@
  * what was removed, what failed; then the orphans.
  */
 import { pruneJson, pruneTable, type PruneJson } from "../retention";
-import { lockedReason } from "./locks";
+import { lockJson, lockedReason } from "./locks";
 import type { PruneFailure } from "./remove";
 import type { PruneReport, RunError } from "./run";
 
@@ -14,7 +14,7 @@ export interface PruneResultJson extends Partial<PruneJson> {
   target: string;
   destination: string;
   /** Snapshots the policy removes that Object Lock keeps until the given time (ISO 8601). */
-  locked: Array<{ id: string; until: string }>;
+  locked: Array<{ id: string; until?: string; legalHold?: true }>;
   unreadable: Array<{ id: string; error: string }>;
   /** Executed runs only: what was removed and what failed. */
   removed?: string[];
@@ -27,7 +27,7 @@ export interface OrphanJson {
   target: string;
   snapshots: string[];
   action: "keep" | "remove";
-  locked: Array<{ id: string; until: string }>;
+  locked: Array<{ id: string; until?: string; legalHold?: true }>;
   removed?: string[];
   failed?: PruneFailure[];
 }
@@ -52,7 +52,7 @@ export function pruneReportJson(report: PruneReport): PruneReportJson {
         ...(plan ? pruneJson(result.target, plan.decision, plan.plan) : {}),
         target: result.target,
         destination: result.destination,
-        locked: (plan?.locked ?? []).map(({ id, until }) => ({ id, until: until.toISOString() })),
+        locked: (plan?.locked ?? []).map(({ id, ...lock }) => ({ id, ...lockJson(lock) })),
         unreadable: [...(plan?.unreadable ?? [])],
         ...(report.dryRun ? {} : { removed: [...result.removed], failed: [...result.failed] }),
         ...(result.error ? { error: result.error } : {}),
@@ -63,7 +63,7 @@ export function pruneReportJson(report: PruneReport): PruneReportJson {
       target: orphan.target,
       snapshots: [...orphan.snapshots],
       action: orphan.action,
-      locked: orphan.locked.map(({ id, until }) => ({ id, until: until.toISOString() })),
+      locked: orphan.locked.map(({ id, ...lock }) => ({ id, ...lockJson(lock) })),
       ...(report.dryRun ? {} : { removed: [...orphan.removed], failed: [...orphan.failed] }),
     })),
     orphanScanErrors: [...report.orphanScanErrors],
@@ -78,7 +78,7 @@ export function pruneReportTable(report: PruneReport): string {
       `== ${result.target} on ${result.destination}${report.dryRun ? " (dry run: nothing removed)" : ""}`,
     ];
     if (result.plan) lines.push(pruneTable(result.target, result.plan.decision, result.plan.plan).trimEnd());
-    for (const { id, until } of result.plan?.locked ?? []) lines.push(`kept: ${id} ${lockedReason(until)}`);
+    for (const { id, ...lock } of result.plan?.locked ?? []) lines.push(`kept: ${id} ${lockedReason(lock)}`);
     for (const { id, error } of result.plan?.unreadable ?? [])
       lines.push(`kept: ${id} has an unreadable manifest: ${error}`);
     if (!report.dryRun && result.plan && !result.error)
@@ -94,7 +94,7 @@ export function pruneReportTable(report: PruneReport): string {
     if (orphan.action === "keep") lines.push("kept (remove them with: haven prune --orphans)");
     else if (report.dryRun) lines.push(`would remove ${orphan.snapshots.length - orphan.locked.length}`);
     else lines.push(`removed ${orphan.removed.length}`);
-    for (const { id, until } of orphan.locked) lines.push(`kept: ${id} ${lockedReason(until)}`);
+    for (const { id, ...lock } of orphan.locked) lines.push(`kept: ${id} ${lockedReason(lock)}`);
     for (const failure of orphan.failed) lines.push(...failureLines(failure));
     blocks.push(lines.join("\n"));
   }

@@ -193,6 +193,7 @@ class S3Backend implements StorageBackend {
         lastModified: dateOf(out.LastModified),
         // Object Lock: prune must not try to delete an object before this date (see ObjectInfo).
         ...(out.ObjectLockRetainUntilDate ? { retainUntil: dateOf(out.ObjectLockRetainUntilDate) } : {}),
+        ...(out.ObjectLockLegalHoldStatus === "ON" ? { legalHold: true } : {}),
       };
     } catch (error) {
       const haven = this.#error(error, "stat", key);

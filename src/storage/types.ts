@@ -16,6 +16,9 @@ export interface ObjectInfo {
    * credentials may read it (s3:GetObjectRetention); absent otherwise, and never filled by `list`.
    */
   retainUntil?: Date;
+  /** Object Lock legal hold on this version (S3 HeadObject, with s3:GetObjectLegalHold): it cannot be
+   * deleted until the hold is lifted, whatever retainUntil says. */
+  legalHold?: boolean;
 }
 
 export interface PutResult extends ObjectInfo {

@@ -298,6 +298,25 @@ describe("prune and locked objects", () => {
     });
   }
 
+  /**
+   * No delete request (since proxy.requests was cleared) named an object of a `kept` snapshot, and
+   * the bucket holds what it held `before` less the `removed` snapshots' objects.
+   */
+  async function expectOnlyRemoved(
+    storage: StorageBackend,
+    prefix: string,
+    before: string[],
+    snapshots: { kept: FixtureSnapshot[]; removed: FixtureSnapshot[] },
+  ) {
+    const deleted = proxy.requests
+      .filter((r) => r.query.has("delete"))
+      .flatMap((r) => deleteRequestKeys(r.body));
+    const keptKeys = snapshots.kept.flatMap((s) => s.keys).map((key) => prefix + key);
+    expect(deleted.filter((key) => keptKeys.includes(key))).toEqual([]);
+    const gone = new Set(snapshots.removed.flatMap((s) => s.keys));
+    expect(await listKeys(storage)).toEqual(before.filter((key) => !gone.has(key)));
+  }
+
   test("a snapshot with any object still locked is kept whole, reported as locked until its date", async () => {
     const { config, prefix, storage, snapshots } = await lockedSetup();
     const [s1, s2, s3_, s4] = snapshots as [
@@ -336,14 +355,53 @@ describe("prune and locked objects", () => {
     expect(pruneRunError(report)).toBeNull();
     expect(pruneReportTable(report)).toContain(`kept: ${s1.id} locked until ${future}`);
 
-    // No delete request ever named an object of a locked snapshot.
-    const deleted = proxy.requests
-      .filter((r) => r.query.has("delete"))
-      .flatMap((r) => deleteRequestKeys(r.body));
-    const lockedKeys = [...s1.keys, ...s2.keys].map((key) => prefix + key);
-    expect(deleted.filter((key) => lockedKeys.includes(key))).toEqual([]);
-    const gone = new Set([...s3_.keys, ...s4.keys]);
-    expect(await listKeys(storage)).toEqual(before.filter((key) => !gone.has(key)));
+    await expectOnlyRemoved(storage, prefix, before, { kept: [s1, s2], removed: [s3_, s4] });
+  });
+
+  test("a legal hold, which has no date, keeps the snapshot whole too; the reports say so", async () => {
+    const { config, prefix, storage, snapshots } = await lockedSetup();
+    const [s1, s2, s3_, s4] = snapshots as [
+      FixtureSnapshot,
+      FixtureSnapshot,
+      FixtureSnapshot,
+      FixtureSnapshot,
+    ];
+    // s2: a hold on its data object; s1: a hold on its manifest, whose retention is also ahead.
+    const headers: Record<string, Record<string, string>> = {
+      [s2.dataKeys[0]!]: { "x-amz-object-lock-legal-hold": "ON" },
+      [s1.manifestKey]: {
+        "x-amz-object-lock-legal-hold": "ON",
+        "x-amz-object-lock-mode": "GOVERNANCE",
+        "x-amz-object-lock-retain-until-date": "2099-01-01T00:00:00.000Z",
+      },
+    };
+    proxy.rules.push((request) => {
+      const add = request.method === "HEAD" ? headers[keyOf(request, prefix)] : undefined;
+      return add ? { addResponseHeaders: add } : undefined;
+    });
+    const now = new Date("2026-11-10T00:00:00Z");
+    const before = await listKeys(storage);
+
+    const dry = pruneReportJson(
+      await pruneRun(config, { dryRun: true, now, openStorage: () => storage, logger }),
+    );
+    expect(dry.results[0]?.locked).toEqual([
+      { id: s2.id, legalHold: true },
+      { id: s1.id, until: "2099-01-01T00:00:00.000Z", legalHold: true },
+    ]);
+
+    proxy.requests.length = 0;
+    const report = await pruneRun(config, {
+      now,
+      withLock: inProcessLock,
+      openStorage: () => storage,
+      logger,
+    });
+    expect(report.results[0]).toMatchObject({ removed: [s4.id, s3_.id], failed: [] });
+    const table = pruneReportTable(report);
+    expect(table).toContain(`kept: ${s2.id} under a legal hold`);
+    expect(table).toContain(`kept: ${s1.id} under a legal hold and locked until 2099-01-01T00:00:00.000Z`);
+    await expectOnlyRemoved(storage, prefix, before, { kept: [s1, s2], removed: [s3_, s4] });
   });
 
   test("a delete the service refuses (AccessDenied for a locked object) keeps the snapshot whole and says why", async () => {
