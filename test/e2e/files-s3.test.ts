@@ -112,9 +112,17 @@ test("restoring over the original needs --yes; a non-empty destination needs --f
   const refused = await cli("restore", "share");
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain("--yes");
-  const nonEmpty = await cli("restore", "share", "--to", source);
+  // --to naming the original is in place as well.
+  const toOriginal = await cli("restore", "share", "--to", source, "--force");
+  expect(toOriginal.code).toBe(2);
+  expect(toOriginal.stderr).toContain("--yes");
+  const occupied = join(work, "occupied");
+  await mkdir(occupied, { recursive: true });
+  await writeFile(join(occupied, "keep.txt"), "someone's file\n");
+  const nonEmpty = await cli("restore", "share", "--to", occupied);
   expect(nonEmpty.code).not.toBe(0);
   expect(nonEmpty.stderr).toContain("--force");
+  expect(await readdir(occupied)).toEqual(["keep.txt"]);
 });
 
 test("a hostile archive restores nothing outside --to and reports each rejected entry", async () => {
