@@ -12,7 +12,7 @@ import { runVerification } from "../verify/run";
 import type { Redis } from "ioredis";
 import { localActor } from "../audit";
 import { copyPending, copyReportError } from "../copy";
-import { withTargetLock } from "../jobs";
+import { targetLockKey, withTargetLock } from "../jobs";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
 import type { Monitor } from "./monitoring";
@@ -60,7 +60,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
         // Hourly: leftovers of failed runs, copies that failed before, and retention for every target.
         const copies = await copyAll(config, ctx, monitor);
         const prune = await pruneAll(config, ctx, connectionOf(ctx), monitor);
-        return { cleanup: await cleanupAll(config, ctx), copies, prune };
+        return { cleanup: await cleanupAll(config, ctx, connectionOf(ctx)), copies, prune };
       }
       const outcome = await monitor.watchdog();
       return {
@@ -140,8 +140,12 @@ async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | und
   return { removed: report.results.reduce((n, r) => n + r.removed.length, 0) };
 }
 
-async function cleanupAll(config: HavenConfig, ctx: JobContext) {
+async function cleanupAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined) {
   const reports: Record<string, unknown> = {};
+  // A held target lock means a run is writing there now, however old its upload looks.
+  const busy = redis
+    ? async (target: string) => (await redis.exists(targetLockKey(target, config.queuePrefix))) > 0
+    : undefined;
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, ctx.logger);
     try {
@@ -149,6 +153,7 @@ async function cleanupAll(config: HavenConfig, ctx: JobContext) {
         graceMs: config.workers.staleUploadGrace,
         now: new Date(),
         logger: ctx.logger,
+        busy,
       });
     } finally {
       await storage.close();

@@ -1,8 +1,10 @@
 /**
  * Removes what failed or killed runs left behind: objects of a snapshot folder that has no manifest,
- * and uploads never completed, once they are older than the grace period (a run still in progress
- * is younger than that). Committed snapshots, Haven's own areas (`_audit/`, `_reports/`) and keys
- * outside the layout are never touched.
+ * and uploads never completed, once they are older than the grace period. Age alone does not tell a
+ * run in progress: a backup of several terabytes outlives the grace period, and S3 dates an upload
+ * (and the object it completes into) from its start. So a target whose lock is held (`busy`) keeps
+ * all of it. Committed snapshots, Haven's own areas (`_audit/`, `_reports/`) and keys outside the
+ * layout are never touched.
  */
 import type { Logger } from "pino";
 import { parseSnapshotKey } from "../catalog/layout";
@@ -12,29 +14,55 @@ export interface CleanupReport {
   removedObjects: string[];
   abortedUploads: string[];
   keptYoung: number;
+  /** Objects and uploads kept because a run of their target holds its lock. */
+  keptBusy: number;
+}
+
+export interface CleanupOptions {
+  graceMs: number;
+  now: Date;
+  logger: Logger;
+  dryRun?: boolean;
+  /** True while a run of `target` holds its lock; without it, age alone decides. */
+  busy?: (target: string) => Promise<boolean>;
 }
 
 export async function cleanupLeftovers(
   storage: StorageBackend,
-  options: { graceMs: number; now: Date; logger: Logger; dryRun?: boolean },
+  options: CleanupOptions,
 ): Promise<CleanupReport> {
   const cutoff = options.now.getTime() - options.graceMs;
-  const folders = new Map<string, { hasManifest: boolean; keys: string[]; newest: number }>();
+  const busyTargets = new Map<string, Promise<boolean>>();
+  const busy = (target: string): Promise<boolean> => {
+    if (!options.busy) return Promise.resolve(false);
+    if (!busyTargets.has(target)) busyTargets.set(target, options.busy(target));
+    return busyTargets.get(target)!;
+  };
+  const folders = new Map<string, { target: string; hasManifest: boolean; keys: string[]; newest: number }>();
   for await (const object of storage.list("")) {
     const parsed = parseSnapshotKey(object.key);
     if (!parsed) continue;
     const folderKey = `${parsed.target}/${parsed.id}`;
-    const folder = folders.get(folderKey) ?? { hasManifest: false, keys: [], newest: 0 };
+    const folder = folders.get(folderKey) ?? {
+      target: parsed.target,
+      hasManifest: false,
+      keys: [],
+      newest: 0,
+    };
     if (parsed.rest === "manifest.json") folder.hasManifest = true;
     folder.keys.push(object.key);
     folder.newest = Math.max(folder.newest, object.lastModified.getTime());
     folders.set(folderKey, folder);
   }
-  const report: CleanupReport = { removedObjects: [], abortedUploads: [], keptYoung: 0 };
+  const report: CleanupReport = { removedObjects: [], abortedUploads: [], keptYoung: 0, keptBusy: 0 };
   for (const [folderKey, folder] of folders) {
     if (folder.hasManifest) continue;
     if (folder.newest > cutoff) {
       report.keptYoung += folder.keys.length;
+      continue;
+    }
+    if (await busy(folder.target)) {
+      report.keptBusy += folder.keys.length;
       continue;
     }
     options.logger.info(
@@ -46,6 +74,11 @@ export async function cleanupLeftovers(
   }
   for await (const upload of storage.listIncomplete("")) {
     if (upload.startedAt.getTime() > cutoff) continue;
+    const target = parseSnapshotKey(upload.key)?.target;
+    if (target !== undefined && (await busy(target))) {
+      report.keptBusy += 1;
+      continue;
+    }
     options.logger.info({ key: upload.key, startedAt: upload.startedAt }, "aborting an incomplete upload");
     if (!options.dryRun) await storage.abortIncomplete(upload);
     report.abortedUploads.push(upload.key);
