@@ -236,6 +236,17 @@ class S3Backend implements StorageBackend {
           lastModified: dateOf(object.LastModified),
         };
       }
+      if (page.IsTruncated && !page.NextContinuationToken) {
+        // Ending here would hand callers a partial listing as the whole: clean-up would take a
+        // snapshot whose manifest was on the next page for one without a manifest.
+        throw new HavenError(
+          "TRANSIENT",
+          `listing ${prefix || "the bucket"} on destination ${this.name} was cut short: the service said there is more but gave no continuation token`,
+          {
+            hint: "try again; if it persists, the S3-compatible service mishandles ListObjectsV2 paging: report it to its vendor",
+          },
+        );
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
   }

@@ -87,6 +87,38 @@ describe("s3 backend", () => {
     client.destroy();
   });
 
+  test("a listing the service cuts short (truncated, but no continuation token) fails instead of ending", async () => {
+    const dest = destination();
+    const { client } = recordingClient(dest);
+    const backend = createS3Backend(dest, { client });
+    for (const key of ["short/a", "short/b", "short/c"]) {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: dest.prefix + key, Body: "x" }));
+    }
+    // Pages of two keys, so the listing needs a second page.
+    let dropToken = false;
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== "ListObjectsV2Command") return next(args);
+        (args.input as { MaxKeys?: number }).MaxKeys = 2;
+        const result = await next(args);
+        if (dropToken) delete (result.output as { NextContinuationToken?: string }).NextContinuationToken;
+        return result;
+      },
+      { step: "initialize", name: "twoKeyPages" },
+    );
+    expect((await collect(backend.list("short/"))).map((o) => o.key)).toEqual([
+      "short/a",
+      "short/b",
+      "short/c",
+    ]);
+    dropToken = true;
+    await expect(collect(backend.list("short/"))).rejects.toMatchObject({
+      code: "TRANSIENT",
+      message: expect.stringContaining("cut short") as unknown,
+    });
+    client.destroy();
+  });
+
   test("a multipart put keeps queueSize parts in flight, of partSizeMiB each", async () => {
     const dest = destination({ queueSize: 2 });
     const recorder = recordingClient(dest);
