@@ -173,3 +173,25 @@ test("garbage instead of a tar fails with INTEGRITY", async () => {
   const garbage = Buffer.concat([Buffer.from("not a tar archive at all"), randomBytes(4096)]);
   await expect(restore(garbage)).rejects.toMatchObject({ code: "INTEGRITY" });
 });
+
+test("a link target with a NUL byte and a name too long for this file system are refused one by one", async () => {
+  const longName = `${"n".repeat(300)}.txt`; // a component over ext4's 255 bytes
+  const tar = await archive([
+    { header: { name: "ok-before.txt" }, data: "fine" },
+    { header: { name: "nul-link", type: "symlink", linkname: "x", pax: { linkpath: "a\0b" } } },
+    { header: { name: `dir/${longName}` }, data: "too long here" },
+    { header: { name: `${longName}-dir`, type: "directory" } },
+    { header: { name: `${longName}-dir/inside.txt` }, data: "under a name too long" },
+    { header: { name: "ok-after.txt" }, data: "fine too" },
+  ]);
+  const stats = await restore(tar);
+
+  expect(stats.rejected).toEqual([
+    { path: "nul-link", reason: "symbolic link target contains a NUL byte" },
+    { path: `dir/${longName}`, reason: "name too long for the destination's file system" },
+    { path: `${longName}-dir`, reason: "name too long for the destination's file system" },
+    { path: `${longName}-dir/inside.txt`, reason: "name too long for the destination's file system" },
+  ]);
+  expect((await readdir(to)).sort()).toEqual(["dir", "ok-after.txt", "ok-before.txt"]);
+  expect(await readFile(join(to, "ok-after.txt"), "utf8")).toBe("fine too");
+});

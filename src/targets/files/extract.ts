@@ -176,7 +176,17 @@ class Extraction {
     if (path === "") return drain(stream); // the archive root: the destination already exists
     if (header.type === "directory") this.#directoryMeta.set(path, metaOf(header));
     if (!this.#included(path)) return drain(stream);
+    try {
+      return await this.#restoreEntry(path, header, stream);
+    } catch (error) {
+      // A name the source file system allowed and this one does not: refuse the entry, go on.
+      if (errnoCode(error) !== "ENAMETOOLONG") throw error;
+      this.#reject(path, "name too long for the destination's file system");
+      return drain(stream);
+    }
+  }
 
+  async #restoreEntry(path: string, header: Header, stream: Source): Promise<void> {
     switch (header.type) {
       case "directory":
         return this.#withParents(path, stream, () => this.#directory(path));
@@ -337,6 +347,7 @@ class Extraction {
   async #symlink(path: string, header: Header): Promise<string | undefined> {
     const target = header.linkname;
     if (!target) return "symbolic link without a target";
+    if (target.includes("\0")) return "symbolic link target contains a NUL byte";
     const abs = this.#abs(path);
     const blocked = await this.#createReplacing(abs, () => this.#calls.symlink(target, abs));
     if (blocked !== undefined) return blocked;
