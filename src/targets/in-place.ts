@@ -4,19 +4,26 @@
  * `--to /srv/share --force` would overwrite the live share with none of the guard's checks.
  */
 import { realpath } from "node:fs/promises";
-import { resolve, sep } from "node:path";
+import { basename, dirname, join, resolve, sep } from "node:path";
 import type { TargetConfig } from "../config/types";
 import { resolveMysqlConnection } from "./mysql/connection";
 import { resolvePgConnection } from "./postgres/connection";
 import type { RestoreDestination } from "./types";
 
-/** The path with symlinks resolved as far as it exists (a restore may create the rest). */
+/**
+ * The path with the symlinks of its longest existing part resolved, and the part a restore would
+ * create appended: `link-to-share/new` names a folder inside the share before it exists.
+ */
 async function canonicalPath(path: string): Promise<string> {
   const absolute = resolve(path);
-  try {
-    return await realpath(absolute);
-  } catch {
-    return absolute;
+  const missing: string[] = [];
+  for (let existing = absolute; ; existing = dirname(existing)) {
+    try {
+      return join(await realpath(existing), ...missing.reverse());
+    } catch {
+      if (existing === dirname(existing)) return absolute;
+      missing.push(basename(existing));
+    }
   }
 }
 

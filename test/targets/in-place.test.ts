@@ -30,6 +30,7 @@ test("files: the share itself, any folder in it and a link to it are in place; a
   expect(await at(join(dir, "share", "sub"))).toBe(true);
   expect(await at(join(dir, "share", "not-yet", "deeper"))).toBe(true);
   expect(await at(join(dir, "link-to-share"))).toBe(true);
+  expect(await at(join(dir, "link-to-share", "not-yet", "deeper"))).toBe(true);
   expect(await at(relative(process.cwd(), join(dir, "share")))).toBe(true);
   expect(await at(join(dir, "share-copy"))).toBe(false); // shares a prefix, not a folder
   expect(await at(dir)).toBe(false);
