@@ -14,8 +14,9 @@
  *   hands on a stalled job after ~30 s, before the dead holder's lock expires). That is TRANSIENT,
  *   not LOCKED: the job is retried after its backoff, when the dead holder's lock has expired,
  *   instead of being recorded as skipped and losing the recovery point.
- * - If a renewal finds the lock gone (expired while this process was paused, or deleted), the
- *   signal handed to `fn` is aborted: the run must stop, since another may already have started.
+ * - If a renewal finds the lock gone (expired while this process was paused, or deleted), or no
+ *   renewal got through until shortly before the lock could expire (Redis unreachable), the signal
+ *   handed to `fn` is aborted: the run must stop, since another may start.
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
@@ -57,6 +58,7 @@ export async function withTargetLock<T>(
   const logger = options.logger ?? silentLogger;
   const owner = options.owner === undefined ? "" : encodeURIComponent(options.owner);
   const token = `${hostname()}/${process.pid}/${randomBytes(12).toString("hex")}/${owner}`;
+  const requestedAt = Date.now();
   const taken = await redis.set(key, token, "PX", ttlMs, "NX");
   if (taken !== "OK") throw await lockedError(redis, key, target, ttlMs, owner);
 
@@ -66,6 +68,7 @@ export async function withTargetLock<T>(
     key,
     token,
     ttlMs,
+    requestedAt,
     (reason) => {
       logger.error({ target, lockKey: key }, reason.message);
       lost.abort(reason);
@@ -77,7 +80,8 @@ export async function withTargetLock<T>(
   } finally {
     await renewal.stop();
     try {
-      await redis.eval(RELEASE_SCRIPT, 1, key, token);
+      // Bounded: with Redis unreachable the call would wait for a reconnect, and the run is over.
+      await withTimeout(redis.eval(RELEASE_SCRIPT, 1, key, token), Math.min(ttlMs, 5000), "no answer");
     } catch (error) {
       // Not fatal: the lock expires by itself within ttl.
       logger.warn(
@@ -121,19 +125,30 @@ interface Renewal {
   stop(): Promise<void>;
 }
 
+/**
+ * Renews every ttl/3, and declares the lock lost (aborting the run) a margin before it can expire in
+ * Redis unless a renewal got through: the expiry is counted from when the last successful renewal
+ * was sent, which Redis applied later, so the run stops before another can take the lock. A renewal
+ * call that hangs (Redis unreachable, the connection waiting to reconnect) neither holds back the
+ * next attempt nor that deadline.
+ */
 function keepRenewed(
   redis: Redis,
   key: string,
   token: string,
   ttlMs: number,
+  acquiredAt: number,
   onLost: (reason: HavenError) => void,
   logger: Logger,
 ): Renewal {
   const every = Math.max(1, Math.floor(ttlMs / 3));
-  let lastRenewed = Date.now();
+  // Time for the run to notice the abort and stop writing before the lock can pass to another.
+  const margin = Math.floor(every / 2);
+  let validUntil = acquiredAt + ttlMs;
   let stopped = false;
-  let inFlight: Promise<void> = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
+  const inFlight = new Set<Promise<void>>();
+  let attempt: NodeJS.Timeout | undefined;
+  let deadline: NodeJS.Timeout | undefined;
 
   const lostError = (why: string) =>
     new HavenError("TRANSIENT", `lost the lock of ${key}: ${why}`, {
@@ -142,43 +157,78 @@ function keepRenewed(
         "raise workers.lockTtl or look for event-loop stalls and Redis latency",
     });
 
+  const stop = () => {
+    stopped = true;
+    clearTimeout(attempt);
+    clearTimeout(deadline);
+  };
+  const lose = (why: string) => {
+    if (stopped) return;
+    stop();
+    onLost(lostError(why));
+  };
+
+  function armDeadline() {
+    clearTimeout(deadline);
+    deadline = setTimeout(
+      () =>
+        lose(
+          `could not renew it in time (Redis did not confirm a renewal for ${formatDuration(ttlMs - margin)})`,
+        ),
+      Math.max(0, validUntil - margin - Date.now()),
+    );
+    // The run keeps the process alive, not its lock.
+    deadline.unref();
+  }
+
   const renew = async () => {
+    const sentAt = Date.now();
     try {
       const renewed = await redis.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs));
       if (stopped) return;
-      if (renewed === 1) {
-        lastRenewed = Date.now();
-        schedule();
-        return;
+      if (renewed !== 1) return lose("it expired or another run took it over");
+      if (sentAt + ttlMs > validUntil) {
+        validUntil = sentAt + ttlMs;
+        armDeadline();
       }
-      onLost(lostError("it expired or another run took it over"));
     } catch (error) {
       if (stopped) return;
-      const reason = error instanceof Error ? error.message : String(error);
-      // Redis errors do not mean the lock is gone: it holds until ttl after the last renewal.
-      if (Date.now() - lastRenewed >= ttlMs) {
-        onLost(lostError(`could not renew it for ${formatDuration(ttlMs)} (${reason})`));
-        return;
-      }
-      logger.warn({ lockKey: key, err: reason }, "target lock renewal failed; retrying");
-      schedule();
+      // Redis errors do not mean the lock is gone: it holds until the deadline above.
+      logger.warn(
+        { lockKey: key, err: error instanceof Error ? error.message : String(error) },
+        "target lock renewal failed; retrying",
+      );
     }
   };
 
-  function schedule() {
-    timer = setTimeout(() => {
-      inFlight = renew();
+  function scheduleAttempt() {
+    attempt = setTimeout(() => {
+      if (stopped) return;
+      const call = renew();
+      inFlight.add(call);
+      void call.finally(() => inFlight.delete(call));
+      scheduleAttempt();
     }, every);
-    // The run keeps the process alive, not its lock.
-    timer.unref();
+    attempt.unref();
   }
 
-  schedule();
+  armDeadline();
+  scheduleAttempt();
   return {
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await inFlight;
+      stop();
+      // A renewal that hangs on an unreachable Redis must not hold the run's end back.
+      await withTimeout(Promise.allSettled([...inFlight]), Math.min(every, 1000), "").catch(() => undefined);
     },
   };
+}
+
+/** `promise`, or a rejection with `message` after `ms` (the promise itself goes on). */
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+    timer.unref();
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,10 +1,13 @@
 import { once } from "node:events";
+import { connect, createServer, type AddressInfo, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
+import { connectRedis } from "../../src/jobs/connection";
 import { HavenError, isHavenError } from "../../src/lib/errors";
+import { Secret } from "../../src/lib/secret";
 import { targetLockKey, withTargetLock } from "../../src/jobs/lock";
 import { uniquePrefix } from "./helpers/config";
-import { connectTestRedis, deleteKeys } from "./helpers/redis";
+import { connectTestRedis, deleteKeys, redisUrl } from "./helpers/redis";
 
 const prefix = uniquePrefix("lock");
 let redis: Redis;
@@ -119,4 +122,67 @@ test("a lost lock aborts the run's signal, and the old holder never deletes the 
   expect(reason).toMatchObject({ code: "TRANSIENT", message: expect.stringContaining("lost the lock") });
   expect(await redis.get(key)).toBe("otherhost/1/othertoken");
   await redis.del(key);
+});
+
+/** A TCP relay to the test Redis that can stop passing bytes: a partition, with the connection open. */
+async function freezingRelay(): Promise<{ url: Secret; freeze: () => void; close: () => Promise<void> }> {
+  const upstream = new URL(redisUrl.reveal());
+  let frozen = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const redisSide = connect(Number(upstream.port || 6379), upstream.hostname);
+    for (const socket of [client, redisSide]) {
+      sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => sockets.delete(socket));
+    }
+    client.on("data", (data) => frozen || redisSide.write(data));
+    redisSide.on("data", (data) => frozen || client.write(data));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: new Secret(`redis://127.0.0.1:${port}`),
+    freeze: () => (frozen = true),
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test("a Redis that stops answering aborts the run before its lock can expire, and does not hold the run's end", async () => {
+  const relay = await freezingRelay();
+  const partitioned = await connectRedis(relay.url, {
+    role: "worker",
+    connectionName: "haven-lock-partition",
+  });
+  const ttl = 1500;
+  const key = targetLockKey("partitioned", prefix);
+  try {
+    const started = Date.now();
+    const outcome = await withTargetLock(
+      partitioned,
+      "partitioned",
+      ttl,
+      async (signal) => {
+        relay.freeze(); // every renewal from now on waits for an answer that never comes
+        await once(signal, "abort");
+        // Aborted while the lock still holds in Redis: no other run can have taken it yet.
+        return { reason: signal.reason as unknown, pttl: await redis.pttl(key) };
+      },
+      { prefix },
+    );
+    expect(outcome.reason).toMatchObject({
+      code: "TRANSIENT",
+      message: expect.stringContaining("could not renew it in time") as unknown,
+    });
+    expect(outcome.pttl).toBeGreaterThan(0);
+    // The release cannot reach Redis either; the run still ends, and the lock expires by itself.
+    expect(Date.now() - started).toBeLessThan(ttl + 3 * ttl);
+  } finally {
+    partitioned.disconnect();
+    await relay.close();
+    await redis.del(key);
+  }
 });
