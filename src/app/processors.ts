@@ -24,7 +24,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       const result = await runBackup(config, request, ctx);
       await monitor.afterBackup(result);
       if (result.state === "committed" || result.state === "partial")
-        await afterCommit(config, request.target, ctx, monitor);
+        await afterCommit(config, request.target, ctx, monitor, connectionOf(ctx));
       return result;
     },
     verify: async (request, ctx) => {
@@ -81,6 +81,7 @@ async function afterCommit(
   target: string,
   ctx: JobContext,
   monitor: Monitor,
+  redis: Redis | undefined,
 ): Promise<void> {
   try {
     const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
@@ -101,7 +102,8 @@ async function afterCommit(
       logger: ctx.logger,
       withLock: (_t, fn) => fn(ctx.signal),
     });
-    await auditPrune(config, ctx.logger, report, localActor("haven"));
+    // Through the audit log's Redis lock: another worker may be appending at the same moment.
+    await auditPrune(config, ctx.logger, report, localActor("haven"), redis);
     await monitor.afterPrune(report);
     const error = pruneRunError(report);
     if (error)
