@@ -44,6 +44,14 @@ import type {
   StorageCapabilities,
 } from "./types";
 
+/**
+ * Snapshots hold database dumps and whole shares, unencrypted unless the config says otherwise: the
+ * folders and files Haven creates are for its own user only, whatever the umask (existing folders
+ * keep the modes the operator gave them).
+ */
+const PRIVATE_DIRECTORY = 0o700;
+const PRIVATE_FILE = 0o600;
+
 /** `.<name>.haven-tmp-<12 hex>`: hidden, and marked as Haven's own incomplete upload. */
 const TEMP_NAME = /^\.(.+)\.haven-tmp-[0-9a-f]{12}$/;
 /** Large reads and writes: fewer syscalls and stream callbacks per byte (the bench wants 200+ MB/s). */
@@ -253,7 +261,7 @@ class FilesystemBackend implements StorageBackend {
 
   async probe(): Promise<void> {
     try {
-      await mkdir(this.#root, { recursive: true });
+      await mkdir(this.#root, { recursive: true, mode: PRIVATE_DIRECTORY });
       await access(this.#root, constants.R_OK | constants.W_OK);
     } catch (error) {
       throw this.#error(error, "probe");
@@ -339,10 +347,10 @@ class FilesystemBackend implements StorageBackend {
    * directory between the two steps, hence the retry. */
   async #openTemp(dir: string, name: string): Promise<TempFile> {
     for (let attempt = 1; ; attempt++) {
-      const createdDir = await mkdir(dir, { recursive: true });
+      const createdDir = await mkdir(dir, { recursive: true, mode: PRIVATE_DIRECTORY });
       const path = join(dir, `.${name}.haven-tmp-${randomBytes(6).toString("hex")}`);
       try {
-        return { handle: await open(path, "wx"), path, ...(createdDir ? { createdDir } : {}) };
+        return { handle: await open(path, "wx", PRIVATE_FILE), path, ...(createdDir ? { createdDir } : {}) };
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== "ENOENT" || attempt >= 3) throw error;
       }

@@ -65,6 +65,24 @@ describe("filesystem backend", () => {
     ]);
   });
 
+  test("the folders and files a put creates are for Haven's user only, whatever the umask", async () => {
+    const previous = process.umask(0o022);
+    try {
+      await storage.put(
+        "orders-db/20261122T020000Z-1a2b3c4d/data.dump.zst",
+        Readable.from([Buffer.from("dump")]),
+      );
+    } finally {
+      process.umask(previous);
+    }
+    const mode = async (path: string) => (await stat(path)).mode & 0o777;
+    const snapshot = join(root, "dest", "orders-db", "20261122T020000Z-1a2b3c4d");
+    expect(await mode(join(snapshot, "data.dump.zst"))).toBe(0o600);
+    expect(await mode(snapshot)).toBe(0o700);
+    expect(await mode(dirname(snapshot))).toBe(0o700);
+    expect(await mode(join(root, "dest"))).toBe(0o700);
+  });
+
   test("an upload in progress is a hidden temp file, listed as incomplete until it commits", async () => {
     const key = "t/snap/data.bin";
     const body = new PassThrough();
