@@ -28,10 +28,11 @@ const MAX_DEPTH = 8;
 /** Member names whose values are secrets whatever they hold. */
 const SECRET_KEY =
   /password|passwd|passphrase|^pass$|^pwd$|token|secret|credential|authori[sz]ation|api[-_]?key|private[-_]?key|^identity$|cookie/i;
-/** `scheme://user:password@` → keep the user, drop the password. */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s@/]*@/gi;
-/** age X25519 identities (private keys). */
-const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[0-9A-Z]+/g;
+/** `scheme://user:password@` → keep the user, drop the password (up to the last `@` before the host:
+ * a password may hold `@`). */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s/]*@/gi;
+/** age X25519 identities (private keys), in either case: bech32 decoders accept both. */
+const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[0-9A-Z]+/gi;
 
 /** True when a member called `key` is treated as a secret. */
 export function isSecretKey(key: string): boolean {
@@ -104,8 +105,10 @@ function redactValue(
 }
 
 function redactString(text: string, options: RedactOptions): string {
-  let out = text.replace(URL_PASSWORD, `$1:${redacted}@`).replace(AGE_SECRET_KEY, redacted);
-  if (options.secrets) out = scrubSecrets(out, options.secrets);
+  // Named secrets first: the patterns below rewrite strings, after which a configured secret (a URL
+  // with a token in its query, say) would no longer be found whole.
+  const scrubbed = options.secrets ? scrubSecrets(text, options.secrets) : text;
+  const out = scrubbed.replace(URL_PASSWORD, `$1:${redacted}@`).replace(AGE_SECRET_KEY, redacted);
   return out.length > MAX_STRING
     ? `${out.slice(0, MAX_STRING)}…[${out.length - MAX_STRING} more characters]`
     : out;

@@ -56,6 +56,24 @@ describe("redactDetail", () => {
     });
   });
 
+  test("a configured secret URL is scrubbed whole; a password holding @ and a lowercase age key too", () => {
+    const hook = "https://bot:pw@hooks.example/notify?token=SUPERSECRETTOKEN";
+    const detail = redactDetail(
+      {
+        error: `POST ${hook} failed`,
+        redis: "connect redis://:p@ss@cache:6379 refused",
+        key: "age-secret-key-1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq was pasted",
+      },
+      { secrets: [new Secret(hook)] },
+    );
+    expect(detail).toEqual({
+      error: "POST [redacted] failed",
+      redis: "connect redis://:[redacted]@cache:6379 refused",
+      key: "[redacted] was pasted",
+    });
+    expect(JSON.stringify(detail)).not.toMatch(/SUPERSECRETTOKEN|ss@|qqqq/);
+  });
+
   test("bounds what it keeps: long strings, long arrays, deep nesting, cycles, odd values", () => {
     const cyclic: Record<string, unknown> = { name: "loop" };
     cyclic.self = cyclic;
