@@ -12,7 +12,7 @@ import { runVerification } from "../verify/run";
 import type { Redis } from "ioredis";
 import { localActor } from "../audit";
 import { copyPending, copyReportError } from "../copy";
-import { targetLockKey, withTargetLock } from "../jobs";
+import { PRUNE_LOCK_OWNER, targetLockKey, withTargetLock } from "../jobs";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
 import type { Monitor } from "./monitoring";
@@ -133,6 +133,7 @@ async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | und
       withTargetLock(redis, target, config.workers.lockTtl, fn, {
         prefix: config.queuePrefix,
         logger: ctx.logger,
+        owner: PRUNE_LOCK_OWNER,
       }),
   });
   await auditPrune(config, ctx.logger, report, localActor("haven"), redis);

@@ -9,7 +9,9 @@
  *   by another run never deletes that run's lock.
  * - Never waits: a held lock fails at once with HavenError LOCKED (the second run is recorded as
  *   skipped, not stacked behind the first).
- * - Except for a job's own earlier attempt: the token names its owner (the BullMQ job id), and a job
+ * - Except behind a prune (owner PRUNE_LOCK_OWNER): that holds the lock for seconds, so the run fails
+ *   TRANSIENT and is retried after its backoff instead of losing its recovery point.
+ * - And except for a job's own earlier attempt: the token names its owner (the BullMQ job id), and a job
  *   that finds the lock held by itself was re-delivered because the worker running it died (BullMQ
  *   hands on a stalled job after ~30 s, before the dead holder's lock expires). That is TRANSIENT,
  *   not LOCKED: the job is retried after its backoff, when the dead holder's lock has expired,
@@ -28,6 +30,9 @@ import { DEFAULT_PREFIX } from "./names";
 
 const RENEW_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) else return 0 end`;
 const RELEASE_SCRIPT = `if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) else return 0 end`;
+
+/** The owner prune takes the lock as: a backup that meets it waits and retries instead of being skipped. */
+export const PRUNE_LOCK_OWNER = "prune";
 
 export interface TargetLockOptions {
   /** Redis key prefix, the same as the queues'; default `haven`. */
@@ -106,6 +111,12 @@ async function lockedError(
   const [host, pid, , holderOwner] = holder?.split("/") ?? [];
   const by = host && pid ? ` (held by pid ${pid} on ${host})` : "";
   const expiry = pttl > 0 ? `; it expires in ${formatDuration(pttl)} unless its holder renews it` : "";
+  if (holderOwner === PRUNE_LOCK_OWNER && owner !== PRUNE_LOCK_OWNER) {
+    // Retention holds the lock for seconds; skipping would lose this run's recovery point.
+    return new HavenError("TRANSIENT", `target ${target} is being pruned${by}`, {
+      hint: `try again in a moment: a prune holds the lock only while it removes snapshots${expiry}`,
+    });
+  }
   if (owner !== "" && holderOwner === owner) {
     return new HavenError(
       "TRANSIENT",

@@ -8,7 +8,7 @@ import { connectRedis } from "../../src/jobs/connection";
 import type { JobContext } from "../../src/jobs/context";
 import { enqueueBackup, waitForResult } from "../../src/jobs/enqueue";
 import { openQueues, type HavenQueues } from "../../src/jobs/queues";
-import { targetLockKey } from "../../src/jobs/lock";
+import { PRUNE_LOCK_OWNER, targetLockKey } from "../../src/jobs/lock";
 import { QUEUE_NAMES } from "../../src/jobs/names";
 import { installShutdown } from "../../src/jobs/shutdown";
 import {
@@ -127,6 +127,22 @@ test("a re-delivered job whose dead earlier attempt still holds the lock is retr
   const stored = await queues.backup.getJob(job.id!);
   expect(stored?.attemptsMade).toBeGreaterThanOrEqual(2); // at least one attempt met the dead lock
   expect(await redis.get(targetLockKey("orders-db", prefix))).toBeNull(); // released after the run
+});
+
+test("a backup that meets a prune holding the target's lock is retried and runs, not skipped", async () => {
+  const backup = jest.fn((request: BackupRequest) => Promise.resolve(committed(request)));
+  const job = await enqueueBackup(queues, daily(), { retry: { attempts: 4, backoffMs: 1000 } });
+  // The hourly prune of this target, holding its lock for a moment.
+  const pruneToken = `otherhost/4242/${"0".repeat(24)}/${encodeURIComponent(PRUNE_LOCK_OWNER)}`;
+  await redis.set(targetLockKey("orders-db", prefix), pruneToken, "PX", 1500);
+  await start({ backup });
+
+  const result = await waitForResult(queues.backup, job);
+
+  expect(result).toMatchObject({ target: "orders-db", state: "committed" });
+  expect(backup).toHaveBeenCalledTimes(1);
+  const stored = await queues.backup.getJob(job.id!);
+  expect(stored?.attemptsMade).toBeGreaterThanOrEqual(2); // at least one attempt met the prune
 });
 
 test("the CLI side: a fail-fast client connection enqueues a backup and follows it to its result", async () => {

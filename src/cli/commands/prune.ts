@@ -64,11 +64,15 @@ async function withRedisLocks<T>(
   logger: Logger,
   fn: (withLock: WithLock) => Promise<T>,
 ): Promise<T> {
-  const { connectRedis, withTargetLock } = await import("../../jobs");
+  const { connectRedis, PRUNE_LOCK_OWNER, withTargetLock } = await import("../../jobs");
   const redis = await connectRedis(config.redis, { role: "client", logger });
   try {
     return await fn((target, locked) =>
-      withTargetLock(redis, target, config.workers.lockTtl, locked, { prefix: config.queuePrefix, logger }),
+      withTargetLock(redis, target, config.workers.lockTtl, locked, {
+        prefix: config.queuePrefix,
+        logger,
+        owner: PRUNE_LOCK_OWNER,
+      }),
     );
   } finally {
     redis.disconnect();
