@@ -5,6 +5,7 @@
  * while their identity is kept: this is how an operator finds out before a disaster does.
  */
 import { once } from "node:events";
+import type { Readable } from "node:stream";
 import { listSnapshotRefs, loadManifests } from "../catalog/catalog";
 import type { HavenConfig } from "../config/types";
 import { loadIdentityFile, type AgeIdentity } from "../crypto/age";
@@ -79,14 +80,22 @@ async function decryptsFirstChunk(
   size: number,
   identities: AgeIdentity[],
 ): Promise<string | null> {
-  const body = await storage.get(key, { range: [0, Math.min(size, PROBE_BYTES) - 1] });
+  const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+  let body: Readable;
+  try {
+    body = await storage.get(key, { range: [0, Math.min(size, PROBE_BYTES) - 1] });
+  } catch (error) {
+    // A missing or unreadable object is this object's row, not the end of the whole check.
+    return `could not read it: ${message(error)}`;
+  }
   const decrypt = createDecryptStream(identities);
-  body.pipe(decrypt);
+  body.pipe(decrypt); // pipe() does not pass the body's errors on: they are raced below
   const outcome = await Promise.race([
     once(decrypt, "data").then(() => null),
     once(decrypt, "end").then(() => null), // an empty payload: the header and MAC checked out
-    once(decrypt, "error").then(([error]) => (error instanceof Error ? error.message : String(error))),
-  ]).catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+    once(decrypt, "error").then(([error]) => message(error)),
+    once(body, "error").then(([error]) => `could not read it: ${message(error)}`),
+  ]).catch((error: unknown) => message(error));
   body.destroy();
   decrypt.destroy();
   return outcome;

@@ -5,7 +5,7 @@
  */
 import { execFileSync, execSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, open, readdir, stat, truncate, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, rm, stat, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Manifest } from "../../src/catalog/manifest";
 import { generateIdentity } from "../../src/crypto/age";
@@ -150,4 +150,16 @@ test("a bit-flipped or truncated payload never restores as success", async () =>
   const truncated = await cli(["restore", "share", "--to", join(work, "truncated")]);
   expect(truncated.code).not.toBe(0);
   expect(truncated.stderr).toMatch(/corrupt|truncat|decrypt/i);
+});
+
+test("keys check reports an object it cannot read as that object's row, and checks the others", async () => {
+  await rm(await payloadPath("share"));
+  const result = await cli(["keys", "check", "-o", "json"]);
+  expect(result.code).toBe(12);
+  expect(result.stderr).not.toMatch(/\n\s+at /); // a finding, not a crash
+  const rows = JSON.parse(result.stdout) as Array<{ target: string; ok: boolean; detail: string }>;
+  expect(rows.filter((r) => !r.ok)).toEqual([
+    expect.objectContaining({ target: "share", detail: expect.stringContaining("could not read it") }),
+  ]);
+  expect(rows.filter((r) => r.ok).length).toBeGreaterThanOrEqual(1);
 });
