@@ -3,9 +3,14 @@
  * decides about them with a policy: they are reported and kept, until the operator asks for their
  * removal explicitly (`haven prune --orphans`); even then Object Lock is honoured and each snapshot
  * goes manifest first. Folders without a manifest are not orphans but leftovers (maintenance's job).
+ *
+ * A sweeping `--orphans` (no target named) also keeps an orphan whose newest snapshot is younger than
+ * RECENT_ORPHAN_MS: a target really removed from the config gets no new snapshots, while one that
+ * still does is most likely someone's live target (a wrong `-c`, another installation sharing the
+ * bucket). Naming the target removes it anyway.
  */
 import type { Logger } from "pino";
-import { layout } from "../catalog/layout";
+import { layout, snapshotIdTime } from "../catalog/layout";
 import type { HavenConfig } from "../config/types";
 import { isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
@@ -14,6 +19,8 @@ import type { WithLock } from "./execute";
 import { listSnapshotFolders, type SnapshotFolder } from "./inventory";
 import { snapshotLock, type LockedSnapshot } from "./locks";
 import { RemovalError, removeSnapshot, type PruneFailure } from "./remove";
+
+export const RECENT_ORPHAN_MS = 7 * 24 * 3600_000;
 
 /** The snapshots of one orphan target on one destination. */
 export interface OrphanTarget {
@@ -50,6 +57,8 @@ export interface OrphanOutcome {
   readonly snapshots: readonly string[];
   /** keep: reported only (no --orphans); remove: removal asked for (done unless dry run). */
   readonly action: "keep" | "remove";
+  /** Why a removal asked for was not done (a recent orphan, see the module comment). */
+  readonly keptBecause?: string;
   readonly removed: readonly string[];
   readonly locked: readonly LockedSnapshot[];
   readonly failed: readonly PruneFailure[];
@@ -90,6 +99,15 @@ export async function pruneOrphans(
       outcomes.push({ ...base, action: "keep", removed: [], locked: [], failed: [] });
       continue;
     }
+    const newest = orphan.snapshots.at(-1);
+    if (options.only === undefined && newest && isRecent(newest.id, options.now)) {
+      const keptBecause =
+        `its newest snapshot, ${newest.id}, is less than ${RECENT_ORPHAN_MS / (24 * 3600_000)} days old: ` +
+        `is another config or installation still backing it up? To remove it anyway: haven prune ${orphan.target} --orphans`;
+      logger.warn({ target: orphan.target }, `orphan target kept: ${keptBecause}`);
+      outcomes.push({ ...base, action: "keep", keptBecause, removed: [], locked: [], failed: [] });
+      continue;
+    }
     if (options.dryRun) {
       const { locked } = await splitLocked(storage, orphan.snapshots, options.now);
       outcomes.push({ ...base, action: "remove", removed: [], locked, failed: [] });
@@ -120,6 +138,10 @@ export async function pruneOrphans(
     );
   }
   return outcomes;
+}
+
+function isRecent(id: string, now: Date): boolean {
+  return now.getTime() - snapshotIdTime(id).getTime() < RECENT_ORPHAN_MS;
 }
 
 async function splitLocked(

@@ -27,6 +27,7 @@ export interface OrphanJson {
   target: string;
   snapshots: string[];
   action: "keep" | "remove";
+  keptBecause?: string;
   locked: Array<{ id: string; until?: string; legalHold?: true }>;
   removed?: string[];
   failed?: PruneFailure[];
@@ -63,6 +64,7 @@ export function pruneReportJson(report: PruneReport): PruneReportJson {
       target: orphan.target,
       snapshots: [...orphan.snapshots],
       action: orphan.action,
+      ...(orphan.keptBecause ? { keptBecause: orphan.keptBecause } : {}),
       locked: orphan.locked.map(({ id, ...lock }) => ({ id, ...lockJson(lock) })),
       ...(report.dryRun ? {} : { removed: [...orphan.removed], failed: [...orphan.failed] }),
     })),
@@ -91,7 +93,8 @@ export function pruneReportTable(report: PruneReport): string {
     const lines = [
       `== orphan ${orphan.target} on ${orphan.destination}: ${orphan.snapshots.length} snapshots of a target that is not in the config`,
     ];
-    if (orphan.action === "keep") lines.push("kept (remove them with: haven prune --orphans)");
+    if (orphan.keptBecause) lines.push(`kept: ${orphan.keptBecause}`);
+    else if (orphan.action === "keep") lines.push("kept (remove them with: haven prune --orphans)");
     else if (report.dryRun) lines.push(`would remove ${orphan.snapshots.length - orphan.locked.length}`);
     else lines.push(`removed ${orphan.removed.length}`);
     for (const { id, ...lock } of orphan.locked) lines.push(`kept: ${id} ${lockedReason(lock)}`);

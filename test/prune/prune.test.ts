@@ -19,6 +19,7 @@ import {
   executePrune,
   PruneRefusedError,
   pruneReportJson,
+  pruneReportTable,
   pruneRun,
   pruneRunError,
   type WithLock,
@@ -306,6 +307,56 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
       });
       expect(await listKeys(storage)).toEqual(keysWithout(before, orphans));
       expect((await listSnapshotRefs(storage)).map((r) => r.id)).toEqual(kept.map((s) => s.id));
+    } finally {
+      await close();
+    }
+  });
+
+  test("a sweeping --orphans keeps an orphan with a recent snapshot (someone's live target?); naming it removes it", async () => {
+    const { config, storage, close } = await setup(kind, {
+      destinations: ["primary"],
+      retention: "{ daily: 5 }",
+    });
+    try {
+      const live = uniqueName("live");
+      const recent = [
+        await writeSnapshot(storage, live, new Date(NOW.getTime() - 20 * DAY)),
+        await writeSnapshot(storage, live, new Date(NOW.getTime() - 2 * DAY)),
+      ];
+      const before = await listKeys(storage);
+
+      const swept = await pruneRun(config, {
+        now: NOW,
+        orphans: true,
+        withLock,
+        openStorage: () => storage,
+        logger,
+      });
+      expect(swept.orphans).toEqual([
+        expect.objectContaining({
+          target: live,
+          action: "keep",
+          keptBecause: expect.stringContaining(`haven prune ${live} --orphans`) as unknown,
+          removed: [],
+        }),
+      ]);
+      expect(pruneReportTable(swept)).toContain(`is less than 7 days old`);
+      expect(await listKeys(storage)).toEqual(before);
+
+      const named = await pruneRun(config, {
+        target: live,
+        now: NOW,
+        orphans: true,
+        withLock,
+        openStorage: () => storage,
+        logger,
+      });
+      expect(named.orphans[0]).toMatchObject({
+        target: live,
+        action: "remove",
+        removed: recent.map((s) => s.id),
+      });
+      expect(await listKeys(storage)).toEqual(keysWithout(before, recent));
     } finally {
       await close();
     }

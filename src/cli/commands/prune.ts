@@ -32,7 +32,10 @@ export function pruneCommand(): Command {
     )
     .argument("[target]", "only this target; with --orphans also a target no longer in the config")
     .option("--dry-run", "print every snapshot with keep/remove and the reason, and remove nothing")
-    .option("--orphans", "also remove the snapshots of targets that are no longer in the config")
+    .option(
+      "--orphans",
+      "also remove the snapshots of targets that are no longer in the config (one with a snapshot under 7 days old only when named as TARGET)",
+    )
     .addOption(
       new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
     )
