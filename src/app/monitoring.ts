@@ -32,6 +32,8 @@ export interface EvaluationOutcome {
   evaluations: TargetEvaluation[];
   /** Targets whose destination could not be read, with the error. */
   unreachable: Array<{ target: string; destination: string; error: string }>;
+  /** Destinations read successfully in this pass: only these may be declared reachable again. */
+  reached: string[];
 }
 
 /** Evaluates RPO and RTO of the given targets (default: all) from their primary destinations. */
@@ -41,12 +43,13 @@ export async function evaluateTargets(
   options: { now?: Date; cache?: SloCache; targets?: string[] } = {},
 ): Promise<EvaluationOutcome> {
   const now = options.now ?? new Date();
-  const outcome: EvaluationOutcome = { evaluations: [], unreachable: [] };
+  const outcome: EvaluationOutcome = { evaluations: [], unreachable: [], reached: [] };
   for (const target of Object.values(config.targets)) {
     if (options.targets && !options.targets.includes(target.name)) continue;
     const storage = primaryStorage(config, target, { logger, signal: AbortSignal.timeout(60_000) });
     try {
       const inputs = await loadSloInputs(storage, target.name, { cache: options.cache });
+      outcome.reached.push(storage.name);
       for (const problem of inputs.problems)
         logger.warn({ target: target.name, problem }, "unreadable object");
       outcome.evaluations.push(
@@ -104,7 +107,9 @@ export class Monitor {
       const c = storageUnreachable(u.destination, new Error(u.error), now);
       await this.incidents.raise(c.key, c.event);
     }
-    for (const name of Object.keys(this.config.destinations)) {
+    // Only what this pass read: a pass over some targets (after a verification) says nothing of the
+    // destinations it did not touch, and clearing those would make an outage's alert flap.
+    for (const name of new Set(outcome.reached)) {
       if (!unreachable.has(name)) await this.incidents.clear(storageReachable(name));
     }
     await this.incidents.reconcile(conditions, {
