@@ -5,7 +5,7 @@
 import { text } from "node:stream/consumers";
 import { HavenError } from "../lib/errors";
 import type { StorageBackend } from "../storage/types";
-import { layout, parseManifestKey } from "./layout";
+import { layout, parseManifestKey, parseSnapshotKey } from "./layout";
 import { manifestSchema, MANIFEST_FORMAT_VERSION, type Manifest } from "./manifest";
 
 export interface SnapshotRef {
@@ -39,7 +39,28 @@ export async function readManifest(storage: StorageBackend, target: string, id: 
     }
     throw error;
   }
-  return parseManifest(raw, `${storage.location}/${key}`);
+  const manifest = parseManifest(raw, `${storage.location}/${key}`);
+  assertManifestBelongs(manifest, target, id, `${storage.location}/${key}`);
+  return manifest;
+}
+
+/**
+ * A manifest must describe the snapshot whose folder holds it, and name only objects inside that
+ * folder: a restore, a verification or a copy reads the keys it names, so a manifest moved by hand
+ * or forged under `a/ID/` that names `b/...` would otherwise hand out another target's data.
+ */
+export function assertManifestBelongs(manifest: Manifest, target: string, id: string, where: string): void {
+  const outside = manifest.payload.find((object) => {
+    const parsed = parseSnapshotKey(object.key);
+    return !parsed || parsed.target !== target || parsed.id !== id || parsed.rest === "manifest.json";
+  });
+  if (manifest.id !== id || manifest.target !== target || outside) {
+    throw new HavenError(
+      "INTEGRITY",
+      `manifest ${where} does not describe snapshot ${id} of ${target}${outside ? ` (it names ${outside.key})` : ""}`,
+      { hint: "inspect the manifest; Haven never writes such a manifest: restore another snapshot" },
+    );
+  }
 }
 
 export function parseManifest(raw: string, where: string): Manifest {

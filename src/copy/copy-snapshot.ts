@@ -12,9 +12,9 @@
 import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import type { Logger } from "pino";
-import { layout, parseSnapshotKey } from "../catalog/layout";
-import { parseManifest } from "../catalog/catalog";
-import type { Manifest, StoredObject } from "../catalog/manifest";
+import { layout } from "../catalog/layout";
+import { assertManifestBelongs, parseManifest } from "../catalog/catalog";
+import type { StoredObject } from "../catalog/manifest";
 import type { HavenConfig } from "../config/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
@@ -68,7 +68,7 @@ export async function copySnapshot(
   const manifestKey = layout.manifest(target, snapshotId);
   const raw = await readSourceManifest(from, target, snapshotId);
   const manifest = parseManifest(raw, `${from.location}/${manifestKey}`);
-  assertBelongs(manifest, target, snapshotId, from);
+  assertManifestBelongs(manifest, target, snapshotId, `${from.name}:${layout.manifest(target, snapshotId)}`);
 
   if (await to.stat(manifestKey)) {
     await assertSameManifest(to, manifestKey, raw);
@@ -145,21 +145,6 @@ async function readSourceManifest(from: StorageBackend, target: string, id: stri
       });
     }
     throw error;
-  }
-}
-
-/** A manifest must describe its own snapshot, and name only objects inside its folder. */
-function assertBelongs(manifest: Manifest, target: string, id: string, from: StorageBackend): void {
-  const outside = manifest.payload.find((object) => {
-    const parsed = parseSnapshotKey(object.key);
-    return !parsed || parsed.target !== target || parsed.id !== id || parsed.rest === "manifest.json";
-  });
-  if (manifest.id !== id || manifest.target !== target || outside) {
-    throw new HavenError(
-      "INTEGRITY",
-      `manifest ${layout.manifest(target, id)} on ${from.name} does not describe snapshot ${id} of ${target}${outside ? ` (it names ${outside.key})` : ""}; not copied`,
-      { hint: `inspect the manifest on ${from.location}; Haven never writes such a manifest` },
-    );
   }
 }
 

@@ -7,7 +7,9 @@
 import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { readManifest } from "../../src/catalog/catalog";
+import { Readable } from "node:stream";
+import { listSnapshotRefs, readManifest } from "../../src/catalog/catalog";
+import { layout, newSnapshotId } from "../../src/catalog/layout";
 import { mainObject } from "../../src/catalog/manifest";
 import type { HavenConfig } from "../../src/config/types";
 import { runRestore } from "../../src/engine/restore";
@@ -89,4 +91,25 @@ test("bytes added at the end fail with INTEGRITY, naming the stored object's siz
   const outcome = await restoreWith(Buffer.concat([pristine, Buffer.alloc(16)]), "appended");
   expectIntegrityError(outcome);
   expect((outcome as Error).message).toMatch(/stored object .* expected \d+ bytes, read \d+/);
+});
+
+test("a manifest that names another snapshot's objects is refused, so nothing reads them through it", async () => {
+  const storage = createStorage(cfg.destinations.primary!, silentLogger);
+  try {
+    const [ref] = await listSnapshotRefs(storage, target);
+    const real = await readManifest(storage, target, ref!.id);
+    const forgedId = newSnapshotId(new Date());
+    // Moved by hand into another folder, or forged there with its own target and id: either way it
+    // names the objects of the real snapshot.
+    for (const forged of [real, { ...real, target: "other", id: forgedId }]) {
+      await storage.put(layout.manifest("other", forgedId), Readable.from([JSON.stringify(forged)]));
+      await expect(readManifest(storage, "other", forgedId)).rejects.toMatchObject({
+        code: "INTEGRITY",
+        message: expect.stringContaining(`does not describe snapshot ${forgedId} of other`) as unknown,
+      });
+      await storage.remove([layout.manifest("other", forgedId)]);
+    }
+  } finally {
+    await storage.close();
+  }
 });
