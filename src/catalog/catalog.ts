@@ -5,7 +5,7 @@
 import { text } from "node:stream/consumers";
 import { HavenError } from "../lib/errors";
 import type { StorageBackend } from "../storage/types";
-import { layout, parseManifestKey, parseSnapshotKey } from "./layout";
+import { layout, parseManifestKey, parseSnapshotKey, snapshotIdTime } from "./layout";
 import { manifestSchema, MANIFEST_FORMAT_VERSION, type Manifest } from "./manifest";
 
 export interface SnapshotRef {
@@ -134,6 +134,23 @@ export async function findSnapshot(
     .filter((m) => Math.floor(new Date(m.startedAt).getTime() / 1000) * 1000 <= at)
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt) || a.id.localeCompare(b.id));
   const newest = candidates.at(-1);
+  // A newer snapshot that cannot be read (damaged, or a newer format) must not be passed over in
+  // silence: restoring an older one instead is the operator's choice, with --snapshot.
+  const unreadable = loaded
+    .filter((l) => l.manifest === undefined && snapshotIdTime(l.ref.id).getTime() <= at)
+    .filter((l) => !newest || snapshotIdTime(l.ref.id).getTime() >= snapshotIdTime(newest.id).getTime())
+    .at(-1);
+  if (unreadable) {
+    throw new HavenError(
+      "INTEGRITY",
+      `snapshot ${unreadable.ref.id} of ${target} is the newest one asked for, and it cannot be read: ${unreadable.error ?? "unreadable"}`,
+      {
+        hint: newest
+          ? `to restore the newest readable one instead, pass --snapshot ${newest.id}; if it is a newer format, upgrade Haven`
+          : "if it is a newer format, upgrade Haven; haven snapshots lists what exists",
+      },
+    );
+  }
   if (!newest) {
     const when = selector.at ? ` at or before ${selector.at.toISOString()}` : "";
     throw new HavenError(

@@ -113,3 +113,26 @@ test("a manifest that names another snapshot's objects is refused, so nothing re
     await storage.close();
   }
 });
+
+test("a newest snapshot whose manifest cannot be read stops a restore of 'the newest', naming the way on", async () => {
+  const storage = createStorage(cfg.destinations.primary!, silentLogger);
+  const [ref] = await listSnapshotRefs(storage, target);
+  const damagedId = newSnapshotId(new Date(Date.now() + 1000));
+  await storage.put(layout.manifest(target, damagedId), Readable.from(['{"formatVersion": 1, "id": "trunc']));
+  try {
+    const outcome = await restoreWith(pristine, "newest-unreadable");
+    expectIntegrityError(outcome);
+    expect(outcome).toMatchObject({
+      message: expect.stringContaining(
+        `snapshot ${damagedId} of ${target} is the newest one asked for`,
+      ) as unknown,
+      hint: expect.stringContaining(`--snapshot ${ref!.id}`) as unknown,
+    });
+    // Named explicitly, the older snapshot restores.
+    const to = join(work, "older-by-id");
+    await runRestore(cfg, { target, snapshot: ref!.id, to: { kind: "path", path: to } }, context());
+  } finally {
+    await storage.remove([layout.manifest(target, damagedId)]);
+    await storage.close();
+  }
+});
