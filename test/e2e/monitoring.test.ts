@@ -241,12 +241,15 @@ async function putStaleCopy(
   at: Date,
 ): Promise<string> {
   const id = newSnapshotId(at);
+  const { payload } = manifest as { payload: Array<{ key: string }> };
   const stale = {
     ...manifest,
     id,
     target: "stale",
     startedAt: at.toISOString(),
     finishedAt: at.toISOString(),
+    // Its own folder's keys: readers refuse a manifest that names another snapshot's objects.
+    payload: payload.map((object) => ({ ...object, key: `stale/${id}/${object.key.split("/").at(-1)!}` })),
   };
   await storage.put(layout.manifest("stale", id), Readable.from([JSON.stringify(stale)]));
   return id;
