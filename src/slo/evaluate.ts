@@ -77,7 +77,7 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     snapshots: input.snapshots,
     now,
   });
-  const lastVerification = newestVerification(input.verifications);
+  const lastVerification = standingVerification(input.verifications);
 
   const statuses: SloStatus[] = [rpo.status, rto.status];
   const reasons: string[] = [];
@@ -118,6 +118,18 @@ export function restoreTestsOf(verifications: readonly VerificationPoint[]): Res
       result: v.result,
       ...(v.plainSize === undefined ? {} : { plainSize: v.plainSize }),
     }));
+}
+
+/**
+ * The newest verification of the newest snapshot that was verified (snapshot ids sort by time).
+ * Verification may pick an older snapshot at random; its pass says nothing of a newer snapshot that
+ * failed, so it must not clear that failure.
+ */
+export function standingVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {
+  let newestSnapshot: string | undefined;
+  for (const v of verifications)
+    if (newestSnapshot === undefined || v.snapshotId > newestSnapshot) newestSnapshot = v.snapshotId;
+  return newestVerification(verifications.filter((v) => v.snapshotId === newestSnapshot));
 }
 
 export function newestVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {

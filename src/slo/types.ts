@@ -108,7 +108,8 @@ export interface TargetEvaluation {
   rpo: RpoEvaluation;
   rto: RtoEvaluation;
   newestSnapshot: SnapshotPoint | null;
-  /** The newest verification of any kind. */
+  /** The verification that stands for the target: the newest one of the newest snapshot that was
+   * verified, of any kind. A pass on an older snapshot does not stand over a newer one's failure. */
   lastVerification: VerificationPoint | null;
   /** Bytes stored for the target's snapshots (on the destination evaluated). */
   storedBytes: number;

@@ -407,6 +407,52 @@ describe("evaluateTarget", () => {
     expect(statusExitCode([untested, integrity, missed])).toBe(0);
   });
 
+  test("a pass on an older snapshot does not stand over the newest verified snapshot's failure", () => {
+    const integrity = (
+      snapshotId: string,
+      finishedAt: string,
+      result: "passed" | "failed",
+    ): VerificationPoint => ({
+      kind: "integrity",
+      snapshotId,
+      finishedAt: at(finishedAt),
+      totalMs: 1000,
+      result,
+    });
+    const evaluate = (verifications: VerificationPoint[]) =>
+      evaluateTarget({
+        target: "t",
+        rpoMs: 26 * H,
+        rtoMs: 4 * H,
+        snapshots: [
+          snapshot("20261121T020000Z-aaaa0001", "2026-11-21T02:05:00Z"),
+          snapshot("20261122T020000Z-bbbb0002", "2026-11-22T02:05:00Z"),
+        ],
+        verifications: [
+          { ...passedRestore("2026-11-21T06:30:00Z", 40 * MIN), snapshotId: "20261121T020000Z-aaaa0001" },
+          ...verifications,
+        ],
+        now,
+      });
+    const failedNewest = integrity("20261122T020000Z-bbbb0002", "2026-11-22T03:00:00Z", "failed");
+    // A later random pick of the older snapshot passes: the newest snapshot is still known bad.
+    const laterOlderPass = integrity("20261121T020000Z-aaaa0001", "2026-11-22T09:00:00Z", "passed");
+    const stillBad = evaluate([failedNewest, laterOlderPass]);
+    expect(stillBad.lastVerification).toMatchObject({
+      snapshotId: "20261122T020000Z-bbbb0002",
+      result: "failed",
+    });
+    expect(stillBad.status).toBe("at-risk");
+    // Checked again and passing, the newest snapshot clears it.
+    const rechecked = evaluate([
+      failedNewest,
+      laterOlderPass,
+      integrity("20261122T020000Z-bbbb0002", "2026-11-22T10:00:00Z", "passed"),
+    ]);
+    expect(rechecked.lastVerification).toMatchObject({ result: "passed" });
+    expect(rechecked.status).toBe("ok");
+  });
+
   test("worstStatus orders breached > at-risk > unknown > ok", () => {
     expect(worstStatus([])).toBe("ok");
     expect(worstStatus(["ok", "unknown"])).toBe("unknown");
