@@ -12,7 +12,7 @@ import { runVerification } from "../verify/run";
 import type { Redis } from "ioredis";
 import { localActor } from "../audit";
 import { copyPending, copyReportError } from "../copy";
-import { PRUNE_LOCK_OWNER, targetLockKey, withTargetLock } from "../jobs";
+import { isTargetLocked, PRUNE_LOCK_OWNER, withTargetLock } from "../jobs";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
 import type { Monitor } from "./monitoring";
@@ -146,9 +146,7 @@ async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | und
 async function cleanupAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined) {
   const reports: Record<string, unknown> = {};
   // A held target lock means a run is writing there now, however old its upload looks.
-  const busy = redis
-    ? async (target: string) => (await redis.exists(targetLockKey(target, config.queuePrefix))) > 0
-    : undefined;
+  const busy = redis ? (target: string) => isTargetLocked(redis, target, config.queuePrefix) : undefined;
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, ctx.logger);
     try {

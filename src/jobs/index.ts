@@ -12,7 +12,13 @@ export {
 export { jobInfo, type JobContext, type JobInfo } from "./context";
 export { enqueueBackup, waitForResult, type EnqueueOptions, type WaitOptions } from "./enqueue";
 export { decodeFailure, encodeFailure, isRetryable, toJobError } from "./failures";
-export { PRUNE_LOCK_OWNER, targetLockKey, withTargetLock, type TargetLockOptions } from "./lock";
+export {
+  isTargetLocked,
+  PRUNE_LOCK_OWNER,
+  targetLockKey,
+  withTargetLock,
+  type TargetLockOptions,
+} from "./lock";
 export * from "./names";
 export { DEFAULT_RETRY, jobOptions, type HavenJobOptions, type RetryPolicy } from "./policy";
 export { openQueues, type HavenQueues, type OpenQueuesOptions } from "./queues";

@@ -47,6 +47,11 @@ export function targetLockKey(target: string, prefix: string = DEFAULT_PREFIX): 
   return `${prefix}:lock:target:${target}`;
 }
 
+/** True while some run holds the lock of `target` (maintenance leaves such a target's uploads alone). */
+export async function isTargetLocked(redis: Redis, target: string, prefix?: string): Promise<boolean> {
+  return (await redis.exists(targetLockKey(target, prefix))) > 0;
+}
+
 /**
  * Runs `fn` while holding the lock of `target`, and returns what it returns (or throws what it
  * throws). Throws HavenError LOCKED at once, without calling `fn`, when another run holds the lock.

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { newSnapshotId } from "../../src/catalog/layout";
 import { cleanupLeftovers } from "../../src/engine/maintenance";
-import { targetLockKey, withTargetLock } from "../../src/jobs";
+import { isTargetLocked, withTargetLock } from "../../src/jobs";
 import { silentLogger } from "../../src/lib/logger";
 import { createStorage } from "../../src/storage";
 import { tempDir } from "../helpers/s3-config";
@@ -63,7 +63,7 @@ test("a target whose lock is held keeps its old leftovers; the others' are remov
           graceMs: 3600_000,
           now: new Date(),
           logger: silentLogger,
-          busy: async (target) => (await redis.exists(targetLockKey(target, prefix))) > 0,
+          busy: (target) => isTargetLocked(redis, target, prefix),
         }),
       { prefix },
     );
@@ -78,7 +78,7 @@ test("a target whose lock is held keeps its old leftovers; the others' are remov
       graceMs: 3600_000,
       now: new Date(),
       logger: silentLogger,
-      busy: async (target) => (await redis.exists(targetLockKey(target, prefix))) > 0,
+      busy: (target) => isTargetLocked(redis, target, prefix),
     });
     expect(after).toMatchObject({ keptBusy: 0 });
     expect(await filesOf("busy")).toBe(0);
