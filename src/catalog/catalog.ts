@@ -58,7 +58,9 @@ export function assertManifestBelongs(manifest: Manifest, target: string, id: st
     throw new HavenError(
       "INTEGRITY",
       `manifest ${where} does not describe snapshot ${id} of ${target}${outside ? ` (it names ${outside.key})` : ""}`,
-      { hint: "inspect the manifest; Haven never writes such a manifest: restore another snapshot" },
+      {
+        hint: `Haven never writes such a manifest: inspect it, and restore another snapshot (haven snapshots ${target} lists them; pass --snapshot ID)`,
+      },
     );
   }
 }
@@ -136,10 +138,11 @@ export async function findSnapshot(
   const newest = candidates.at(-1);
   // A newer snapshot that cannot be read (damaged, or a newer format) must not be passed over in
   // silence: restoring an older one instead is the operator's choice, with --snapshot.
-  const unreadable = loaded
-    .filter((l) => l.manifest === undefined && snapshotIdTime(l.ref.id).getTime() <= at)
-    .filter((l) => !newest || snapshotIdTime(l.ref.id).getTime() >= snapshotIdTime(newest.id).getTime())
-    .at(-1);
+  const from = newest ? snapshotIdTime(newest.id).getTime() : -Infinity;
+  const unreadable = loaded.findLast((l) => {
+    const taken = snapshotIdTime(l.ref.id).getTime();
+    return l.manifest === undefined && taken >= from && taken <= at;
+  });
   if (unreadable) {
     throw new HavenError(
       "INTEGRITY",

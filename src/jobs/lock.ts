@@ -22,6 +22,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Redis } from "ioredis";
 import { formatDuration } from "../lib/duration";
 import { HavenError } from "../lib/errors";
@@ -234,7 +235,10 @@ function keepRenewed(
     async stop() {
       stop();
       // A renewal that hangs on an unreachable Redis must not hold the run's end back.
-      await withTimeout(Promise.allSettled([...inFlight]), Math.min(every, 1000), "").catch(() => undefined);
+      await Promise.race([
+        Promise.allSettled([...inFlight]),
+        sleep(Math.min(every, 1000), undefined, { ref: false }),
+      ]);
     },
   };
 }
