@@ -112,29 +112,22 @@ test("two concurrent backups of one target: one runs, the other completes as ski
   expect(await stored?.getState()).toBe("completed");
 });
 
-test("a re-delivered job whose dead earlier attempt still holds the lock is retried and runs, not skipped", async () => {
-  const backup = jest.fn((request: BackupRequest) => Promise.resolve(committed(request)));
-  const job = await enqueueBackup(queues, daily(), { retry: { attempts: 4, backoffMs: 1000 } });
+/** A lock token as another process would hold it (host/pid/random/owner), naming `owner`. */
+const heldBy = (host: string, owner: string) =>
+  `${host}/999999/${"0".repeat(24)}/${encodeURIComponent(owner)}`;
+
+test.each([
   // What a SIGKILLed worker leaves: its lock, naming this job, no longer renewed, expiring on its own.
-  const deadToken = `deadhost/999999/${"0".repeat(24)}/${encodeURIComponent(`${QUEUE_NAMES.backup}:${job.id}`)}`;
-  await redis.set(targetLockKey("orders-db", prefix), deadToken, "PX", 1500);
-  await start({ backup });
-
-  const result = await waitForResult(queues.backup, job);
-
-  expect(result).toMatchObject({ target: "orders-db", state: "committed" });
-  expect(backup).toHaveBeenCalledTimes(1);
-  const stored = await queues.backup.getJob(job.id!);
-  expect(stored?.attemptsMade).toBeGreaterThanOrEqual(2); // at least one attempt met the dead lock
-  expect(await redis.get(targetLockKey("orders-db", prefix))).toBeNull(); // released after the run
-});
-
-test("a backup that meets a prune holding the target's lock is retried and runs, not skipped", async () => {
+  [
+    "a re-delivered job whose dead earlier attempt still holds the lock",
+    (jobId: string) => heldBy("deadhost", `${QUEUE_NAMES.backup}:${jobId}`),
+  ],
+  // The hourly prune of this target, holding its lock for a moment.
+  ["a backup that meets a prune holding the target's lock", () => heldBy("otherhost", PRUNE_LOCK_OWNER)],
+])("%s is retried and runs, not skipped", async (_case, holder) => {
   const backup = jest.fn((request: BackupRequest) => Promise.resolve(committed(request)));
   const job = await enqueueBackup(queues, daily(), { retry: { attempts: 4, backoffMs: 1000 } });
-  // The hourly prune of this target, holding its lock for a moment.
-  const pruneToken = `otherhost/4242/${"0".repeat(24)}/${encodeURIComponent(PRUNE_LOCK_OWNER)}`;
-  await redis.set(targetLockKey("orders-db", prefix), pruneToken, "PX", 1500);
+  await redis.set(targetLockKey("orders-db", prefix), holder(job.id!), "PX", 1500);
   await start({ backup });
 
   const result = await waitForResult(queues.backup, job);
@@ -142,7 +135,8 @@ test("a backup that meets a prune holding the target's lock is retried and runs,
   expect(result).toMatchObject({ target: "orders-db", state: "committed" });
   expect(backup).toHaveBeenCalledTimes(1);
   const stored = await queues.backup.getJob(job.id!);
-  expect(stored?.attemptsMade).toBeGreaterThanOrEqual(2); // at least one attempt met the prune
+  expect(stored?.attemptsMade).toBeGreaterThanOrEqual(2); // at least one attempt met the held lock
+  expect(await redis.get(targetLockKey("orders-db", prefix))).toBeNull(); // released after the run
 });
 
 test("the CLI side: a fail-fast client connection enqueues a backup and follows it to its result", async () => {

@@ -298,6 +298,16 @@ describe("prune and locked objects", () => {
     });
   }
 
+  /** A dry run's JSON report. */
+  const dryRun = async (config: HavenConfig, storage: StorageBackend, now: Date) =>
+    pruneReportJson(await pruneRun(config, { dryRun: true, now, openStorage: () => storage, logger }));
+
+  /** The real run, with the proxy's record cleared first so it shows only this run's requests. */
+  const realRun = (config: HavenConfig, storage: StorageBackend, now: Date) => {
+    proxy.requests.length = 0;
+    return pruneRun(config, { now, withLock: inProcessLock, openStorage: () => storage, logger });
+  };
+
   /**
    * No delete request (since proxy.requests was cleared) named an object of a `kept` snapshot, and
    * the bucket holds what it held `before` less the `removed` snapshots' objects.
@@ -335,22 +345,14 @@ describe("prune and locked objects", () => {
     const now = new Date("2026-11-10T00:00:00Z");
     const before = await listKeys(storage);
 
-    const dry = pruneReportJson(
-      await pruneRun(config, { dryRun: true, now, openStorage: () => storage, logger }),
-    );
+    const dry = await dryRun(config, storage, now);
     expect(dry.results[0]?.remove?.map((e) => e.id)).toEqual([s4.id, s3_.id, s2.id, s1.id]);
     expect(dry.results[0]?.locked).toEqual([
       { id: s2.id, until: "2098-06-01T00:00:00.000Z" },
       { id: s1.id, until: future },
     ]);
 
-    proxy.requests.length = 0;
-    const report = await pruneRun(config, {
-      now,
-      withLock: inProcessLock,
-      openStorage: () => storage,
-      logger,
-    });
+    const report = await realRun(config, storage, now);
     expect(report.results[0]).toMatchObject({ removed: [s4.id, s3_.id], failed: [] });
     expect(pruneRunError(report)).toBeNull();
     expect(pruneReportTable(report)).toContain(`kept: ${s1.id} locked until ${future}`);
@@ -382,21 +384,13 @@ describe("prune and locked objects", () => {
     const now = new Date("2026-11-10T00:00:00Z");
     const before = await listKeys(storage);
 
-    const dry = pruneReportJson(
-      await pruneRun(config, { dryRun: true, now, openStorage: () => storage, logger }),
-    );
+    const dry = await dryRun(config, storage, now);
     expect(dry.results[0]?.locked).toEqual([
       { id: s2.id, legalHold: true },
       { id: s1.id, until: "2099-01-01T00:00:00.000Z", legalHold: true },
     ]);
 
-    proxy.requests.length = 0;
-    const report = await pruneRun(config, {
-      now,
-      withLock: inProcessLock,
-      openStorage: () => storage,
-      logger,
-    });
+    const report = await realRun(config, storage, now);
     expect(report.results[0]).toMatchObject({ removed: [s4.id, s3_.id], failed: [] });
     const table = pruneReportTable(report);
     expect(table).toContain(`kept: ${s2.id} under a legal hold`);
