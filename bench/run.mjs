@@ -209,9 +209,11 @@ function createRunner({ results, tls, services, keepRestores }) {
   const restoreDir = (id) => join(WORK, "restored", `${id}-${++restores}`);
   const retire = (dir) => (keepRestores ? undefined : rm(dir, { recursive: true, force: true }));
 
-  const haven = (cfg, ...args) => [process.execPath, CLI, "-c", cfg, "--log-level", "warn", ...args];
-  /** At debug level the S3 backend logs each put's commit time ("put done"), which s3rver makes long. */
-  const havenDebug = (cfg, ...args) => [process.execPath, CLI, "-c", cfg, "--log-level", "debug", ...args];
+  /** Haven's CLI at `level`: warn, or debug where the S3 backend's "put done" line (commit time) is wanted. */
+  const havenAt =
+    (level) =>
+    (cfg, ...args) => [process.execPath, CLI, "-c", cfg, "--log-level", level, ...args];
+  const haven = havenAt("warn");
   /** Seconds the destination spent committing multipart uploads (CompleteMultipartUpload), from the log. */
   const commitSecondsFrom = async (stderrFile) => {
     let ms = 0;
@@ -259,7 +261,7 @@ function createRunner({ results, tls, services, keepRestores }) {
       await record(
         id,
         tree,
-        (s3rver ? havenDebug : haven)(cfg, "backup", "share", "--direct", "-o", "json"),
+        havenAt(s3rver ? "debug" : "warn")(cfg, "backup", "share", "--direct", "-o", "json"),
         {
           env: havenEnv,
           stdoutFile: json,
