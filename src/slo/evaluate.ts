@@ -3,6 +3,7 @@
  * `now` (HOUSE_STYLE practice 9). `haven status`, the RPO watchdog, alerts and metrics all read the
  * same `TargetEvaluation`.
  */
+import { isSnapshotId, snapshotIdTime } from "../catalog/layout";
 import { ExitCode } from "../lib/errors";
 import type { TargetConfig } from "../config/types";
 import { evaluateRpo, newestRecoveryPoint } from "./rpo";
@@ -77,7 +78,7 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     snapshots: input.snapshots,
     now,
   });
-  const lastVerification = standingVerification(input.verifications);
+  const lastVerification = standingVerification(input.verifications, input.snapshots);
 
   const statuses: SloStatus[] = [rpo.status, rto.status];
   const reasons: string[] = [];
@@ -121,14 +122,25 @@ export function restoreTestsOf(verifications: readonly VerificationPoint[]): Res
 }
 
 /**
- * The newest verification of the newest snapshot that was verified (snapshot ids sort by time).
- * Verification may pick an older snapshot at random; its pass says nothing of a newer snapshot that
- * failed, so it must not clear that failure.
+ * The newest verification of the newest snapshot that was verified. Verification may pick an older
+ * snapshot at random; its pass says nothing of a newer snapshot that failed, so it must not clear
+ * that failure. "Newest" is by start time, as `findSnapshot` orders them: ids have second
+ * precision, and two snapshots of the same second would otherwise order by their random tails.
  */
-export function standingVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {
+export function standingVerification(
+  verifications: readonly VerificationPoint[],
+  snapshots: readonly SnapshotPoint[],
+): VerificationPoint | null {
+  const startedAt = new Map(snapshots.flatMap((s) => (s.startedAt ? [[s.id, s.startedAt.getTime()]] : [])));
+  const startOf = (id: string) => startedAt.get(id) ?? (isSnapshotId(id) ? snapshotIdTime(id).getTime() : 0);
   let newestSnapshot: string | undefined;
-  for (const v of verifications)
-    if (newestSnapshot === undefined || v.snapshotId > newestSnapshot) newestSnapshot = v.snapshotId;
+  for (const { snapshotId: id } of verifications) {
+    if (newestSnapshot === undefined) newestSnapshot = id;
+    else {
+      const byStart = startOf(id) - startOf(newestSnapshot);
+      if (byStart > 0 || (byStart === 0 && id > newestSnapshot)) newestSnapshot = id;
+    }
+  }
   return newestVerification(verifications.filter((v) => v.snapshotId === newestSnapshot));
 }
 

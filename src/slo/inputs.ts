@@ -128,6 +128,7 @@ export async function loadSloInputs(
 function snapshotPoint(manifest: Manifest): SnapshotPoint {
   return {
     id: manifest.id,
+    startedAt: new Date(manifest.startedAt),
     finishedAt: new Date(manifest.finishedAt),
     state: manifest.state,
     tiers: manifest.tiers,

@@ -11,6 +11,8 @@
 /** One snapshot as the SLO evaluation sees it. */
 export interface SnapshotPoint {
   id: string;
+  /** When the backup began (ms precision); orders snapshots of the same second, as restores do. */
+  startedAt?: Date;
   finishedAt: Date;
   /** Only `committed` and `partial` snapshots count as recovery points; other states are ignored. */
   state: string;

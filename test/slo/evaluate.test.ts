@@ -322,6 +322,17 @@ describe("evaluateRto", () => {
 
 describe("evaluateTarget", () => {
   const now = at("2026-11-22T12:00:00Z");
+  const integrity = (
+    snapshotId: string,
+    finishedAt: string,
+    result: "passed" | "failed",
+  ): VerificationPoint => ({
+    kind: "integrity",
+    snapshotId,
+    finishedAt: at(finishedAt),
+    totalMs: 1000,
+    result,
+  });
   const passedRestore = (finishedAt: string, totalMs: number): VerificationPoint => ({
     kind: "restore",
     snapshotId: "s",
@@ -408,17 +419,6 @@ describe("evaluateTarget", () => {
   });
 
   test("a pass on an older snapshot does not stand over the newest verified snapshot's failure", () => {
-    const integrity = (
-      snapshotId: string,
-      finishedAt: string,
-      result: "passed" | "failed",
-    ): VerificationPoint => ({
-      kind: "integrity",
-      snapshotId,
-      finishedAt: at(finishedAt),
-      totalMs: 1000,
-      result,
-    });
     const evaluate = (verifications: VerificationPoint[]) =>
       evaluateTarget({
         target: "t",
@@ -451,6 +451,30 @@ describe("evaluateTarget", () => {
     ]);
     expect(rechecked.lastVerification).toMatchObject({ result: "passed" });
     expect(rechecked.status).toBe("ok");
+  });
+
+  test("of two snapshots taken in the same second, the one started later is the newest, whatever their random tails", () => {
+    // Ids have second precision: "ffff" sorts after "0000" though it was taken first.
+    const first = "20261122T020000Z-ffff0001";
+    const second = "20261122T020000Z-00000002";
+    const snapshots = [
+      snapshot(first, "2026-11-22T02:00:00.400Z", { startedAt: at("2026-11-22T02:00:00.100Z") }),
+      snapshot(second, "2026-11-22T02:00:00.900Z", { startedAt: at("2026-11-22T02:00:00.600Z") }),
+    ];
+    const evaluation = evaluateTarget({
+      target: "t",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots,
+      verifications: [
+        { ...passedRestore("2026-11-22T02:30:00Z", 40 * MIN), snapshotId: second },
+        integrity(first, "2026-11-22T02:00:01Z", "failed"),
+        integrity(second, "2026-11-22T02:00:02Z", "passed"),
+      ],
+      now,
+    });
+    expect(evaluation.lastVerification).toMatchObject({ snapshotId: second });
+    expect(evaluation.status).toBe("ok");
   });
 
   test("worstStatus orders breached > at-risk > unknown > ok", () => {
