@@ -34,8 +34,11 @@ export function conditionsFromEvaluation(evaluation: TargetEvaluation): Conditio
         details: {
           RPO: formatDuration(rpo.rpoMs),
           ...(rpo.newest
-            ? { "newest snapshot": rpo.newest.id, "newest finished": rpo.newest.finishedAt.toISOString() }
-            : { "newest snapshot": "none" }),
+            ? {
+                "newest good snapshot": rpo.newest.id,
+                "newest finished": rpo.newest.finishedAt.toISOString(),
+              }
+            : { "newest good snapshot": "none" }),
           ...(rpo.newestAgeMs === null ? {} : { age: formatDuration(rpo.newestAgeMs) }),
         },
       }),

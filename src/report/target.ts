@@ -7,8 +7,15 @@
 import type { Manifest } from "../catalog/manifest";
 import type { TargetConfig, Tier } from "../config/types";
 import { formatDuration } from "../lib/duration";
-import { evaluateRpo, evaluateRto, restoreTestsOf, DEFAULT_SCHEDULE_GRACE_MS } from "../slo/evaluate";
+import {
+  damagedSnapshots,
+  evaluateRpo,
+  evaluateRto,
+  restoreTestsOf,
+  DEFAULT_SCHEDULE_GRACE_MS,
+} from "../slo/evaluate";
 import type { SnapshotPoint, VerificationPoint } from "../slo/types";
+import { provesSnapshotDamaged } from "../verify/damage";
 import type { VerificationRecord } from "../verify/record";
 import { daysOf, localDay, monthBounds, monthsEndingWith } from "./month";
 import type { TargetBucketData } from "./read";
@@ -60,7 +67,7 @@ export function buildTargetReport(input: TargetReportInput): TargetMonthReport {
   const integrityRecords = monthRecords.filter((r) => r.kind === "integrity");
 
   const { backups, missed } = backupFigures(target, timezone, period, snapshots);
-  const rpo = rpoFigures(target, period, uptoEnd);
+  const rpo = rpoFigures(target, period, uptoEnd, records);
   const restoreTests = restoreRecords.map((r) => restoreEntry(r, target.rto));
   const rto = rtoFigures(target, period, restoreTests, records, uptoEnd);
   const integrityChecks = {
@@ -239,9 +246,14 @@ function rpoFigures(
   target: TargetConfig,
   period: TargetReportInput["period"],
   uptoEnd: readonly Manifest[],
+  records: readonly VerificationRecord[],
 ): RpoFigures {
+  // A snapshot proven damaged by the month's end was never a good backup: its time is not covered.
+  const damaged = damagedSnapshots(
+    records.map((r) => ({ ...r, finishedAt: new Date(r.finishedAt), damaged: provesSnapshotDamaged(r) })),
+  );
   const gaps = analyseGaps(
-    uptoEnd.map((m) => new Date(m.finishedAt)),
+    uptoEnd.filter((m) => !damaged.has(m.id)).map((m) => new Date(m.finishedAt)),
     period.start,
     period.end,
     target.rpo,
@@ -250,6 +262,7 @@ function rpoFigures(
     target: target.name,
     rpoMs: target.rpo,
     snapshots: uptoEnd.map(snapshotPoint),
+    damaged,
     now: period.end,
   });
   const length = period.end.getTime() - period.start.getTime();

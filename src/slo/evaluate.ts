@@ -66,6 +66,7 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     target,
     rpoMs: input.rpoMs,
     snapshots: input.snapshots,
+    damaged: damagedSnapshots(input.verifications),
     now,
     ...(input.schedule ? { schedule: input.schedule } : {}),
     ...(input.graceMs === undefined ? {} : { graceMs: input.graceMs }),
@@ -142,6 +143,22 @@ export function standingVerification(
     }
   }
   return newestVerification(verifications.filter((v) => v.snapshotId === newestSnapshot));
+}
+
+/**
+ * Snapshots whose newest conclusive verification proved them damaged. A later pass (a re-check)
+ * clears that; a later failure that proves nothing (scratch place down, network) does not.
+ */
+export function damagedSnapshots(
+  verifications: ReadonlyArray<Pick<VerificationPoint, "snapshotId" | "finishedAt" | "result" | "damaged">>,
+): Set<string> {
+  const newest = new Map<string, (typeof verifications)[number]>();
+  for (const v of verifications) {
+    if (v.result === "failed" && v.damaged !== true) continue;
+    const seen = newest.get(v.snapshotId);
+    if (!seen || v.finishedAt.getTime() > seen.finishedAt.getTime()) newest.set(v.snapshotId, v);
+  }
+  return new Set([...newest.values()].filter((v) => v.damaged === true).map((v) => v.snapshotId));
 }
 
 export function newestVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {

@@ -8,6 +8,7 @@ import { parseManifest } from "../catalog/catalog";
 import { layout, parseSnapshotKey } from "../catalog/layout";
 import type { Manifest } from "../catalog/manifest";
 import { isHavenError } from "../lib/errors";
+import { provesSnapshotDamaged } from "../verify/damage";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotPoint, VerificationPoint } from "./types";
 
@@ -172,6 +173,7 @@ export function parseVerificationRecord(raw: string, where: string): Verificatio
     finishedAt,
     totalMs: r.totalMs,
     failedChecks,
+    damaged: provesSnapshotDamaged({ result, checks, error }),
     ...(error && typeof error.message === "string"
       ? { error: { code: typeof error.code === "string" ? error.code : "UNKNOWN", message: error.message } }
       : {}),

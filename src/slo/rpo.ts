@@ -34,10 +34,15 @@ export interface RpoInput {
    * missed. Without it, a target with no snapshot is in breach at once (since unknown).
    */
   trackedSince?: Date;
+  /**
+   * Ids of snapshots whose newest verification proved them damaged (see `VerificationPoint.damaged`).
+   * They are not good backups, so the RPO counts from the newest snapshot not among them.
+   */
+  damaged?: ReadonlySet<string>;
 }
 
 /**
- * - ok: the newest committed or partial snapshot is at most `rpoMs` old.
+ * - ok: the newest good snapshot (committed or partial, not proven damaged) is at most `rpoMs` old.
  * - breached: it is older (since = its finishedAt + rpo), or there is none (since = trackedSince + rpo,
  *   or null when trackedSince is not given).
  * `missedSchedules` lists the firings of the schedule's cron patterns that passed more than `graceMs`
@@ -45,11 +50,14 @@ export interface RpoInput {
  */
 export function evaluateRpo(input: RpoInput): RpoEvaluation {
   const { target, rpoMs, now } = input;
-  const newest = newestRecoveryPoint(input.snapshots);
+  const taken = newestRecoveryPoint(input.snapshots);
+  const damaged = input.damaged ?? new Set<string>();
+  const newest = newestRecoveryPoint(input.snapshots.filter((s) => !damaged.has(s.id)));
+  // A damaged snapshot still shows its scheduled run happened: it is not a missed schedule.
   const missedSchedules = input.schedule
     ? findMissedSchedules(input.schedule, {
         after: laterOf(
-          newest?.finishedAt,
+          taken?.finishedAt,
           input.trackedSince,
           new Date(now.getTime() - (input.lookbackMs ?? DEFAULT_MISSED_LOOKBACK_MS)),
         ),
@@ -58,6 +66,9 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
       })
     : [];
   const base = { target, rpoMs, missedSchedules };
+  const newerDamaged =
+    taken && taken !== newest ? `; the newer snapshot ${taken.id} failed its verification` : "";
+  const noun = newerDamaged ? "newest good snapshot" : "newest snapshot";
 
   if (!newest) {
     if (input.trackedSince && now.getTime() < input.trackedSince.getTime() + rpoMs) {
@@ -76,7 +87,9 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
       newest: null,
       newestAgeMs: null,
       since: input.trackedSince ? new Date(input.trackedSince.getTime() + rpoMs) : null,
-      reason: `no usable snapshot of ${target} exists; the RPO is ${formatDuration(rpoMs)}`,
+      reason: taken
+        ? `no good snapshot of ${target} exists (the newest, ${taken.id}, failed its verification); the RPO is ${formatDuration(rpoMs)}`
+        : `no usable snapshot of ${target} exists; the RPO is ${formatDuration(rpoMs)}`,
     };
   }
 
@@ -89,7 +102,7 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
       newest: newestRef,
       newestAgeMs: ageMs,
       since: null,
-      reason: `newest snapshot is ${formatDuration(ageMs)} old, within the RPO of ${formatDuration(rpoMs)}`,
+      reason: `${noun} is ${formatDuration(ageMs)} old, within the RPO of ${formatDuration(rpoMs)}${newerDamaged}`,
     };
   }
   return {
@@ -98,7 +111,7 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
     newest: newestRef,
     newestAgeMs: ageMs,
     since: new Date(newest.finishedAt.getTime() + rpoMs),
-    reason: `newest snapshot ${newest.id} is ${formatDuration(ageMs)} old; the RPO is ${formatDuration(rpoMs)}`,
+    reason: `${noun} ${newest.id} is ${formatDuration(ageMs)} old${newerDamaged}; the RPO is ${formatDuration(rpoMs)}`,
   };
 }
 

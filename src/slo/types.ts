@@ -35,6 +35,12 @@ export interface VerificationPoint {
   /** Names of the checks that failed, with expected and actual values where recorded. */
   failedChecks?: string[];
   error?: { code: string; message: string };
+  /**
+   * The verification failed in a way that proves the snapshot bad (a hash, a count or an operator's
+   * check did not match, or it could not be decrypted or unpacked safely), not because the scratch
+   * place, the network or the freshness guard failed.
+   */
+  damaged?: boolean;
 }
 
 /** A restore test as `evaluateRto` reads it. */

@@ -98,7 +98,7 @@ async function flipOneByte(dir: string): Promise<string> {
   return files.at(-1)!;
 }
 
-test("a flipped byte fails verification, alerts once by email and webhook, and a good verified snapshot resolves it", async () => {
+test("a flipped byte fails verification, alerts once by email and webhook (with an RPO breach: no good backup is left), and a good verified snapshot resolves both", async () => {
   const monitor = new Monitor(config, redis, silentLogger);
   try {
     const good = await runVerification(config, { target: "share" }, ctx());
@@ -112,10 +112,14 @@ test("a flipped byte fails verification, alerts once by email and webhook, and a
     expect(JSON.stringify(bad.checks)).toContain(flipped.split("/").at(-1));
     await monitor.watchdog(["share"]);
     await monitor.watchdog(["share"]); // within the repeat interval: no second notice
+    // The only snapshot is proven damaged, so share has no good backup: its RPO is breached too.
     const opened = smtp.messages.filter((m) => m.subject?.includes("share"));
-    expect(opened).toHaveLength(1);
-    expect(opened[0]!.subject).toContain("Verification failed");
-    expect(webhook.requests.filter((r) => r.body.includes("share"))).toHaveLength(1);
+    expect(opened.map((m) => m.subject).sort()).toEqual([
+      "[haven] RPO breached: share",
+      "[haven] Verification failed: share",
+    ]);
+    expect(opened.find((m) => m.subject?.includes("RPO"))?.text).toContain("failed its verification");
+    expect(webhook.requests.filter((r) => r.body.includes("share"))).toHaveLength(2);
     expect(JSON.parse(webhook.requests.at(-1)!.body)).toHaveProperty("blocks");
 
     const fresh = await runBackup(config, { target: "share", tier: "manual", requestedBy: "test" }, ctx());
@@ -124,9 +128,11 @@ test("a flipped byte fails verification, alerts once by email and webhook, and a
     const again = await runVerification(config, { target: "share" }, ctx());
     expect(again.result === "passed" ? again.result : JSON.stringify(again, null, 1)).toBe("passed");
     await monitor.watchdog(["share"]);
-    const all = smtp.messages.filter((m) => m.subject?.includes("share"));
-    expect(all).toHaveLength(2);
-    expect(all[1]!.subject).toMatch(/Resolved/i);
+    const resolved = smtp.messages.filter((m) => m.subject?.includes("share")).slice(2);
+    expect(resolved.map((m) => m.subject).sort()).toEqual([
+      "[haven] Resolved: RPO breached: share",
+      "[haven] Resolved: Verification failed: share",
+    ]);
   } finally {
     await monitor.close();
   }

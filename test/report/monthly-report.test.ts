@@ -279,7 +279,8 @@ test("the summary figures count the month's backups, restore tests and complianc
     backups: { scheduled: 128, committed: 123, partial: 1, missed: 4, manual: 0 },
     restoreTests: { run: 10, passed: 9, failed: 1, overRto: 1 },
     integrityChecks: { run: 2, passed: 1, failed: 1 },
-    rpo: { met: 3, of: 4 },
+    // cache's Oct 11 snapshot failed its restore test's row count: not a good backup (see below).
+    rpo: { met: 2, of: 4 },
     rto: { met: 3, of: 4 },
     openIncidents: 1,
   });
@@ -327,6 +328,17 @@ test("the RPO figures measure the worst gap, the breach time and the newest snap
     [10, 11, 12].map((day) => at(10, day, 1).toISOString()),
   );
 
+  // A snapshot whose verification proved it damaged covers no time: cache's Oct 11 snapshot failed its
+  // row count, so cache went from Oct 10 to Oct 12 without a good backup, 22h past its 26h RPO.
+  const cache = target("cache");
+  expect(cache.rpo.status).toBe("breached");
+  expect(cache.rpo.worstGap).toMatchObject({
+    ms: 48 * H,
+    from: new Date(dailyStart(10, 10).getTime() + 5 * MIN).toISOString(),
+  });
+  expect(cache.rpo.breachedMs).toBe(22 * H);
+
+  // wiki's Oct 22 snapshot failed its integrity check: its gaps (19 → 21, 21 → 23) are 48h, within 50h.
   const wiki = target("wiki");
   expect(wiki.rpo.status).toBe("met");
   expect(wiki.rpo.worstGap?.ms).toBe(48 * H);

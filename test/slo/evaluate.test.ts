@@ -477,6 +477,36 @@ describe("evaluateTarget", () => {
     expect(evaluation.status).toBe("ok");
   });
 
+  test("a snapshot proven damaged is not a good backup: the RPO counts from the one before, until a re-check passes", () => {
+    const older = "20261121T020000Z-00000001";
+    const newer = "20261122T020000Z-00000002";
+    const evaluate = (verifications: VerificationPoint[]) =>
+      evaluateTarget({
+        target: "t",
+        rpoMs: 26 * H,
+        rtoMs: 4 * H,
+        snapshots: [snapshot(older, "2026-11-21T02:05:00Z"), snapshot(newer, "2026-11-22T02:05:00Z")],
+        verifications: [
+          { ...passedRestore("2026-11-21T06:30:00Z", 40 * MIN), snapshotId: older },
+          ...verifications,
+        ],
+        now,
+      });
+    const corrupt = { ...integrity(newer, "2026-11-22T03:00:00Z", "failed"), damaged: true };
+    const damaged = evaluate([corrupt]);
+    expect(damaged.rpo).toMatchObject({ status: "breached", newest: { id: older } });
+    expect(damaged.rpo.reason).toBe(
+      `newest good snapshot ${older} is 1d 9h old; the newer snapshot ${newer} failed its verification; the RPO is 1d 2h`,
+    );
+    expect(damaged.newestSnapshot?.id).toBe(newer);
+    // A later failure that proves nothing (the network) does not make the snapshot good again...
+    const inconclusive = integrity(newer, "2026-11-22T04:00:00Z", "failed");
+    expect(evaluate([corrupt, inconclusive]).rpo.status).toBe("breached");
+    // ...a pass does (the object was repaired, or the first read was wrong).
+    const rechecked = evaluate([corrupt, inconclusive, integrity(newer, "2026-11-22T05:00:00Z", "passed")]);
+    expect(rechecked.rpo).toMatchObject({ status: "ok", newest: { id: newer } });
+  });
+
   test("worstStatus orders breached > at-risk > unknown > ok", () => {
     expect(worstStatus([])).toBe("ok");
     expect(worstStatus(["ok", "unknown"])).toBe("unknown");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { layout } from "../../src/catalog/layout";
 import { evaluateTarget } from "../../src/slo/evaluate";
-import { createSloCache, loadSloInputs } from "../../src/slo/inputs";
+import { createSloCache, loadSloInputs, parseVerificationRecord } from "../../src/slo/inputs";
 import { createFilesystemBackend } from "../../src/storage/filesystem";
 import type { StorageBackend } from "../../src/storage/types";
 import { writeSnapshot, writeVerification } from "./destination";
@@ -63,6 +63,7 @@ test("reads snapshots and verification records of one target from the destinatio
       result: "passed",
       totalMs: 40 * 60_000,
       plainSize: 5000,
+      damaged: false,
     }),
     expect.objectContaining({
       kind: "integrity",
@@ -71,6 +72,7 @@ test("reads snapshots and verification records of one target from the destinatio
       plainSize: 6000,
       failedChecks: ['sha256 of data.tar.zst, expected "ab12", actual "cd34"'],
       error: { code: "INTEGRITY", message: "data.tar.zst: sha256 mismatch" },
+      damaged: true,
     }),
   ]);
 
@@ -80,9 +82,13 @@ test("reads snapshots and verification records of one target from the destinatio
     rtoMs: 4 * H,
     now: new Date("2026-11-21T12:00:00Z"),
   });
-  expect(evaluation.rpo.newest?.id).toBe(second.id);
+  // The newer snapshot failed its integrity check: it is not a good backup, so the RPO counts from
+  // the older one, 33h55m old against 26h.
+  expect(evaluation.rpo).toMatchObject({ status: "breached", newest: { id: first.id } });
+  expect(evaluation.rpo.reason).toContain(`the newer snapshot ${second.id} failed its verification`);
+  expect(evaluation.newestSnapshot?.id).toBe(second.id);
   expect(evaluation.rto).toMatchObject({ status: "ok", lastMs: 40 * 60_000 });
-  expect(evaluation.status).toBe("at-risk"); // the newest verification (integrity) failed
+  expect(evaluation.status).toBe("breached");
 });
 
 test("a malformed manifest or record is reported in problems, not hidden, and the rest still loads", async () => {
@@ -124,4 +130,56 @@ test("an empty destination gives no snapshots; a shared cache serves write-once 
   const again = await loadSloInputs(storage, "cached", { cache });
   expect(get).toHaveBeenCalledTimes(1);
   expect(again.snapshots.map((s) => s.id)).toEqual([manifest.id]);
+});
+
+describe("a failed verification proves its snapshot damaged only when the failure is about the snapshot", () => {
+  const record = (checks: object[], error?: { code: string; message: string }) =>
+    JSON.stringify({
+      kind: "restore",
+      result: checks.every((c) => (c as { ok: boolean }).ok) && !error ? "passed" : "failed",
+      snapshotId: "20261121T020000Z-00000001",
+      totalMs: 1000,
+      finishedAt: "2026-11-21T03:00:00Z",
+      checks,
+      ...(error ? { error } : {}),
+    });
+  const fresh = { name: "freshness", ok: true };
+  test.each([
+    ["every check passed", false, [fresh, { name: "rows in orders", ok: true }], undefined],
+    ["only the freshness guard failed", false, [{ name: "freshness", ok: false }], undefined],
+    ["the scratch place could not be dropped", false, [fresh, { name: "cleanup", ok: false }], undefined],
+    [
+      "the scratch database could not be created",
+      false,
+      [fresh, { name: "restore", ok: false }],
+      { code: "SOURCE_FAILED", message: "connection refused" },
+    ],
+    [
+      "a read-back failed on the network",
+      false,
+      [fresh, { name: "data: read back", ok: false }],
+      { code: "TRANSIENT", message: "socket hang up" },
+    ],
+    [
+      "a read-back found a hash mismatch",
+      true,
+      [fresh, { name: "data: read back", ok: false }],
+      { code: "INTEGRITY", message: "sha256 mismatch" },
+    ],
+    [
+      "a row count differs",
+      true,
+      [fresh, { name: "rows in orders", ok: false, expected: 3, actual: 2 }],
+      undefined,
+    ],
+    ["an operator's sql check failed", true, [fresh, { name: "sql: select 1", ok: false }], undefined],
+    [
+      "no identity decrypts it",
+      true,
+      [fresh, { name: "restore", ok: false }],
+      { code: "DECRYPT", message: "no identity matched" },
+    ],
+  ])("%s → damaged %s", (_what, damaged, checks, error) => {
+    expect(parseVerificationRecord(record(checks, error), "r.json").damaged).toBe(damaged);
+  });
 });

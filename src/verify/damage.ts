@@ -1,0 +1,34 @@
+/**
+ * Whether a failed verification proves its snapshot bad, as opposed to failing around it. The RPO
+ * counts only good backups, so a snapshot proven bad must not count, while a scratch database that
+ * was down, a network error or the freshness guard says nothing of the snapshot.
+ */
+
+/** Error codes that mean the snapshot itself is bad. */
+const DAMAGE_CODES = new Set(["INTEGRITY", "DECRYPT", "UNSAFE_ARCHIVE"]);
+/** Failed checks that say nothing of the content: the guard, the scratch place, a phase's error. */
+const ENVIRONMENT_CHECKS = new Set(["freshness", "cleanup", "restore", "checks"]);
+
+/** The parts of a verification record (src/verify/record.ts) the answer depends on, as read from JSON. */
+export interface VerificationOutcome {
+  result: unknown;
+  checks?: ReadonlyArray<{ name?: unknown; ok?: unknown } | null>;
+  error?: { code?: unknown } | null;
+}
+
+/**
+ * True when the verification failed because a hash, a count or an operator's check did not match, or
+ * because the snapshot could not be decrypted or unpacked safely.
+ */
+export function provesSnapshotDamaged(outcome: VerificationOutcome): boolean {
+  if (outcome.result !== "failed") return false;
+  const code = outcome.error?.code;
+  if (typeof code === "string" && DAMAGE_CODES.has(code)) return true;
+  return (outcome.checks ?? []).some((c) => c?.ok === false && provesContentWrong(c.name));
+}
+
+function provesContentWrong(name: unknown): boolean {
+  if (typeof name !== "string") return false;
+  // A read-back failure is damage only when its error code says so (a network error is not).
+  return !ENVIRONMENT_CHECKS.has(name) && !name.endsWith(": read back");
+}
