@@ -18,8 +18,13 @@
  * raise (backup-failed, backup-partial, storage-unreachable) come back when the event happens again.
  *
  * Every transition is one Lua script, so concurrent processes raising the same key open it once and
- * send one reminder per interval. A notice is counted as sent when the state changed, whether or not
- * the channels accepted it (delivery failures are logged; the next reminder tries again).
+ * send one reminder per interval.
+ *
+ * A notice a channel did not accept (after `deliver`'s own retries) is not counted as delivered: the
+ * incident remembers which channels missed it, and every reconcile at least `retryMs` later (default
+ * 5 minutes) sends it again to those channels only, until each has it or a reminder supersedes it. A resolved notice that a channel missed is kept beside the alert state and retried
+ * the same way by every reconcile for a day; an incident that opens again first drops it, so a late
+ * "resolved" never follows a new "opened".
  */
 import type { Redis } from "ioredis";
 import { HavenError } from "../lib/errors";
@@ -44,7 +49,14 @@ export interface IncidentManagerOptions {
   now?: () => Date;
   /** Retry policy of channel deliveries. */
   delivery?: Omit<DeliveryOptions, "logger">;
+  /** How soon a notice is sent again to the channels that did not accept it. Default 5 min (at most repeatMs). */
+  retryMs?: number;
 }
+
+/** Default of `IncidentManagerOptions.retryMs`. */
+export const DEFAULT_NOTICE_RETRY_MS = 5 * 60_000;
+/** A resolved notice that channels did not accept is retried for this long, then dropped. */
+export const UNSENT_RESOLVED_TTL_MS = 24 * 60 * 60_000;
 
 export interface Incident {
   key: string;
@@ -88,16 +100,23 @@ export interface ReconcileReport {
   opened: string[];
   reannounced: string[];
   reminded: string[];
+  /** Open incidents whose notice was sent again to the channels that missed it. */
+  retried: string[];
   resolved: string[];
   unchanged: string[];
+  /** Resolved notices sent again to channels that missed them. */
+  resolvedRetried: string[];
 }
 
-// KEYS: incident hash, open set. ARGV: key, event json, now ms, repeat ms, since ms.
+// KEYS: incident hash, open set, unsent resolved hash, unsent set.
+// ARGV: key, event json, now ms, repeat ms, since ms.
 const RAISE_SCRIPT = `
 local h = KEYS[1]
 redis.call('SADD', KEYS[2], ARGV[1])
 if redis.call('EXISTS', h) == 0 then
   redis.call('HSET', h, 'key', ARGV[1], 'event', ARGV[2], 'since', ARGV[5], 'openedAt', ARGV[3], 'lastNotifiedAt', ARGV[3], 'notifications', '1')
+  redis.call('DEL', KEYS[3])
+  redis.call('SREM', KEYS[4], ARGV[1])
   return {'opened', ARGV[5], ARGV[3], ARGV[3], '1'}
 end
 redis.call('HSET', h, 'event', ARGV[2])
@@ -108,9 +127,32 @@ local n = tonumber(redis.call('HGET', h, 'notifications'))
 if tonumber(ARGV[3]) - last >= tonumber(ARGV[4]) then
   n = n + 1
   redis.call('HSET', h, 'lastNotifiedAt', ARGV[3], 'notifications', tostring(n))
+  redis.call('HDEL', h, 'retryChannels', 'retryKind', 'retryAt')
   return {'reminded', since, openedAt, ARGV[3], tostring(n)}
 end
 return {'unchanged', since, openedAt, tostring(last), tostring(n)}
+`;
+
+// KEYS: incident hash. ARGV: channels json ('' when every channel accepted), notice kind, now ms.
+// Only while the incident is still open: a clear in between has its own resolved notice.
+const RECORD_MISSED_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then
+  redis.call('HDEL', KEYS[1], 'retryChannels', 'retryKind', 'retryAt')
+else
+  redis.call('HSET', KEYS[1], 'retryChannels', ARGV[1], 'retryKind', ARGV[2], 'retryAt', ARGV[3])
+end
+return 1
+`;
+
+// KEYS: incident hash. ARGV: now ms, retry ms. Claims the retry of the notice some channels missed:
+// returns {kind, channels json}, or nothing when none is pending or it is not due yet.
+const CLAIM_MISSED_SCRIPT = `
+local missed = redis.call('HGET', KEYS[1], 'retryChannels')
+if not missed then return {} end
+if tonumber(ARGV[1]) - tonumber(redis.call('HGET', KEYS[1], 'retryAt') or '0') < tonumber(ARGV[2]) then return {} end
+redis.call('HSET', KEYS[1], 'retryAt', ARGV[1])
+return {redis.call('HGET', KEYS[1], 'retryKind'), missed}
 `;
 
 // KEYS: incident hash, open set. ARGV: key. Returns the incident's fields, or nothing when not open.
@@ -121,6 +163,18 @@ if #fields > 0 then redis.call('DEL', KEYS[1]) end
 return fields
 `;
 
+// KEYS: unsent resolved hash, unsent set. ARGV: key, now ms, retry ms.
+// Claims the retry of one unsent resolved notice; nothing when it expired or is not due.
+const CLAIM_RESOLVED_SCRIPT = `
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return {}
+end
+if tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[1], 'retryAt')) < tonumber(ARGV[3]) then return {} end
+redis.call('HSET', KEYS[1], 'retryAt', ARGV[2])
+return redis.call('HGETALL', KEYS[1])
+`;
+
 export class IncidentManager {
   readonly #redis: Redis;
   readonly #channels: readonly AlertChannel[];
@@ -129,6 +183,7 @@ export class IncidentManager {
   readonly #logger: Logger;
   readonly #now: () => Date;
   readonly #delivery: DeliveryOptions;
+  readonly #retryMs: number;
 
   constructor(options: IncidentManagerOptions) {
     this.#redis = options.redis;
@@ -138,6 +193,7 @@ export class IncidentManager {
     this.#logger = options.logger ?? silentLogger;
     this.#now = options.now ?? (() => new Date());
     this.#delivery = { ...options.delivery, logger: this.#logger };
+    this.#retryMs = Math.min(options.retryMs ?? DEFAULT_NOTICE_RETRY_MS, options.repeatMs);
   }
 
   /** Opens the incident `key` or, while open, notifies again once `repeatMs` has passed. */
@@ -154,8 +210,51 @@ export class IncidentManager {
     const incident = parseIncident(pairs(fields));
     if (!incident) return { resolved: false, deliveries: [] };
     this.#logger.info({ incident: key, type: incident.event.type }, "incident resolved");
-    const deliveries = await this.#notify("resolved", incident);
+    const at = this.#now();
+    const deliveries = await this.#notify("resolved", incident, this.#channels, at);
+    const missed = missedChannels(deliveries);
+    if (missed.length > 0) await this.#keepUnsentResolved(incident, missed, at);
     return { resolved: true, incident, deliveries };
+  }
+
+  /**
+   * Sends the resolved notices that some channels missed again, to those channels, once each is due
+   * (`retryMs` after the last try). `reconcile` calls it on every pass. Returns the incident keys tried.
+   */
+  async retryUnsentResolved(): Promise<string[]> {
+    const tried: string[] = [];
+    for (const key of await this.#call(() => this.#redis.smembers(this.#unsentSetKey()))) {
+      const fields = (await this.#call(() =>
+        this.#redis.eval(
+          CLAIM_RESOLVED_SCRIPT,
+          2,
+          this.#unsentKey(key),
+          this.#unsentSetKey(),
+          key,
+          String(this.#now().getTime()),
+          String(this.#retryMs),
+        ),
+      )) as string[];
+      if (fields.length === 0) continue;
+      const record = pairs(fields);
+      const incident = parseIncident(record);
+      const channels = this.#channelsNamed(record.channels);
+      if (!incident || channels.length === 0) {
+        await this.#call(() => this.#dropUnsentResolved(key));
+        continue;
+      }
+      tried.push(key);
+      const deliveries = await this.#notify(
+        "resolved",
+        incident,
+        channels,
+        new Date(Number(record.resolvedAt)),
+      );
+      const missed = missedChannels(deliveries);
+      if (missed.length === 0) await this.#call(() => this.#dropUnsentResolved(key));
+      else await this.#call(() => this.#redis.hset(this.#unsentKey(key), "channels", JSON.stringify(missed)));
+    }
+    return tried;
   }
 
   /**
@@ -177,8 +276,10 @@ export class IncidentManager {
       opened: [],
       reannounced: [],
       reminded: [],
+      retried: [],
       resolved: [],
       unchanged: [],
+      resolvedRetried: [],
     };
     const holding = new Map(conditions.map((c) => [c.key, c.event]));
     for (const [key, event] of holding) {
@@ -193,7 +294,39 @@ export class IncidentManager {
       if (targets && (incident.event.target === undefined || !targets.has(incident.event.target))) continue;
       if ((await this.clear(incident.key)).resolved) report.resolved.push(incident.key);
     }
+    report.retried = await this.retryMissedNotices();
+    report.resolvedRetried = await this.retryUnsentResolved();
     return report;
+  }
+
+  /**
+   * Sends the notices of open incidents that some channels missed again, to those channels, once each
+   * is due (`retryMs` after the last try). `reconcile` calls it on every pass, for incidents raised by
+   * events too. Returns the incident keys tried.
+   */
+  async retryMissedNotices(): Promise<string[]> {
+    const tried: string[] = [];
+    for (const incident of await this.openIncidents()) {
+      const claim = (await this.#call(() =>
+        this.#redis.eval(
+          CLAIM_MISSED_SCRIPT,
+          1,
+          this.#incidentKey(incident.key),
+          String(this.#now().getTime()),
+          String(this.#retryMs),
+        ),
+      )) as string[];
+      if (claim.length === 0) continue;
+      const [kind, names] = claim as [NoticeKind, string];
+      const channels = this.#channelsNamed(names);
+      tried.push(incident.key);
+      this.#logger.info(
+        { incident: incident.key, notice: kind, channels: channels.map((c) => c.name) },
+        "sending a missed notice again",
+      );
+      await this.#recordMissed(incident.key, kind, await this.#notify(kind, incident, channels));
+    }
+    return tried;
   }
 
   /** Every open incident, oldest first. */
@@ -228,9 +361,11 @@ export class IncidentManager {
     const reply = (await this.#call(() =>
       this.#redis.eval(
         RAISE_SCRIPT,
-        2,
+        4,
         this.#incidentKey(key),
         this.#openKey(),
+        this.#unsentKey(key),
+        this.#unsentSetKey(),
         key,
         JSON.stringify(event),
         String(now.getTime()),
@@ -252,19 +387,78 @@ export class IncidentManager {
     const action: RaiseAction =
       kind === "opened" ? "opened" : kind === "still-open" ? "reannounced" : "reminded";
     this.#logger.info({ incident: key, type: event.type, action }, `incident ${action}`);
-    return { action, incident, deliveries: await this.#notify(kind, incident) };
+    const deliveries = await this.#notify(kind, incident);
+    await this.#recordMissed(key, kind, deliveries);
+    return { action, incident, deliveries };
   }
 
-  #notify(kind: NoticeKind, incident: Incident): Promise<DeliveryReport[]> {
+  #notify(
+    kind: NoticeKind,
+    incident: Incident,
+    channels: readonly AlertChannel[] = this.#channels,
+    at: Date = this.#now(),
+  ): Promise<DeliveryReport[]> {
     const notice: Notice = {
       kind,
       key: incident.key,
       event: incident.event,
       since: incident.since,
       openedAt: incident.openedAt,
-      at: this.#now(),
+      at,
     };
-    return deliver(this.#channels, notice, this.#delivery);
+    return deliver(channels, notice, this.#delivery);
+  }
+
+  /** Remembers which channels missed an open incident's notice, so the next raise sends it to them. */
+  async #recordMissed(key: string, kind: NoticeKind, deliveries: readonly DeliveryReport[]): Promise<void> {
+    const missed = missedChannels(deliveries);
+    await this.#call(() =>
+      this.#redis.eval(
+        RECORD_MISSED_SCRIPT,
+        1,
+        this.#incidentKey(key),
+        missed.length > 0 ? JSON.stringify(missed) : "",
+        kind,
+        String(this.#now().getTime()),
+      ),
+    );
+  }
+
+  async #keepUnsentResolved(incident: Incident, missed: readonly string[], resolvedAt: Date): Promise<void> {
+    const key = this.#unsentKey(incident.key);
+    await this.#call(() =>
+      this.#redis
+        .multi()
+        .hset(key, {
+          key: incident.key,
+          event: JSON.stringify(incident.event),
+          since: String(incident.since.getTime()),
+          openedAt: String(incident.openedAt.getTime()),
+          lastNotifiedAt: String(incident.lastNotifiedAt.getTime()),
+          notifications: String(incident.notifications),
+          resolvedAt: String(resolvedAt.getTime()),
+          retryAt: String(resolvedAt.getTime()),
+          channels: JSON.stringify(missed),
+        })
+        .pexpire(key, UNSENT_RESOLVED_TTL_MS)
+        .sadd(this.#unsentSetKey(), incident.key)
+        .exec(),
+    );
+  }
+
+  async #dropUnsentResolved(key: string): Promise<void> {
+    await this.#redis.multi().del(this.#unsentKey(key)).srem(this.#unsentSetKey(), key).exec();
+  }
+
+  /** The configured channels among the names stored in Redis (a channel removed since is skipped). */
+  #channelsNamed(json: string | undefined): AlertChannel[] {
+    let names: unknown;
+    try {
+      names = JSON.parse(json ?? "[]");
+    } catch {
+      return [];
+    }
+    return Array.isArray(names) ? this.#channels.filter((c) => names.includes(c.name)) : [];
   }
 
   async #call<T>(fn: () => Promise<T>): Promise<T> {
@@ -293,6 +487,18 @@ export class IncidentManager {
   #stateKey(): string {
     return `${this.#prefix}:state`;
   }
+
+  #unsentKey(key: string): string {
+    return `${this.#prefix}:unsent-resolved:${key}`;
+  }
+
+  #unsentSetKey(): string {
+    return `${this.#prefix}:unsent-resolved`;
+  }
+}
+
+function missedChannels(deliveries: readonly DeliveryReport[]): string[] {
+  return deliveries.filter((d) => !d.ok).map((d) => d.channel);
 }
 
 function pairs(flat: readonly string[]): Record<string, string> {

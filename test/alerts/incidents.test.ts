@@ -207,10 +207,9 @@ test("RPO breach: one incident, repeats at the interval, rebuilt without a storm
   await incidents.close();
 });
 
-test("backup results raise and clear their incidents; concurrent raises open one incident", async () => {
-  const incidents = manager();
-  nowMs = Date.parse("2026-11-22T02:10:00Z");
-  const failed = backupOutcome({
+/** The outcome of a backup of shared-files that failed on Nov 22. */
+function failedBackup() {
+  return backupOutcome({
     target: "shared-files",
     state: "failed",
     destinations: [],
@@ -219,6 +218,12 @@ test("backup results raise and clear their incidents; concurrent raises open one
     warnings: [],
     error: { code: "SOURCE_FAILED", message: "tar: /srv/share: permission denied", hint: "check the path" },
   });
+}
+
+test("backup results raise and clear their incidents; concurrent raises open one incident", async () => {
+  const incidents = manager();
+  nowMs = Date.parse("2026-11-22T02:10:00Z");
+  const failed = failedBackup();
   expect(failed.raise.map((c) => c.key)).toEqual(["backup-failed:shared-files"]);
   const condition = failed.raise[0]!;
 
@@ -297,4 +302,61 @@ test("a channel that cannot deliver is logged and reported, and never throws int
   expect(logs.text()).toContain("alert delivery failed; giving up");
   expect(logs.text()).not.toContain("wrong-password");
   await broken.close();
+});
+
+test("a notice a channel missed is sent again to that channel only, the resolved one too, until it is accepted", async () => {
+  const incidents = manager(); // retries every 5 minutes (the default), each try 3 attempts
+  const MIN = 60_000;
+  nowMs = Date.parse("2026-11-22T02:10:00Z");
+  const { raise } = failedBackup();
+  const condition = raise[0]!;
+  const kinds = () => webhook.requests.map((r) => (JSON.parse(r.body) as { kind: string }).kind);
+  const pass = () => incidents.reconcile([], { events: EVALUATED_EVENTS });
+
+  webhook.respondWith(503, 503, 503);
+  const opened = await incidents.raise(condition.key, condition.event);
+  expect(opened.deliveries.map((d) => d.ok)).toEqual([true, false]);
+  expect(kinds()).toEqual(["opened", "opened", "opened"]);
+
+  nowMs += 1 * MIN; // not due yet
+  expect((await pass()).retried).toEqual([]);
+  nowMs += 4 * MIN;
+  expect((await pass()).retried).toEqual([condition.key]);
+  expect(kinds()).toEqual(["opened", "opened", "opened", "opened"]);
+  expect(smtp.messages).toHaveLength(1); // email had it: not sent twice
+  nowMs += 5 * MIN; // accepted: nothing more to send
+  expect((await pass()).retried).toEqual([]);
+  expect(webhook.requests).toHaveLength(4);
+
+  webhook.respondWith(503, 503, 503);
+  const cleared = await incidents.clear(condition.key);
+  expect(cleared.deliveries.map((d) => d.ok)).toEqual([true, false]);
+  nowMs += 1 * MIN;
+  expect((await pass()).resolvedRetried).toEqual([]);
+  webhook.respondWith(503, 503, 503); // still down at the first retry
+  nowMs += 4 * MIN;
+  expect((await pass()).resolvedRetried).toEqual([condition.key]);
+  nowMs += 5 * MIN;
+  expect((await pass()).resolvedRetried).toEqual([condition.key]);
+  nowMs += 5 * MIN;
+  expect((await pass()).resolvedRetried).toEqual([]);
+  expect(kinds().slice(4)).toEqual(Array(7).fill("resolved")); // 3 at the clear, 3 at the first retry, 1
+  expect(smtp.messages.map((m) => m.subject)).toEqual([
+    "[haven] Backup failed: shared-files",
+    "[haven] Resolved: Backup failed: shared-files",
+  ]);
+
+  // An incident that opens again before its resolved notice got through drops that notice: a late
+  // "resolved" must not follow the new "opened".
+  webhook.respondWith(503, 503, 503);
+  await incidents.raise(condition.key, condition.event);
+  await incidents.clear(condition.key);
+  webhook.respondWith(503, 503, 503);
+  await incidents.raise(condition.key, condition.event);
+  nowMs += 5 * MIN;
+  const after = await pass();
+  expect(after.resolvedRetried).toEqual([]);
+  expect(after.retried).toEqual([condition.key]);
+  expect(kinds().at(-1)).toBe("opened");
+  await incidents.close();
 });
