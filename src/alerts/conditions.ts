@@ -13,6 +13,7 @@ import { condition, incidentKey, type AlertEventType, type Condition } from "./e
 export const EVALUATED_EVENTS: readonly AlertEventType[] = [
   "rpo-breached",
   "missed-schedule",
+  "missed-verification",
   "verification-failed",
   "rto-breached",
   "rto-at-risk",
@@ -58,6 +59,28 @@ export function conditionsFromEvaluation(evaluation: TargetEvaluation): Conditio
             .slice(-5)
             .map((m) => `${m.at.toISOString()} (${m.pattern})`)
             .join(", "),
+        },
+      }),
+    );
+  }
+
+  const firstUnverified = evaluation.missedVerifications[0];
+  if (firstUnverified) {
+    const last = evaluation.lastVerification;
+    out.push(
+      condition({
+        type: "missed-verification",
+        target,
+        since: firstUnverified.at.toISOString(),
+        summary: `${evaluation.missedVerifications.length} scheduled verification(s) of ${target} left no record`,
+        details: {
+          missed: evaluation.missedVerifications
+            .slice(-5)
+            .map((m) => m.at.toISOString())
+            .join(", "),
+          "last restore test":
+            evaluation.rto.lastMs === null ? "none" : formatDuration(evaluation.rto.lastMs),
+          ...(last ? { "newest verification": last.finishedAt.toISOString() } : {}),
         },
       }),
     );

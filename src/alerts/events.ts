@@ -13,6 +13,7 @@ export const ALERT_EVENT_TYPES = [
   "backup-partial",
   "rpo-breached",
   "missed-schedule",
+  "missed-verification",
   "verification-failed",
   "rto-breached",
   "rto-at-risk",
@@ -80,6 +81,12 @@ export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
     severity: "warning",
     hint: (e) =>
       `a scheduled backup of ${subject(e)} did not run: check that \`haven serve\` (which fires schedules) and the workers are running; \`haven plan\` shows the schedules; \`haven backup ${subject(e)}\` runs one now.`,
+  },
+  "missed-verification": {
+    title: "Scheduled verification missed",
+    severity: "warning",
+    hint: (e) =>
+      `the verify schedule of ${subject(e)} fired but no verification record followed, so the measured restore time goes stale and damaged snapshots go unnoticed: check that \`haven serve\` and the workers are running and the worker log for verify jobs; \`haven verify ${subject(e)}\` runs one now.`,
   },
   "verification-failed": {
     title: "Verification failed",

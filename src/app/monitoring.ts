@@ -25,7 +25,14 @@ import { primaryStorage } from "../engine/backup";
 import type { BackupResult } from "../engine/types";
 import type { Logger } from "../lib/logger";
 import { createMetrics, type HavenMetrics } from "../metrics";
-import { createSloCache, evaluateTarget, loadSloInputs, scheduleOf, type SloCache } from "../slo";
+import {
+  createSloCache,
+  evaluateTarget,
+  loadSloInputs,
+  scheduleOf,
+  verifyScheduleOf,
+  type SloCache,
+} from "../slo";
 import type { TargetEvaluation } from "../slo/types";
 
 export interface EvaluationOutcome {
@@ -60,6 +67,7 @@ export async function evaluateTargets(
           snapshots: inputs.snapshots,
           verifications: inputs.verifications,
           schedule: scheduleOf(target, config.timezone),
+          verifySchedule: verifyScheduleOf(target, config.timezone),
           now,
         }),
       );

@@ -8,6 +8,7 @@ import { ExitCode } from "../lib/errors";
 import type { TargetConfig } from "../config/types";
 import { evaluateRpo, newestRecoveryPoint } from "./rpo";
 import { evaluateRto } from "./rto";
+import { findMissedVerifications } from "./verification-schedule";
 import type {
   BackupSchedule,
   RestoreTestPoint,
@@ -41,6 +42,8 @@ export interface TargetSloInput {
   /** Every verification record of the target (integrity checks and restore tests). */
   verifications: readonly VerificationPoint[];
   schedule?: BackupSchedule;
+  /** The target's `verify.schedule`: firings that left no verification record make it at-risk. */
+  verifySchedule?: BackupSchedule;
   now: Date;
   /** See `RpoInput.graceMs`. */
   graceMs?: number;
@@ -80,6 +83,16 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     now,
   });
   const lastVerification = standingVerification(input.verifications, input.snapshots);
+  const missedVerifications = input.verifySchedule
+    ? findMissedVerifications({
+        target,
+        schedule: input.verifySchedule,
+        verifications: input.verifications,
+        snapshots: input.snapshots,
+        rtoMs: input.rtoMs,
+        now,
+      })
+    : [];
 
   const statuses: SloStatus[] = [rpo.status, rto.status];
   const reasons: string[] = [];
@@ -90,6 +103,13 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     reasons.push(`${rpo.missedSchedules.length} scheduled backup(s) missed since ${first.at.toISOString()}`);
   }
   if (rto.status !== "ok") reasons.push(`RTO: ${rto.reason}`);
+  const firstUnverified = missedVerifications[0];
+  if (firstUnverified) {
+    statuses.push("at-risk");
+    reasons.push(
+      `${missedVerifications.length} scheduled verification(s) left no record since ${firstUnverified.at.toISOString()}`,
+    );
+  }
   if (lastVerification?.result === "failed" && lastVerification.kind === "integrity") {
     // A failed restore test already makes the RTO breached; a failed integrity check is flagged here.
     statuses.push("at-risk");
@@ -104,6 +124,7 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     rto,
     newestSnapshot: newestRecoveryPoint(input.snapshots),
     lastVerification,
+    missedVerifications,
     storedBytes: input.snapshots.reduce((sum, s) => sum + (s.storedSize ?? 0), 0),
     evaluatedAt: now,
   };
@@ -174,6 +195,11 @@ export function scheduleOf(target: TargetConfig, timezone: string): BackupSchedu
     (p): p is string => p !== undefined,
   );
   return patterns.length > 0 ? { patterns, timezone } : undefined;
+}
+
+/** The verify schedule of a configured target, in the config's timezone. */
+export function verifyScheduleOf(target: TargetConfig, timezone: string): BackupSchedule {
+  return { patterns: [target.verify.schedule], timezone };
 }
 
 /** `haven status` exit code: 3 when any target is breached, else 0 (at-risk and unknown are warnings). */

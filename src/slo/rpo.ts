@@ -62,7 +62,7 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
           new Date(now.getTime() - (input.lookbackMs ?? DEFAULT_MISSED_LOOKBACK_MS)),
         ),
         before: new Date(now.getTime() - (input.graceMs ?? DEFAULT_SCHEDULE_GRACE_MS)),
-        target,
+        configKey: `targets.${target}.schedule`,
       })
     : [];
   const base = { target, rpoMs, missedSchedules };
@@ -125,15 +125,18 @@ export function newestRecoveryPoint(snapshots: readonly SnapshotPoint[]): Snapsh
   return newest;
 }
 
-/** Firings strictly after `after` and strictly before `before`, oldest first. */
-function findMissedSchedules(
+/**
+ * Firings strictly after `after` and strictly before `before`, oldest first. `configKey` names the
+ * schedule in the config, for the error when a pattern cannot be read.
+ */
+export function findMissedSchedules(
   schedule: BackupSchedule,
-  window: { after: Date; before: Date; target: string },
+  window: { after: Date; before: Date; configKey: string },
 ): MissedSchedule[] {
   if (window.before.getTime() <= window.after.getTime()) return [];
   const missed: MissedSchedule[] = [];
   for (const pattern of schedule.patterns) {
-    const firings = parseCron(pattern, schedule.timezone, window.before, window.target);
+    const firings = parseCron(pattern, schedule.timezone, window.before, window.configKey);
     // prev() walks back from `before`, exclusive: a firing exactly `grace` ago is not missed yet.
     for (let count = 0; count < MAX_MISSED_PER_PATTERN && firings.hasPrev(); count++) {
       const at = firings.prev().toDate();
@@ -144,22 +147,18 @@ function findMissedSchedules(
   return missed.sort((a, b) => a.at.getTime() - b.at.getTime() || a.pattern.localeCompare(b.pattern));
 }
 
-function parseCron(pattern: string, timezone: string, currentDate: Date, target: string) {
+function parseCron(pattern: string, timezone: string, currentDate: Date, configKey: string) {
   try {
     return CronExpressionParser.parse(pattern, { currentDate, tz: timezone });
   } catch (error) {
-    throw new HavenError(
-      "CONFIG",
-      `schedule "${pattern}" of target ${target} cannot be read: ${String(error)}`,
-      {
-        hint: `fix targets.${target}.schedule in the config (5 fields, e.g. "0 2 * * *"); haven config validate checks it`,
-        cause: error,
-      },
-    );
+    throw new HavenError("CONFIG", `schedule "${pattern}" (${configKey}) cannot be read: ${String(error)}`, {
+      hint: `fix ${configKey} in the config (5 fields, e.g. "0 2 * * *"); haven config validate checks it`,
+      cause: error,
+    });
   }
 }
 
-function laterOf(...dates: Array<Date | undefined>): Date {
+export function laterOf(...dates: Array<Date | undefined>): Date {
   let latest = -Infinity;
   for (const date of dates) if (date && date.getTime() > latest) latest = date.getTime();
   return new Date(latest);

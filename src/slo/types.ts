@@ -109,7 +109,10 @@ export interface RtoEvaluation {
 /** Both evaluations of one target, and one status for `haven status`. */
 export interface TargetEvaluation {
   target: string;
-  /** The worst of: RPO, RTO, missed schedules (at-risk), a failed newest verification (at-risk). */
+  /**
+   * The worst of: RPO, RTO, missed backup or verification schedules (at-risk), a failed newest
+   * verification (at-risk).
+   */
   status: SloStatus;
   /** Why the status is not ok, one sentence each; empty when ok. */
   reasons: string[];
@@ -119,6 +122,8 @@ export interface TargetEvaluation {
   /** The verification that stands for the target: the newest one of the newest snapshot that was
    * verified, of any kind. A pass on an older snapshot does not stand over a newer one's failure. */
   lastVerification: VerificationPoint | null;
+  /** Firings of the target's verify schedule that left no verification record (at-risk). */
+  missedVerifications: MissedSchedule[];
   /** Bytes stored for the target's snapshots (on the destination evaluated). */
   storedBytes: number;
   evaluatedAt: Date;

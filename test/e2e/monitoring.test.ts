@@ -56,7 +56,7 @@ destinations:
 defaults: { destinations: [nas], verify: { kind: integrity } }
 targets:
   share: { type: files, path: ${join(work, "share")}, rpo: 1h }
-  stale: { type: files, path: ${join(work, "share")}, rpo: 1h }
+  stale: { type: files, path: ${join(work, "share")}, rpo: 1h, verify: { schedule: "0 * * * *" } }
 alerts:
   repeat: 4h
   email:
@@ -138,18 +138,26 @@ test("a flipped byte fails verification, alerts once by email and webhook (with 
   }
 });
 
-test("the watchdog raises an RPO breach for a stale target; haven status -o json says breached and exits 3", async () => {
+test("the watchdog raises an RPO breach and missed verifications for a stale target; haven status -o json says breached and exits 3", async () => {
   const monitor = new Monitor(config, redis, silentLogger);
   try {
     await monitor.watchdog(["stale"]);
     expect(smtp.messages.some((m) => m.subject?.includes("RPO breached: stale"))).toBe(true);
+    // Its hourly verify schedule fired for two days and left no record.
+    expect(smtp.messages.some((m) => m.subject?.includes("Scheduled verification missed: stale"))).toBe(true);
   } finally {
     await monitor.close();
   }
   const status = await runCli(["-c", configPath, "status", "-o", "json"]);
   expect(status.code).toBe(3);
-  const rows = JSON.parse(status.stdout).targets as Array<{ target: string; rpo: string; status: string }>;
+  const rows = JSON.parse(status.stdout).targets as Array<{
+    target: string;
+    rpo: string;
+    status: string;
+    missedVerifications: number;
+  }>;
   expect(rows.find((r) => r.target === "stale")).toMatchObject({ rpo: "breached", status: "breached" });
+  expect(rows.find((r) => r.target === "stale")?.missedVerifications).toBeGreaterThan(30);
   expect(rows.find((r) => r.target === "share")?.rpo).toBe("ok");
 });
 

@@ -523,3 +523,54 @@ describe("evaluateTarget", () => {
     expect(scheduleOf({ schedule: {} } as unknown as TargetConfig, "UTC")).toBeUndefined();
   });
 });
+
+describe("missed verifications", () => {
+  // Saturday 06:00 UTC, the default verify schedule; Nov 21 2026 is a Saturday.
+  const weekly = { patterns: ["0 6 * * 6"], timezone: "UTC" };
+  const daily = (days: number[]) => days.map((d) => snapshot(`s${d}`, `2026-11-${d}T02:05:00Z`));
+  const restoreOn = (iso: string): VerificationPoint => ({
+    kind: "restore",
+    snapshotId: "s20",
+    finishedAt: at(iso),
+    totalMs: 20 * MIN,
+    result: "passed",
+  });
+  const evaluate = (now: string, verifications: VerificationPoint[], snapshots = daily([13, 20, 21, 22])) =>
+    evaluateTarget({
+      target: "t",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots,
+      verifications,
+      verifySchedule: weekly,
+      now: at(now),
+    });
+
+  test("a verify firing with no record after it, past the RTO plus an hour, makes the target at-risk", () => {
+    // Last Saturday's test ran; this Saturday's (Nov 21 06:00) left nothing.
+    const stale = evaluate("2026-11-22T12:00:00Z", [restoreOn("2026-11-14T06:30:00Z")]);
+    expect(stale.missedVerifications).toEqual([{ at: at("2026-11-21T06:00:00Z"), pattern: "0 6 * * 6" }]);
+    expect(stale.status).toBe("at-risk");
+    expect(stale.reasons).toContain(
+      "1 scheduled verification(s) left no record since 2026-11-21T06:00:00.000Z",
+    );
+    expect(stale.rto.status).toBe("ok");
+  });
+
+  test("not yet missed within the RTO plus an hour of the firing, nor once a record follows it", () => {
+    expect(evaluate("2026-11-21T10:59:00Z", [restoreOn("2026-11-14T06:30:00Z")]).missedVerifications).toEqual(
+      [],
+    );
+    const done = evaluate("2026-11-22T12:00:00Z", [
+      restoreOn("2026-11-14T06:30:00Z"),
+      { ...restoreOn("2026-11-21T06:40:00Z"), result: "failed" }, // any record counts: it ran
+    ]);
+    expect(done.missedVerifications).toEqual([]);
+  });
+
+  test("firings before the first snapshot had nothing to verify", () => {
+    const young = evaluate("2026-11-22T12:00:00Z", [], daily([22]));
+    expect(young.missedVerifications).toEqual([]);
+    expect(young.status).toBe("unknown"); // no restore test yet
+  });
+});

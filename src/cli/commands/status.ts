@@ -24,6 +24,7 @@ export function statusCommand(): Command {
         rpoMs: e.rpo.rpoMs,
         rpo: e.rpo.status,
         missedSchedules: e.rpo.missedSchedules.length,
+        missedVerifications: e.missedVerifications.length,
         lastVerification: e.lastVerification
           ? {
               kind: e.lastVerification.kind,
