@@ -7,6 +7,7 @@
  *   <target>/<snapshotId>/verifications/<time>-<4 hex>.json   (time with milliseconds)
  *   _audit/<yyyy>/<mm>/<dd>/<time>-<id>.json
  *   _reports/<yyyy>-<mm>.json
+ *   _pruned/<target>/<snapshotId>.json   (what prune kept of a snapshot it removed: manifest, records)
  */
 import { randomBytes } from "node:crypto";
 
@@ -54,6 +55,8 @@ export const layout = {
     return `_audit/${iso.slice(0, 4)}/${iso.slice(5, 7)}/${iso.slice(8, 10)}/${compactUtc(at)}-${id}.json`;
   },
   report: (month: string) => `_reports/${month}.json`,
+  prunedPrefix: (target: string) => `_pruned/${target}/`,
+  pruned: (target: string, id: string) => `_pruned/${target}/${id}.json`,
   /** Names starting with "_" are Haven's own areas, never targets. */
   isReserved: (firstSegment: string) => firstSegment.startsWith("_"),
 };
@@ -83,4 +86,13 @@ export function verificationKeyTime(rest: string): Date | null {
   if (!m) return null;
   const [, y, mo, d, h, mi, s, ms] = m as unknown as string[];
   return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}${ms ?? ""}Z`);
+}
+
+/** Parses `_pruned/<target>/<snapshotId>.json`; null for any other key. */
+export function parsePrunedKey(key: string): { target: string; id: string } | null {
+  const parts = key.split("/");
+  if (parts.length !== 3 || parts[0] !== "_pruned" || !parts[2]?.endsWith(".json")) return null;
+  const [, target, file] = parts as [string, string, string];
+  const id = file.slice(0, -".json".length);
+  return isSnapshotId(id) && !layout.isReserved(target) ? { target, id } : null;
 }

@@ -6,12 +6,12 @@
  * plan: deciding on a partial view could shift periods and guard rails. A manifest that is malformed
  * or from a newer Haven is reported as unreadable and its snapshot is kept, never removed.
  */
-import { text } from "node:stream/consumers";
 import type { Logger } from "pino";
 import { readManifest } from "../catalog/catalog";
 import { isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import type { RetentionCandidate } from "../retention";
+import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotFolder } from "./inventory";
 import { mapLimit, PARALLEL_REQUESTS } from "./parallel";
@@ -86,13 +86,8 @@ async function latestVerificationPassed(
 ): Promise<boolean | undefined> {
   const key = folder.verificationKeys.at(-1);
   if (key === undefined) return undefined;
-  let raw: string;
-  try {
-    raw = await text(await storage.get(key));
-  } catch (error) {
-    if (isHavenError(error, "NOT_FOUND")) return undefined;
-    throw error;
-  }
+  const raw = await readTextIfPresent(storage, key);
+  if (raw === undefined) return undefined;
   try {
     return (JSON.parse(raw) as { result?: unknown }).result === "passed";
   } catch {

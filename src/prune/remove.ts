@@ -1,5 +1,6 @@
 /**
  * Removing one snapshot, in the order that keeps every crash harmless (HOUSE_STYLE practice 6):
+ * 0. its pruned record (`evidence.ts`): the manifest and verification records kept for the reports;
  * 1. the manifest: from here on the snapshot does not exist for any reader;
  * 2. the data objects: a crash before this step leaves a folder without manifest, which maintenance
  *    (`cleanupLeftovers`) removes after its grace period;
@@ -7,14 +8,18 @@
  */
 import { HavenError, isHavenError, type ErrorCode } from "../lib/errors";
 import type { StorageBackend } from "../storage/types";
+import { keepPrunedRecord } from "./evidence";
 import type { SnapshotFolder } from "./inventory";
 
-export type RemovalStage = "manifest" | "data" | "verifications";
+export type RemovalStage = "evidence" | "manifest" | "data" | "verifications";
 
 /** A snapshot prune could not remove (completely). */
 export interface PruneFailure {
   readonly id: string;
-  /** Where it stopped: at `manifest` the snapshot is intact; later, its leftovers are invisible and maintenance removes them. */
+  /**
+   * Where it stopped: at `evidence` or `manifest` the snapshot is intact; later, its leftovers are
+   * invisible and maintenance removes them.
+   */
   readonly stage: RemovalStage;
   readonly code: ErrorCode;
   readonly message: string;
@@ -44,8 +49,34 @@ export class RemovalError extends HavenError {
   }
 }
 
-/** Deletes the folder's objects: manifest, then data, then verification records. Throws RemovalError. */
-export async function removeSnapshot(storage: StorageBackend, folder: SnapshotFolder): Promise<void> {
+/**
+ * Keeps the folder's pruned record, then deletes its objects: manifest, data, verification records.
+ * Throws RemovalError.
+ */
+export async function removeSnapshot(
+  storage: StorageBackend,
+  folder: SnapshotFolder,
+  at: Date = new Date(),
+): Promise<void> {
+  try {
+    await keepPrunedRecord(storage, folder, at);
+  } catch (error) {
+    const haven = isHavenError(error)
+      ? error
+      : new HavenError("PERMANENT", error instanceof Error ? error.message : String(error), { cause: error });
+    throw new RemovalError(
+      folder.id,
+      "evidence",
+      new HavenError(
+        haven.code,
+        `the pruned record of ${folder.target}/${folder.id} could not be written to ${storage.name}: ${haven.message}`,
+        {
+          hint: `the snapshot is kept whole, and prune tries again next run${haven.hint ? `; ${haven.hint}` : ""}`,
+          cause: haven,
+        },
+      ),
+    );
+  }
   const stages: Array<[RemovalStage, readonly string[]]> = [
     ["manifest", folder.manifestKey ? [folder.manifestKey] : []],
     ["data", folder.dataKeys],

@@ -67,17 +67,19 @@ export function copyFigures(
   period: HoldingsPeriod,
   snapshots: readonly Manifest[],
 ): CopyFigures {
+  // A snapshot pruned from a destination was there until then: it counts as copied.
+  const holdersOf = (id: string) => [...(data.presence.get(id) ?? []), ...(data.pruned.get(id) ?? [])];
   const incomplete: CopyFigures["incomplete"] = [];
   let onEveryDestination = 0;
   for (const m of snapshots) {
-    const holders = data.presence.get(m.id) ?? [];
+    const holders = holdersOf(m.id);
     const missingOn = target.destinations.filter((d) => !holders.includes(d));
     if (missingOn.length === 0) onEveryDestination += 1;
     else if (incomplete.length < MAX_LISTED_INCOMPLETE) incomplete.push({ id: m.id, missingOn });
   }
   return {
     destinations: target.destinations.map((name) => {
-      const present = snapshots.filter((m) => (data.presence.get(m.id) ?? []).includes(name)).length;
+      const present = snapshots.filter((m) => holdersOf(m.id).includes(name)).length;
       return {
         name,
         present,

@@ -1,21 +1,22 @@
 /**
  * Reads what the report needs about one target from its destinations: one listing per destination
  * (which snapshots each holds, and the size of every object), the manifests of the snapshots started
- * before the end of the period, and the verification records of the trend window. The bucket is the
- * only source, so the report of a past month can be made again on a fresh install.
+ * before the end of the period, and the verification records of the trend window, with the pruned
+ * records (pruned.ts) of snapshots retention removed since. The bucket is the only source, so the
+ * report of a past month can be made again on a fresh install.
  *
  * Storage errors (unreachable, credentials) propagate: a report made from half the data must not be
  * sent as evidence; the report job is retried instead. Objects that cannot be parsed are listed in
  * `problems`, never hidden.
  */
-import { text } from "node:stream/consumers";
 import { parseManifest } from "../catalog/catalog";
 import { layout, parseSnapshotKey, snapshotIdTime, verificationKeyTime } from "../catalog/layout";
 import type { Manifest } from "../catalog/manifest";
-import { isHavenError } from "../lib/errors";
-import { parseVerificationRecord } from "../slo/inputs";
+import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { VerificationRecord } from "../verify/record";
+import { listPrunedKeys, parsePrunedRecord } from "./pruned";
+import { parseRecord } from "./parse-record";
 
 /** One stored object of a snapshot, as listed. */
 export interface ListedObject {
@@ -28,12 +29,20 @@ export interface ListedObject {
 
 export interface TargetBucketData {
   target: string;
-  /** Manifests of the snapshots started before `until`, oldest first (by id). */
+  /**
+   * Manifests of the snapshots started before `until`, oldest first (by id), with those of snapshots
+   * pruned since that started in the trend window.
+   */
   manifests: Manifest[];
   /** Snapshot id → the destinations whose listing holds its manifest. */
   presence: Map<string, string[]>;
+  /** Snapshot id → the destinations it was pruned from (it was there until then). */
+  pruned: Map<string, string[]>;
   objects: ListedObject[];
-  /** Verification records finished in `[recordsFrom, until)` whose snapshot has a manifest, oldest first. */
+  /**
+   * Verification records finished in `[recordsFrom, until)` whose snapshot has a manifest (or a pruned
+   * record), oldest first.
+   */
   records: VerificationRecord[];
   problems: string[];
 }
@@ -102,11 +111,33 @@ export async function readTarget(
       parallel,
       ({ storage, key }) => readParsed(storage, key, parseRecord, problems),
     )
-  )
-    .filter((r): r is VerificationRecord => r !== undefined)
-    .sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+  ).filter((r): r is VerificationRecord => r !== undefined);
 
-  return { target, manifests, presence, objects, records, problems };
+  const pruned = new Map<string, string[]>();
+  for (const storage of storages) {
+    const keys = await listPrunedKeys(storage, target, { from: options.recordsFrom, until: options.until });
+    const found = await mapWithLimit(keys, parallel, ({ key, id }) =>
+      readParsed(storage, key, (raw, where) => parsePrunedRecord(raw, where, target, id), problems),
+    );
+    for (const snapshot of found) {
+      if (!snapshot) continue;
+      const { manifest } = snapshot;
+      pruned.set(manifest.id, [...(pruned.get(manifest.id) ?? []), snapshot.destination]);
+      if (known.has(manifest.id)) continue; // still held elsewhere: the live copy is read already
+      known.add(manifest.id);
+      manifests.push(manifest);
+      records.push(...snapshot.records.filter((r) => inWindow(r.finishedAt, options)));
+    }
+  }
+  manifests.sort((a, b) => a.id.localeCompare(b.id));
+  records.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
+
+  return { target, manifests, presence, pruned, objects, records, problems };
+}
+
+function inWindow(iso: string, options: ReadTargetOptions): boolean {
+  const t = new Date(iso).getTime();
+  return t >= options.recordsFrom.getTime() && t < options.until.getTime();
 }
 
 /** Reads a JSON object; undefined when it vanished since the listing (a prune) or cannot be parsed. */
@@ -116,33 +147,14 @@ async function readParsed<T>(
   parse: (raw: string, where: string) => T,
   problems: string[],
 ): Promise<T | undefined> {
-  let raw: string;
-  try {
-    raw = await text(await storage.get(key));
-  } catch (error) {
-    if (isHavenError(error, "NOT_FOUND")) return undefined;
-    throw error;
-  }
+  const raw = await readTextIfPresent(storage, key);
+  if (raw === undefined) return undefined;
   try {
     return parse(raw, `${storage.location}/${key}`);
   } catch (error) {
     problems.push(error instanceof Error ? error.message : String(error));
     return undefined;
   }
-}
-
-/**
- * A verification record with its phases and start: src/slo's parser checks the fields evaluation
- * relies on, and the report keeps the record as written (it is the evidence).
- */
-export function parseRecord(raw: string, where: string): VerificationRecord {
-  parseVerificationRecord(raw, where);
-  const record = JSON.parse(raw) as VerificationRecord;
-  const phases: Record<string, number> = {};
-  if (record.phases && typeof record.phases === "object") {
-    for (const [name, ms] of Object.entries(record.phases)) if (typeof ms === "number") phases[name] = ms;
-  }
-  return { ...record, phases, checks: Array.isArray(record.checks) ? record.checks : [] };
 }
 
 async function mapWithLimit<T, R>(

@@ -169,7 +169,10 @@ export interface StorageFigures {
 }
 
 export interface CopyFigures {
-  /** Per configured destination: how many of the period's snapshots it holds. */
+  /**
+   * Per configured destination: how many of the period's snapshots reached it (held now, or held
+   * until retention pruned them there).
+   */
   destinations: Array<{ name: string; present: number; missing: number; bytes: number }>;
   /** Snapshots of the period on every configured destination. */
   onEveryDestination: number;

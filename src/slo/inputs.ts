@@ -3,12 +3,11 @@
  * manifest and every verification record of one target. No Redis, no local state, so `haven status`
  * on a fresh install pointed at the bucket gives the same answer as the watchdog of a running `serve`.
  */
-import { text } from "node:stream/consumers";
 import { parseManifest } from "../catalog/catalog";
 import { layout, parseSnapshotKey } from "../catalog/layout";
 import type { Manifest } from "../catalog/manifest";
-import { isHavenError } from "../lib/errors";
 import { provesSnapshotDamaged } from "../verify/damage";
+import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotPoint, VerificationPoint } from "./types";
 
@@ -85,14 +84,9 @@ export async function loadSloInputs(
     const cached = options.cache?.get<T>(cacheKey);
     if (cached !== undefined) return cached;
     const where = `${storage.location}/${key}`;
-    let raw: string;
-    try {
-      raw = await text(await storage.get(key));
-    } catch (error) {
-      // Removed between the listing and the read (prune removes manifests first): it no longer exists.
-      if (isHavenError(error, "NOT_FOUND")) return undefined;
-      throw error;
-    }
+    // Removed between the listing and the read (prune removes manifests first): it no longer exists.
+    const raw = await readTextIfPresent(storage, key);
+    if (raw === undefined) return undefined;
     try {
       const value = parse(raw, where);
       options.cache?.set(cacheKey, value);

@@ -120,9 +120,11 @@ export async function writeSnapshot(
 }
 
 /** Every key on the destination (under `prefix`), sorted. */
+/** Every key under `prefix`, sorted; prune's own records (`_pruned/`) only when asked for by prefix. */
 export async function listKeys(storage: StorageBackend, prefix = ""): Promise<string[]> {
   const keys: string[] = [];
-  for await (const object of storage.list(prefix)) keys.push(object.key);
+  for await (const object of storage.list(prefix))
+    if (prefix.startsWith("_pruned/") || !object.key.startsWith("_pruned/")) keys.push(object.key);
   return keys.sort();
 }
 

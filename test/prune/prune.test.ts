@@ -5,6 +5,7 @@
  * between the manifest and the data.
  */
 import type { Redis } from "ioredis";
+import { text } from "node:stream/consumers";
 import { rm } from "node:fs/promises";
 import { listSnapshotRefs } from "../../src/catalog/catalog";
 import type { HavenConfig } from "../../src/config/types";
@@ -24,6 +25,7 @@ import {
   pruneRunError,
   type WithLock,
 } from "../../src/prune";
+import type { PrunedRecord } from "../../src/prune/evidence";
 import { createStorage } from "../../src/storage";
 import type { StorageBackend } from "../../src/storage/types";
 import { tempDir, uniqueName } from "../helpers/s3-config";
@@ -166,6 +168,27 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
       expect(report.results[0]).toMatchObject({ removed: removed.map((s) => s.id), failed: [] });
       expect(pruneRunError(report)).toBeNull();
       expect(await listKeys(storage)).toEqual(keysWithout(before, removed));
+
+      // Before anything of it is removed, each snapshot's manifest and records are kept under _pruned/.
+      expect(await listKeys(storage, "_pruned/")).toEqual(
+        removed.map((s) => `_pruned/${target}/${s.id}.json`).sort(),
+      );
+      for (const s of removed) {
+        const kept = JSON.parse(
+          await text(await storage.get(`_pruned/${target}/${s.id}.json`)),
+        ) as PrunedRecord;
+        expect(kept).toMatchObject({ formatVersion: 1, target, snapshotId: s.id, destination: "primary" });
+        expect(kept.manifest).toMatchObject({ id: s.id, target });
+        expect(kept.verifications).toHaveLength(s.verificationKeys.length);
+        const putAt = storage.calls.findIndex(
+          (c) => c.op === "put" && c.keys[0] === `_pruned/${target}/${s.id}.json`,
+        );
+        const manifestRemovedAt = storage.calls.findIndex(
+          (c) => c.op === "remove" && c.keys[0] === s.manifestKey,
+        );
+        expect(putAt).toBeGreaterThanOrEqual(0);
+        expect(putAt).toBeLessThan(manifestRemovedAt);
+      }
 
       // One call per stage and snapshot, in the order manifest → data → verification records.
       const expectedCalls = removed.flatMap((s) => [

@@ -1,0 +1,79 @@
+/**
+ * What prune keeps of a snapshot it removes: its manifest and every verification record, in one small
+ * object `_pruned/<target>/<snapshotId>.json` on the same destination, written before anything is
+ * deleted. Retention removes data, not history: the monthly report of a month whose daily snapshots
+ * have been pruned since still counts their backups, gaps and restore tests, from the bucket alone.
+ * If the record cannot be written, the snapshot is not removed.
+ */
+import { Readable } from "node:stream";
+import { layout } from "../catalog/layout";
+import { HavenError } from "../lib/errors";
+import { readTextIfPresent } from "../storage/read-text";
+import type { StorageBackend } from "../storage/types";
+import type { SnapshotFolder } from "./inventory";
+
+export const PRUNED_RECORD_FORMAT = 1;
+
+export interface PrunedRecord {
+  formatVersion: typeof PRUNED_RECORD_FORMAT;
+  target: string;
+  snapshotId: string;
+  /** The destination the snapshot was removed from. */
+  destination: string;
+  prunedAt: string;
+  /** The manifest as it was stored. */
+  manifest: unknown;
+  /** Every verification record as it was stored, oldest first; unreadable ones are left out. */
+  verifications: unknown[];
+}
+
+/** Writes the pruned record of `folder`; nothing for a folder without a manifest (never a snapshot). */
+export async function keepPrunedRecord(
+  storage: StorageBackend,
+  folder: SnapshotFolder,
+  at: Date,
+): Promise<void> {
+  if (!folder.manifestKey) return;
+  const manifest = await readJson(storage, folder.manifestKey);
+  if (manifest === undefined) {
+    throw new HavenError(
+      "INTEGRITY",
+      `the manifest of ${folder.target}/${folder.id} cannot be read as JSON`,
+      {
+        hint: "the snapshot is kept; check it with `haven verify` and remove it by hand if it is damaged",
+      },
+    );
+  }
+  const verifications: unknown[] = [];
+  for (const key of folder.verificationKeys) {
+    const record = await readJson(storage, key);
+    if (record !== undefined) verifications.push(record);
+  }
+  const record: PrunedRecord = {
+    formatVersion: PRUNED_RECORD_FORMAT,
+    target: folder.target,
+    snapshotId: folder.id,
+    destination: storage.name,
+    prunedAt: at.toISOString(),
+    manifest,
+    verifications,
+  };
+  await storage.put(
+    layout.pruned(folder.target, folder.id),
+    Readable.from([Buffer.from(JSON.stringify(record))]),
+    {
+      contentType: "application/json",
+    },
+  );
+}
+
+/** The parsed JSON of an object; undefined when it vanished or is not JSON. Storage errors propagate. */
+async function readJson(storage: StorageBackend, key: string): Promise<unknown> {
+  const raw = await readTextIfPresent(storage, key);
+  if (raw === undefined) return undefined;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return undefined;
+  }
+}
