@@ -87,7 +87,8 @@ export function conditionsFromEvaluation(evaluation: TargetEvaluation): Conditio
   }
 
   const verification = evaluation.lastVerification;
-  if (verification?.result === "failed") {
+  // A verification that failed only its freshness guard is the RPO breach, alerted as such.
+  if (verification?.result === "failed" && !verification.stale) {
     const failed = verification.failedChecks ?? [];
     out.push(
       condition({

@@ -15,7 +15,7 @@ import {
   DEFAULT_SCHEDULE_GRACE_MS,
 } from "../slo/evaluate";
 import type { SnapshotPoint, VerificationPoint } from "../slo/types";
-import { provesSnapshotDamaged } from "../verify/damage";
+import { failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
 import type { VerificationRecord } from "../verify/record";
 import { daysOf, localDay, monthBounds, monthsEndingWith } from "./month";
 import type { TargetBucketData } from "./read";
@@ -318,6 +318,7 @@ function verificationPoint(record: VerificationRecord, plainSizes: Map<string, n
     finishedAt: new Date(record.finishedAt),
     totalMs: record.totalMs,
     result: record.result,
+    stale: failedOnlyFreshness(record),
     ...(size === undefined ? {} : { plainSize: size }),
   };
 }

@@ -110,7 +110,11 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
       `${missedVerifications.length} scheduled verification(s) left no record since ${firstUnverified.at.toISOString()}`,
     );
   }
-  if (lastVerification?.result === "failed" && lastVerification.kind === "integrity") {
+  if (
+    lastVerification?.result === "failed" &&
+    !lastVerification.stale &&
+    lastVerification.kind === "integrity"
+  ) {
     // A failed restore test already makes the RTO breached; a failed integrity check is flagged here.
     statuses.push("at-risk");
     reasons.push(`the newest integrity check (snapshot ${lastVerification.snapshotId}) failed`);
@@ -138,7 +142,8 @@ export function restoreTestsOf(verifications: readonly VerificationPoint[]): Res
       snapshotId: v.snapshotId,
       finishedAt: v.finishedAt,
       totalMs: v.totalMs,
-      result: v.result,
+      // A restore that worked but found the target stale measured a real restore time.
+      result: v.stale ? "passed" : v.result,
       ...(v.plainSize === undefined ? {} : { plainSize: v.plainSize }),
     }));
 }

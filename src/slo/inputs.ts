@@ -6,7 +6,7 @@
 import { parseManifest } from "../catalog/catalog";
 import { layout, parseSnapshotKey } from "../catalog/layout";
 import type { Manifest } from "../catalog/manifest";
-import { provesSnapshotDamaged } from "../verify/damage";
+import { failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotPoint, VerificationPoint } from "./types";
@@ -168,6 +168,7 @@ export function parseVerificationRecord(raw: string, where: string): Verificatio
     totalMs: r.totalMs,
     failedChecks,
     damaged: provesSnapshotDamaged({ result, checks, error }),
+    stale: failedOnlyFreshness({ result, checks, error }),
     ...(error && typeof error.message === "string"
       ? { error: { code: typeof error.code === "string" ? error.code : "UNKNOWN", message: error.message } }
       : {}),

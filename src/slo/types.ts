@@ -41,6 +41,8 @@ export interface VerificationPoint {
    * place, the network or the freshness guard failed.
    */
   damaged?: boolean;
+  /** It failed only its freshness guard (see `failedOnlyFreshness`): the RPO's matter, not the snapshot's. */
+  stale?: boolean;
 }
 
 /** A restore test as `evaluateRto` reads it. */

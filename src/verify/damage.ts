@@ -27,6 +27,17 @@ export function provesSnapshotDamaged(outcome: VerificationOutcome): boolean {
   return (outcome.checks ?? []).some((c) => c?.ok === false && provesContentWrong(c.name));
 }
 
+/**
+ * True when the verification failed only its freshness guard (the newest snapshot was older than the
+ * RPO) and everything it checked of the snapshot held: a stale target, which the RPO reports, not a
+ * restore that failed. Its measured restore time is still a valid measurement.
+ */
+export function failedOnlyFreshness(outcome: VerificationOutcome): boolean {
+  if (outcome.result !== "failed" || outcome.error) return false;
+  const failed = (outcome.checks ?? []).filter((c) => c?.ok === false);
+  return failed.length > 0 && failed.every((c) => c?.name === "freshness");
+}
+
 function provesContentWrong(name: unknown): boolean {
   if (typeof name !== "string") return false;
   // A read-back failure is damage only when its error code says so (a network error is not).

@@ -8,6 +8,7 @@ import {
 } from "../../src/slo/evaluate";
 import type { RestoreTestPoint, SnapshotPoint, VerificationPoint } from "../../src/slo/types";
 import type { TargetConfig } from "../../src/config/types";
+import { conditionsFromEvaluation } from "../../src/alerts/conditions";
 
 const H = 3_600_000;
 const MIN = 60_000;
@@ -505,6 +506,21 @@ describe("evaluateTarget", () => {
     // ...a pass does (the object was repaired, or the first read was wrong).
     const rechecked = evaluate([corrupt, inconclusive, integrity(newer, "2026-11-22T05:00:00Z", "passed")]);
     expect(rechecked.rpo).toMatchObject({ status: "ok", newest: { id: newer } });
+  });
+
+  test("a restore test that failed only its freshness guard still measures the RTO; the stale target is the RPO's breach", () => {
+    const evaluation = evaluateTarget({
+      target: "t",
+      rpoMs: 26 * H,
+      rtoMs: 4 * H,
+      snapshots: [snapshot("s", "2026-11-20T02:05:00Z")],
+      verifications: [{ ...passedRestore("2026-11-22T06:30:00Z", 40 * MIN), result: "failed", stale: true }],
+      now,
+    });
+    expect(evaluation.rpo.status).toBe("breached");
+    expect(evaluation.rto).toMatchObject({ status: "ok", lastMs: 40 * MIN });
+    expect(evaluation.reasons).toEqual([expect.stringMatching(/^RPO: /)]);
+    expect(conditionsFromEvaluation(evaluation).map((c) => c.event.type)).toEqual(["rpo-breached"]);
   });
 
   test("worstStatus orders breached > at-risk > unknown > ok", () => {

@@ -132,17 +132,19 @@ test("an empty destination gives no snapshots; a shared cache serves write-once 
   expect(again.snapshots.map((s) => s.id)).toEqual([manifest.id]);
 });
 
+/** A verification record as stored, failed unless every check passed and no error was recorded. */
+const recordJson = (checks: object[], error?: { code: string; message: string }) =>
+  JSON.stringify({
+    kind: "restore",
+    result: checks.every((c) => (c as { ok: boolean }).ok) && !error ? "passed" : "failed",
+    snapshotId: "20261121T020000Z-00000001",
+    totalMs: 1000,
+    finishedAt: "2026-11-21T03:00:00Z",
+    checks,
+    ...(error ? { error } : {}),
+  });
+
 describe("a failed verification proves its snapshot damaged only when the failure is about the snapshot", () => {
-  const record = (checks: object[], error?: { code: string; message: string }) =>
-    JSON.stringify({
-      kind: "restore",
-      result: checks.every((c) => (c as { ok: boolean }).ok) && !error ? "passed" : "failed",
-      snapshotId: "20261121T020000Z-00000001",
-      totalMs: 1000,
-      finishedAt: "2026-11-21T03:00:00Z",
-      checks,
-      ...(error ? { error } : {}),
-    });
   const fresh = { name: "freshness", ok: true };
   test.each([
     ["every check passed", false, [fresh, { name: "rows in orders", ok: true }], undefined],
@@ -180,6 +182,22 @@ describe("a failed verification proves its snapshot damaged only when the failur
       { code: "DECRYPT", message: "no identity matched" },
     ],
   ])("%s → damaged %s", (_what, damaged, checks, error) => {
-    expect(parseVerificationRecord(record(checks, error), "r.json").damaged).toBe(damaged);
+    expect(parseVerificationRecord(recordJson(checks, error), "r.json").damaged).toBe(damaged);
   });
+});
+
+test("a verification that failed only its freshness guard is stale, not damaged; with any other failure it is not stale", () => {
+  const stale = { name: "freshness", ok: false };
+  const parse = (raw: string) => parseVerificationRecord(raw, "r.json");
+  expect(parse(recordJson([stale, { name: "rows in orders", ok: true }]))).toMatchObject({
+    stale: true,
+    damaged: false,
+  });
+  expect(parse(recordJson([stale, { name: "rows in orders", ok: false }]))).toMatchObject({
+    stale: false,
+    damaged: true,
+  });
+  expect(
+    parse(recordJson([stale, { name: "restore", ok: false }], { code: "TRANSIENT", message: "x" })).stale,
+  ).toBe(false);
 });
