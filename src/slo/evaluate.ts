@@ -172,19 +172,32 @@ export function standingVerification(
 }
 
 /**
- * Snapshots whose newest conclusive verification proved them damaged. A later pass (a re-check)
- * clears that; a later failure that proves nothing (scratch place down, network) does not.
+ * Snapshots whose newest conclusive verification proved them damaged. A later pass clears that, but
+ * only a restore test's pass clears a restore test's finding: an integrity pass shows the stored bytes
+ * match the manifest, not that their content (row counts, operator checks) was right. A later failure
+ * that proves nothing (scratch place down, network) clears nothing.
  */
 export function damagedSnapshots(
-  verifications: ReadonlyArray<Pick<VerificationPoint, "snapshotId" | "finishedAt" | "result" | "damaged">>,
+  verifications: ReadonlyArray<
+    Pick<VerificationPoint, "kind" | "snapshotId" | "finishedAt" | "result" | "damaged">
+  >,
 ): Set<string> {
-  const newest = new Map<string, (typeof verifications)[number]>();
+  type Point = (typeof verifications)[number];
+  const newestAny = new Map<string, Point>();
+  const newestRestore = new Map<string, Point>();
+  const keepNewer = (map: Map<string, Point>, v: Point) => {
+    const seen = map.get(v.snapshotId);
+    if (!seen || v.finishedAt.getTime() > seen.finishedAt.getTime()) map.set(v.snapshotId, v);
+  };
   for (const v of verifications) {
     if (v.result === "failed" && v.damaged !== true) continue;
-    const seen = newest.get(v.snapshotId);
-    if (!seen || v.finishedAt.getTime() > seen.finishedAt.getTime()) newest.set(v.snapshotId, v);
+    keepNewer(newestAny, v);
+    if (v.kind === "restore") keepNewer(newestRestore, v);
   }
-  return new Set([...newest.values()].filter((v) => v.damaged === true).map((v) => v.snapshotId));
+  const damaged = new Set<string>();
+  for (const map of [newestAny, newestRestore])
+    for (const v of map.values()) if (v.damaged === true) damaged.add(v.snapshotId);
+  return damaged;
 }
 
 export function newestVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {

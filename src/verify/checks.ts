@@ -157,6 +157,7 @@ export function notApplicable(check: CheckConfig, targetType: string): CheckResu
   return {
     name,
     ok: false,
+    ran: false,
     detail: `${kind}; a ${targetType} target cannot run it: remove it from verify.checks`,
   };
 }
@@ -167,6 +168,7 @@ export function failedToRun(check: CheckConfig, error: unknown): CheckResult {
   return {
     name,
     ok: false,
+    ran: false,
     detail: `could not run: ${error instanceof Error ? error.message : String(error)}`,
   };
 }

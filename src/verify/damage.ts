@@ -4,27 +4,32 @@
  * was down, a network error or the freshness guard says nothing of the snapshot.
  */
 
-/** Error codes that mean the snapshot itself is bad. */
-const DAMAGE_CODES = new Set(["INTEGRITY", "DECRYPT", "UNSAFE_ARCHIVE"]);
+/**
+ * Error codes that mean the snapshot itself is bad: a hash or size mismatch, an archive entry that
+ * tries to escape, an object its manifest lists that is gone. DECRYPT is not one: it is also what a
+ * worker without the right identity gets, which says nothing of the snapshot.
+ */
+const DAMAGE_CODES = new Set(["INTEGRITY", "UNSAFE_ARCHIVE", "NOT_FOUND"]);
 /** Failed checks that say nothing of the content: the guard, the scratch place, a phase's error. */
 const ENVIRONMENT_CHECKS = new Set(["freshness", "cleanup", "restore", "checks"]);
 
 /** The parts of a verification record (src/verify/record.ts) the answer depends on, as read from JSON. */
 export interface VerificationOutcome {
   result: unknown;
-  checks?: ReadonlyArray<{ name?: unknown; ok?: unknown } | null>;
+  checks?: ReadonlyArray<{ name?: unknown; ok?: unknown; ran?: unknown } | null>;
   error?: { code?: unknown } | null;
 }
 
 /**
- * True when the verification failed because a hash, a count or an operator's check did not match, or
- * because the snapshot could not be decrypted or unpacked safely.
+ * True when the verification failed because a hash, a count or an operator's check did not match, an
+ * object of the snapshot is missing, or the archive could not be unpacked safely. A check that could
+ * not run (bad SQL) is a finding about the check, not the data.
  */
 export function provesSnapshotDamaged(outcome: VerificationOutcome): boolean {
   if (outcome.result !== "failed") return false;
   const code = outcome.error?.code;
   if (typeof code === "string" && DAMAGE_CODES.has(code)) return true;
-  return (outcome.checks ?? []).some((c) => c?.ok === false && provesContentWrong(c.name));
+  return (outcome.checks ?? []).some((c) => c?.ok === false && c.ran !== false && provesContentWrong(c.name));
 }
 
 /**

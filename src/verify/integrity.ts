@@ -12,6 +12,7 @@ import type { EncryptionConfig } from "../config/types";
 import { openPlainStream } from "../engine/read-payload";
 import { isHavenError } from "../lib/errors";
 import type { StorageBackend } from "../storage/types";
+import { provesSnapshotDamaged } from "./damage";
 import { PhaseTimer, type CheckResult, type VerificationRecord } from "./record";
 
 export interface IntegrityOptions {
@@ -54,7 +55,14 @@ export async function checkIntegrity(
     } catch (caught) {
       const message = caught instanceof Error ? caught.message : String(caught);
       checks.push({ name: `${object.stream}: read back`, ok: false, detail: message });
-      error = { code: isHavenError(caught) ? caught.code : "FAILED", message };
+      const code = isHavenError(caught) ? caught.code : "FAILED";
+      // The first error that proves damage stands over later ones (a network error on the next object).
+      if (
+        !error ||
+        (!provesSnapshotDamaged({ result: "failed", error }) &&
+          provesSnapshotDamaged({ result: "failed", error: { code } }))
+      )
+        error = { code, message };
     }
   }
   const ok = checks.every((c) => c.ok);

@@ -13,6 +13,8 @@ export interface CheckResult {
   expected?: unknown;
   actual?: unknown;
   detail?: string;
+  /** false when the check could not run (bad SQL, a check the target type cannot run): no finding about the data. */
+  ran?: boolean;
 }
 
 export interface VerificationRecord {

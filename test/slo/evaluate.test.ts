@@ -1,4 +1,5 @@
 import {
+  damagedSnapshots,
   evaluateRpo,
   evaluateRto,
   evaluateTarget,
@@ -521,6 +522,22 @@ describe("evaluateTarget", () => {
     expect(evaluation.rto).toMatchObject({ status: "ok", lastMs: 40 * MIN });
     expect(evaluation.reasons).toEqual([expect.stringMatching(/^RPO: /)]);
     expect(conditionsFromEvaluation(evaluation).map((c) => c.event.type)).toEqual(["rpo-breached"]);
+  });
+
+  test("an integrity pass does not clear what a restore test found wrong in the content; a restore pass does", () => {
+    const rowsWrong: VerificationPoint = {
+      ...passedRestore("2026-11-22T06:00:00Z", 40 * MIN),
+      snapshotId: "x",
+      result: "failed",
+      damaged: true,
+    };
+    const bytesMatch = integrity("x", "2026-11-22T07:00:00Z", "passed");
+    expect([...damagedSnapshots([rowsWrong, bytesMatch])]).toEqual(["x"]);
+    const restoredFine = { ...passedRestore("2026-11-22T08:00:00Z", 40 * MIN), snapshotId: "x" };
+    expect([...damagedSnapshots([rowsWrong, bytesMatch, restoredFine])]).toEqual([]);
+    // An integrity check's own finding is cleared by either kind passing later.
+    const hashWrong = { ...integrity("y", "2026-11-22T06:00:00Z", "failed"), damaged: true };
+    expect([...damagedSnapshots([hashWrong, integrity("y", "2026-11-22T07:00:00Z", "passed")])]).toEqual([]);
   });
 
   test("worstStatus orders breached > at-risk > unknown > ok", () => {

@@ -176,8 +176,20 @@ describe("a failed verification proves its snapshot damaged only when the failur
     ],
     ["an operator's sql check failed", true, [fresh, { name: "sql: select 1", ok: false }], undefined],
     [
-      "no identity decrypts it",
+      "an operator's sql check could not run",
+      false,
+      [fresh, { name: "sql: selct 1", ok: false, ran: false }],
+      undefined,
+    ],
+    [
+      "an object the manifest lists is gone",
       true,
+      [fresh, { name: "data: read back", ok: false }],
+      { code: "NOT_FOUND", message: "no such key" },
+    ],
+    [
+      "no identity decrypts it (a worker without the key)",
+      false,
       [fresh, { name: "restore", ok: false }],
       { code: "DECRYPT", message: "no identity matched" },
     ],
