@@ -55,7 +55,7 @@ export async function evaluateTargets(
     if (options.targets && !options.targets.includes(target.name)) continue;
     const storage = primaryStorage(config, target, { logger, signal: AbortSignal.timeout(60_000) });
     try {
-      const inputs = await loadSloInputs(storage, target.name, { cache: options.cache });
+      const inputs = await loadSloInputs(storage, target.name, { cache: options.cache, now });
       outcome.reached.push(storage.name);
       for (const problem of inputs.problems)
         logger.warn({ target: target.name, problem }, "unreadable object");
@@ -66,6 +66,7 @@ export async function evaluateTargets(
           rtoMs: target.rto,
           snapshots: inputs.snapshots,
           verifications: inputs.verifications,
+          prunedVerifications: inputs.prunedVerifications,
           schedule: scheduleOf(target, config.timezone),
           verifySchedule: verifyScheduleOf(target, config.timezone),
           now,

@@ -6,7 +6,9 @@
  * If the record cannot be written, the snapshot is not removed.
  */
 import { Readable } from "node:stream";
-import { layout } from "../catalog/layout";
+import { assertManifestBelongs, parseManifest } from "../catalog/catalog";
+import { layout, parsePrunedKey, snapshotIdTime } from "../catalog/layout";
+import type { Manifest } from "../catalog/manifest";
 import { HavenError } from "../lib/errors";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
@@ -76,4 +78,57 @@ async function readJson(storage: StorageBackend, key: string): Promise<unknown> 
   } catch {
     return undefined;
   }
+}
+
+/** A pruned record as read back: its manifest checked like any manifest, its records still raw JSON. */
+export interface PrunedEvidence {
+  manifest: Manifest;
+  /** The destination it was read from (not the one its JSON names: the bucket is not trusted for that). */
+  destination: string;
+  /** Verification records as stored; each reader parses them its own way. */
+  verifications: unknown[];
+}
+
+/**
+ * The pruned records of `target` on `storage` to read: those whose listing passes `keep` (given the
+ * snapshot's id time and the record's last-modified time, i.e. when it was pruned).
+ */
+export async function listPrunedKeys(
+  storage: StorageBackend,
+  target: string,
+  keep: (snapshotTime: Date, prunedAt: Date) => boolean,
+): Promise<Array<{ key: string; id: string }>> {
+  const keys: Array<{ key: string; id: string }> = [];
+  for await (const object of storage.list(layout.prunedPrefix(target))) {
+    const parsed = parsePrunedKey(object.key);
+    if (!parsed || parsed.target !== target) continue;
+    if (keep(snapshotIdTime(parsed.id), object.lastModified)) keys.push({ key: object.key, id: parsed.id });
+  }
+  return keys;
+}
+
+/**
+ * Parses one pruned record read from `destination`. Throws, with `where`, when it is not one Haven
+ * wrote for this snapshot: the manifest inside is trusted only for its own target and id.
+ */
+export function parsePrunedRecord(
+  raw: string,
+  where: string,
+  expected: { target: string; id: string; destination: string },
+): PrunedEvidence {
+  let json: { formatVersion?: unknown; manifest?: unknown; verifications?: unknown };
+  try {
+    json = JSON.parse(raw) as typeof json;
+  } catch {
+    throw new Error(`pruned record ${where} is not valid JSON`);
+  }
+  if (json?.formatVersion !== PRUNED_RECORD_FORMAT) {
+    throw new Error(`pruned record ${where} is not one this version of Haven reads`);
+  }
+  const manifest = parseManifest(JSON.stringify(json.manifest), `${where} (manifest)`);
+  assertManifestBelongs(manifest, expected.target, expected.id, where);
+  const verifications = (Array.isArray(json.verifications) ? json.verifications : []).filter(
+    (r) => (r as { snapshotId?: unknown } | null)?.snapshotId === expected.id,
+  );
+  return { manifest, destination: expected.destination, verifications };
 }

@@ -124,7 +124,7 @@ export async function pruneOrphans(
         for (const folder of free) {
           signal.throwIfAborted();
           try {
-            await removeSnapshot(storage, folder);
+            await removeSnapshot(storage, folder, { keepRecord: false });
             removed.push(folder.id);
             logger.info({ target: orphan.target, snapshot: folder.id }, "orphan snapshot removed");
           } catch (error) {
@@ -133,11 +133,26 @@ export async function pruneOrphans(
             if (isHavenError(error, "TRANSIENT")) break;
           }
         }
+        // Every snapshot gone: the target's pruned records (its history) go with it.
+        if (locked.length === 0 && failed.length === 0) {
+          await removePrunedRecords(storage, orphan.target).catch((error: unknown) =>
+            logger.warn(
+              { target: orphan.target, err: error instanceof Error ? error.message : String(error) },
+              `the pruned records of ${orphan.target} (${layout.prunedPrefix(orphan.target)}) were not removed; delete them by hand if the target's history must go`,
+            ),
+          );
+        }
         return { ...base, action: "remove" as const, removed, locked, failed };
       }),
     );
   }
   return outcomes;
+}
+
+async function removePrunedRecords(storage: StorageBackend, target: string): Promise<void> {
+  const keys: string[] = [];
+  for await (const object of storage.list(layout.prunedPrefix(target))) keys.push(object.key);
+  if (keys.length > 0) await storage.remove(keys);
 }
 
 function isRecent(id: string, now: Date): boolean {

@@ -56,10 +56,15 @@ export class RemovalError extends HavenError {
 export async function removeSnapshot(
   storage: StorageBackend,
   folder: SnapshotFolder,
-  at: Date = new Date(),
+  options: {
+    /** When the prune happens (the record's prunedAt). Default: now. */
+    at?: Date;
+    /** false for a target removed from the config on purpose (`--orphans`): no history is kept. */
+    keepRecord?: boolean;
+  } = {},
 ): Promise<void> {
   try {
-    await keepPrunedRecord(storage, folder, at);
+    if (options.keepRecord !== false) await keepPrunedRecord(storage, folder, options.at ?? new Date());
   } catch (error) {
     const haven = isHavenError(error)
       ? error

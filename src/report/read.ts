@@ -15,7 +15,7 @@ import type { Manifest } from "../catalog/manifest";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { VerificationRecord } from "../verify/record";
-import { listPrunedKeys, parsePrunedRecord } from "./pruned";
+import { listPrunedKeys, parsePrunedSnapshot } from "./pruned";
 import { parseRecord } from "./parse-record";
 
 /** One stored object of a snapshot, as listed. */
@@ -113,26 +113,51 @@ export async function readTarget(
     )
   ).filter((r): r is VerificationRecord => r !== undefined);
 
+  // Pruned records: snapshots that started in the window, or were pruned in it (their verifications
+  // may fall in the window though the snapshot is older).
   const pruned = new Map<string, string[]>();
+  const seen = new Set(records.map(recordIdentity));
+  const from = options.recordsFrom.getTime();
   for (const storage of storages) {
-    const keys = await listPrunedKeys(storage, target, { from: options.recordsFrom, until: options.until });
+    const keys = await listPrunedKeys(
+      storage,
+      target,
+      (started, prunedAt) =>
+        started.getTime() < until && (started.getTime() >= from || prunedAt.getTime() >= from),
+    );
     const found = await mapWithLimit(keys, parallel, ({ key, id }) =>
-      readParsed(storage, key, (raw, where) => parsePrunedRecord(raw, where, target, id), problems),
+      readParsed(
+        storage,
+        key,
+        (raw, where) => parsePrunedSnapshot(raw, where, { target, id, destination: storage.name }),
+        problems,
+      ),
     );
     for (const snapshot of found) {
       if (!snapshot) continue;
       const { manifest } = snapshot;
       pruned.set(manifest.id, [...(pruned.get(manifest.id) ?? []), snapshot.destination]);
-      if (known.has(manifest.id)) continue; // still held elsewhere: the live copy is read already
-      known.add(manifest.id);
-      manifests.push(manifest);
-      records.push(...snapshot.records.filter((r) => inWindow(r.finishedAt, options)));
+      if (!known.has(manifest.id)) {
+        known.add(manifest.id);
+        manifests.push(manifest);
+      }
+      // Verification records live on the primary only: pruned there, the snapshot may still be held
+      // elsewhere, and its records are only here. The same record kept twice counts once.
+      for (const record of snapshot.records) {
+        if (!inWindow(record.finishedAt, options) || seen.has(recordIdentity(record))) continue;
+        seen.add(recordIdentity(record));
+        records.push(record);
+      }
     }
   }
   manifests.sort((a, b) => a.id.localeCompare(b.id));
   records.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
 
   return { target, manifests, presence, pruned, objects, records, problems };
+}
+
+function recordIdentity(record: VerificationRecord): string {
+  return `${record.snapshotId}|${record.kind}|${record.startedAt}|${record.finishedAt}`;
 }
 
 function inWindow(iso: string, options: ReadTargetOptions): boolean {

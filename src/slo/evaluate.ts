@@ -39,8 +39,13 @@ export interface TargetSloInput {
   rpoMs: number;
   rtoMs: number;
   snapshots: readonly SnapshotPoint[];
-  /** Every verification record of the target (integrity checks and restore tests). */
+  /** Every verification record of the target's snapshots (integrity checks and restore tests). */
   verifications: readonly VerificationPoint[];
+  /**
+   * Verification records of snapshots pruned since: they count as restore-time measurements and as
+   * runs of the verify schedule, never for what a snapshot that still exists is worth.
+   */
+  prunedVerifications?: readonly VerificationPoint[];
   schedule?: BackupSchedule;
   /** The target's `verify.schedule`: firings that left no verification record make it at-risk. */
   verifySchedule?: BackupSchedule;
@@ -65,6 +70,7 @@ export function worstStatus(statuses: readonly SloStatus[]): SloStatus {
  */
 export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
   const { target, now } = input;
+  const everyVerification = [...input.verifications, ...(input.prunedVerifications ?? [])];
   const rpo = evaluateRpo({
     target,
     rpoMs: input.rpoMs,
@@ -78,7 +84,7 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
   const rto = evaluateRto({
     target,
     rtoMs: input.rtoMs,
-    restoreTests: restoreTestsOf(input.verifications),
+    restoreTests: restoreTestsOf(everyVerification),
     snapshots: input.snapshots,
     now,
   });
@@ -87,7 +93,7 @@ export function evaluateTarget(input: TargetSloInput): TargetEvaluation {
     ? findMissedVerifications({
         target,
         schedule: input.verifySchedule,
-        verifications: input.verifications,
+        verifications: everyVerification,
         snapshots: input.snapshots,
         rtoMs: input.rtoMs,
         now,

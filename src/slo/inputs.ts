@@ -7,6 +7,7 @@ import { parseManifest } from "../catalog/catalog";
 import { layout, parseSnapshotKey } from "../catalog/layout";
 import type { Manifest } from "../catalog/manifest";
 import { failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
+import { listPrunedKeys, parsePrunedRecord } from "../prune/evidence";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotPoint, VerificationPoint } from "./types";
@@ -19,6 +20,12 @@ export interface SloInputs {
   snapshots: SnapshotPoint[];
   /** Verification records of those snapshots, oldest first. */
   verifications: VerificationPoint[];
+  /**
+   * Verification records of snapshots retention has removed since (their pruned records, see
+   * src/prune/evidence.ts), oldest first: their restore times are still measurements, and they show
+   * the verify schedule ran. Only those of the last `PRUNED_WINDOW_MS`.
+   */
+  prunedVerifications: VerificationPoint[];
   /** Manifests or records that could not be read or parsed: reported, never hidden. */
   problems: string[];
 }
@@ -31,7 +38,12 @@ export interface LoadSloInputsOptions {
    * runs (the watchdog runs every minute) saves reading them again; see `createSloCache`.
    */
   cache?: SloCache;
+  /** The clock, for the window of pruned records read. Default: now. */
+  now?: Date;
 }
+
+/** Pruned records of snapshots taken, or pruned, this long before now are read (restore-time trends). */
+export const PRUNED_WINDOW_MS = 90 * 24 * 60 * 60 * 1000;
 
 /** A bounded cache of parsed write-once objects, keyed by destination location and key. */
 export class SloCache {
@@ -111,13 +123,45 @@ export async function loadSloInputs(
     .flatMap((r) => (r ? [{ ...r, plainSize: sizes.get(r.snapshotId) as number }] : []))
     .sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
 
+  const windowStart = (options.now ?? new Date()).getTime() - PRUNED_WINDOW_MS;
+  const prunedKeys = await listPrunedKeys(
+    storage,
+    target,
+    (started, prunedAt) => Math.max(started.getTime(), prunedAt.getTime()) >= windowStart,
+  );
+  const pruned = await mapWithLimit(prunedKeys, parallel, ({ key, id }) =>
+    read(key, (raw, where) => prunedPoints(raw, where, { target, id, destination: storage.name })),
+  );
+  const prunedVerifications = pruned
+    .flatMap((points) => points ?? [])
+    .filter((v) => !sizes.has(v.snapshotId)) // still held: its live records are read already
+    .sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
+
   return {
     target,
     destination: storage.name,
     snapshots: snapshots.sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime()),
     verifications,
+    prunedVerifications,
     problems,
   };
+}
+
+/** The verification points of a pruned record, each with its snapshot's plain size. */
+function prunedPoints(
+  raw: string,
+  where: string,
+  expected: { target: string; id: string; destination: string },
+): VerificationPoint[] {
+  const evidence = parsePrunedRecord(raw, where, expected);
+  const plainSize = snapshotPoint(evidence.manifest).plainSize as number;
+  return evidence.verifications.flatMap((r) => {
+    try {
+      return [{ ...parseVerificationRecord(JSON.stringify(r), `${where} (verification)`), plainSize }];
+    } catch {
+      return []; // an unreadable record is no evidence
+    }
+  });
 }
 
 function snapshotPoint(manifest: Manifest): SnapshotPoint {

@@ -5,6 +5,7 @@
  * between the manifest and the data.
  */
 import type { Redis } from "ioredis";
+import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { rm } from "node:fs/promises";
 import { listSnapshotRefs } from "../../src/catalog/catalog";
@@ -315,6 +316,9 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
         hint: expect.stringContaining("--orphans") as unknown,
       });
 
+      // Its history from earlier retention goes with it: a target removed on purpose keeps nothing.
+      const history = `_pruned/${gone}/${orphans[0]!.id.replace(/-.*/, "-0000beef")}.json`;
+      await storage.put(history, Readable.from([Buffer.from("{}")]));
       const removed = await pruneRun(config, {
         now: NOW,
         orphans: true,
@@ -322,6 +326,7 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
         openStorage: () => storage,
         logger,
       });
+      expect(await listKeys(storage, "_pruned/")).toEqual([]);
       expect(removed.orphans[0]).toMatchObject({
         target: gone,
         action: "remove",

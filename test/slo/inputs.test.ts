@@ -5,6 +5,8 @@ import { Readable } from "node:stream";
 import { layout } from "../../src/catalog/layout";
 import { evaluateTarget } from "../../src/slo/evaluate";
 import { createSloCache, loadSloInputs, parseVerificationRecord } from "../../src/slo/inputs";
+import { listSnapshotFolders } from "../../src/prune/inventory";
+import { removeSnapshot } from "../../src/prune/remove";
 import { createFilesystemBackend } from "../../src/storage/filesystem";
 import type { StorageBackend } from "../../src/storage/types";
 import { writeSnapshot, writeVerification } from "./destination";
@@ -119,6 +121,7 @@ test("an empty destination gives no snapshots; a shared cache serves write-once 
     destination: "nas",
     snapshots: [],
     verifications: [],
+    prunedVerifications: [],
     problems: [],
   });
 
@@ -212,4 +215,53 @@ test("a verification that failed only its freshness guard is stale, not damaged;
   expect(
     parse(recordJson([stale, { name: "restore", ok: false }], { code: "TRANSIENT", message: "x" })).stale,
   ).toBe(false);
+});
+
+test("a pruned snapshot's verifications still measure the RTO and show the verify schedule ran", async () => {
+  // Saturday Nov 21 06:00 (UTC) verified Friday's daily; retention prunes it on Nov 28 after that
+  // night's backup, and keeps an older weekly one.
+  await writeSnapshot(storage, "orders-db", new Date("2026-11-15T02:05:00Z"));
+  const friday = await writeSnapshot(storage, "orders-db", new Date("2026-11-20T02:05:00Z"), {
+    plainSize: 7000,
+  });
+  await writeVerification(storage, friday, new Date("2026-11-21T06:40:00Z"), { totalMs: 40 * 60_000 });
+  const folder = (await listSnapshotFolders(storage, "orders-db/")).get(`orders-db/${friday.id}`)!;
+  await removeSnapshot(storage, folder, { at: new Date("2026-11-28T03:00:00Z") });
+  await writeSnapshot(storage, "orders-db", new Date("2026-11-28T02:05:00Z"));
+
+  // Before today's 06:00 firing: last week's is still within the 7-day look-back, and judged.
+  const now = new Date("2026-11-28T04:00:00Z");
+  const inputs = await loadSloInputs(storage, "orders-db", { now });
+  expect(inputs.snapshots).toHaveLength(2);
+  expect(inputs.snapshots.map((s) => s.id)).not.toContain(friday.id);
+  expect(inputs.verifications).toEqual([]);
+  expect(inputs.prunedVerifications).toEqual([
+    expect.objectContaining({
+      snapshotId: friday.id,
+      kind: "restore",
+      totalMs: 40 * 60_000,
+      plainSize: 7000,
+    }),
+  ]);
+  const evaluation = evaluateTarget({
+    ...inputs,
+    rpoMs: 26 * H,
+    rtoMs: 4 * H,
+    verifySchedule: { patterns: ["0 6 * * 6"], timezone: "UTC" },
+    now,
+  });
+  expect(evaluation.missedVerifications).toEqual([]);
+  expect(evaluation.rto).toMatchObject({ status: "ok", lastMs: 40 * 60_000 });
+  expect(evaluation.lastVerification).toBeNull(); // it speaks for no snapshot that exists
+  // Without the pruned record, the same bucket reads as an untested target that missed its schedule.
+  const bare = evaluateTarget({
+    ...inputs,
+    prunedVerifications: [],
+    rpoMs: 26 * H,
+    rtoMs: 4 * H,
+    verifySchedule: { patterns: ["0 6 * * 6"], timezone: "UTC" },
+    now,
+  });
+  expect(bare.rto.status).toBe("unknown");
+  expect(bare.missedVerifications.map((m) => m.at)).toEqual([new Date("2026-11-21T06:00:00Z")]);
 });
