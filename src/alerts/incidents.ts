@@ -26,6 +26,7 @@
  * the same way by every reconcile for a day; an incident that opens again first drops it, so a late
  * "resolved" never follows a new "opened".
  */
+import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { HavenError } from "../lib/errors";
 import { silentLogger, type Logger } from "../lib/logger";
@@ -127,32 +128,36 @@ local n = tonumber(redis.call('HGET', h, 'notifications'))
 if tonumber(ARGV[3]) - last >= tonumber(ARGV[4]) then
   n = n + 1
   redis.call('HSET', h, 'lastNotifiedAt', ARGV[3], 'notifications', tostring(n))
-  redis.call('HDEL', h, 'retryChannels', 'retryKind', 'retryAt')
+  redis.call('HDEL', h, 'retryChannels', 'retryKind', 'retryAt', 'retryToken')
   return {'reminded', since, openedAt, ARGV[3], tostring(n)}
 end
 return {'unchanged', since, openedAt, tostring(last), tostring(n)}
 `;
 
-// KEYS: incident hash. ARGV: channels json ('' when every channel accepted), notice kind, now ms.
-// Only while the incident is still open: a clear in between has its own resolved notice.
+// KEYS: incident hash. ARGV: channels json ('' when every channel accepted), notice kind, now ms,
+// new token, expected token ('' after a new notice). Only while the incident is still open (a clear in
+// between has its own resolved notice), and, after a retry, only if no newer notice (a reminder, or
+// another retry) has recorded its own outcome since: the token says whose outcome is current.
 const RECORD_MISSED_SCRIPT = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[5] ~= '' and redis.call('HGET', KEYS[1], 'retryToken') ~= ARGV[5] then return 0 end
 if ARGV[1] == '' then
-  redis.call('HDEL', KEYS[1], 'retryChannels', 'retryKind', 'retryAt')
+  redis.call('HDEL', KEYS[1], 'retryChannels', 'retryKind', 'retryAt', 'retryToken')
 else
-  redis.call('HSET', KEYS[1], 'retryChannels', ARGV[1], 'retryKind', ARGV[2], 'retryAt', ARGV[3])
+  redis.call('HSET', KEYS[1], 'retryChannels', ARGV[1], 'retryKind', ARGV[2], 'retryAt', ARGV[3], 'retryToken', ARGV[4])
 end
 return 1
 `;
 
-// KEYS: incident hash. ARGV: now ms, retry ms. Claims the retry of the notice some channels missed:
-// returns {kind, channels json}, or nothing when none is pending or it is not due yet.
+// KEYS: incident hash. ARGV: now ms, retry ms, new token. Claims the retry of the notice some
+// channels missed (for retry ms: the lease): returns {kind, channels json, token}, or nothing when
+// none is pending or it is not due yet.
 const CLAIM_MISSED_SCRIPT = `
 local missed = redis.call('HGET', KEYS[1], 'retryChannels')
 if not missed then return {} end
 if tonumber(ARGV[1]) - tonumber(redis.call('HGET', KEYS[1], 'retryAt') or '0') < tonumber(ARGV[2]) then return {} end
-redis.call('HSET', KEYS[1], 'retryAt', ARGV[1])
-return {redis.call('HGET', KEYS[1], 'retryKind'), missed}
+redis.call('HSET', KEYS[1], 'retryAt', ARGV[1], 'retryToken', ARGV[3])
+return {redis.call('HGET', KEYS[1], 'retryKind') or 'opened', missed, ARGV[3]}
 `;
 
 // KEYS: incident hash, open set. ARGV: key. Returns the incident's fields, or nothing when not open.
@@ -163,16 +168,42 @@ if #fields > 0 then redis.call('DEL', KEYS[1]) end
 return fields
 `;
 
-// KEYS: unsent resolved hash, unsent set. ARGV: key, now ms, retry ms.
-// Claims the retry of one unsent resolved notice; nothing when it expired or is not due.
+// KEYS: unsent resolved hash, unsent set, incident hash. ARGV: key, ttl ms, then field/value pairs.
+// Keeps a resolved notice some channels missed, unless the incident has opened again meanwhile.
+const KEEP_UNSENT_SCRIPT = `
+if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+`;
+
+// KEYS: unsent resolved hash, unsent set, incident hash. ARGV: key, now ms, retry ms.
+// Claims the retry of one unsent resolved notice; nothing when it expired, is not due, or the
+// incident has opened again (then the late "resolved" is dropped: it must not follow a new "opened").
 const CLAIM_RESOLVED_SCRIPT = `
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local complete = redis.call('HGET', KEYS[1], 'resolvedAt') and redis.call('HGET', KEYS[1], 'channels')
+if not complete or redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('DEL', KEYS[1])
   redis.call('SREM', KEYS[2], ARGV[1])
   return {}
 end
-if tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[1], 'retryAt')) < tonumber(ARGV[3]) then return {} end
+if tonumber(ARGV[2]) - tonumber(redis.call('HGET', KEYS[1], 'retryAt') or '0') < tonumber(ARGV[3]) then return {} end
 redis.call('HSET', KEYS[1], 'retryAt', ARGV[2])
 return redis.call('HGETALL', KEYS[1])
+`;
+
+// KEYS: unsent resolved hash, unsent set. ARGV: key, channels json ('' when all got it now).
+// Records the channels that still miss the notice; an expired or dropped record stays gone.
+const UPDATE_UNSENT_SCRIPT = `
+if ARGV[2] == '' or redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('DEL', KEYS[1])
+  redis.call('SREM', KEYS[2], ARGV[1])
+  return 0
+end
+redis.call('HSET', KEYS[1], 'channels', ARGV[2])
+return 1
 `;
 
 export class IncidentManager {
@@ -221,15 +252,16 @@ export class IncidentManager {
    * Sends the resolved notices that some channels missed again, to those channels, once each is due
    * (`retryMs` after the last try). `reconcile` calls it on every pass. Returns the incident keys tried.
    */
-  async retryUnsentResolved(): Promise<string[]> {
+  async retryUnsentResolved(pass: RetryPass = newRetryPass()): Promise<string[]> {
     const tried: string[] = [];
     for (const key of await this.#call(() => this.#redis.smembers(this.#unsentSetKey()))) {
       const fields = (await this.#call(() =>
         this.#redis.eval(
           CLAIM_RESOLVED_SCRIPT,
-          2,
+          3,
           this.#unsentKey(key),
           this.#unsentSetKey(),
+          this.#incidentKey(key),
           key,
           String(this.#now().getTime()),
           String(this.#retryMs),
@@ -239,20 +271,26 @@ export class IncidentManager {
       const record = pairs(fields);
       const incident = parseIncident(record);
       const channels = this.#channelsNamed(record.channels);
-      if (!incident || channels.length === 0) {
-        await this.#call(() => this.#dropUnsentResolved(key));
-        continue;
-      }
-      tried.push(key);
-      const deliveries = await this.#notify(
-        "resolved",
-        incident,
-        channels,
-        new Date(Number(record.resolvedAt)),
+      const due = channels.filter((c) => !pass.failed.has(c.name));
+      const deliveries =
+        incident && due.length > 0
+          ? await this.#retryTo(due, "resolved", incident, pass, new Date(Number(record.resolvedAt)))
+          : [];
+      if (incident && due.length > 0) tried.push(key);
+      // Channels not tried (down earlier in this pass) still miss it; a channel removed from the
+      // config since, or an unreadable record, is dropped.
+      const skipped = channels.filter((c) => !due.includes(c)).map((c) => c.name);
+      const missed = incident ? [...missedChannels(deliveries), ...skipped] : [];
+      await this.#call(() =>
+        this.#redis.eval(
+          UPDATE_UNSENT_SCRIPT,
+          2,
+          this.#unsentKey(key),
+          this.#unsentSetKey(),
+          key,
+          missed.length > 0 ? JSON.stringify(missed) : "",
+        ),
       );
-      const missed = missedChannels(deliveries);
-      if (missed.length === 0) await this.#call(() => this.#dropUnsentResolved(key));
-      else await this.#call(() => this.#redis.hset(this.#unsentKey(key), "channels", JSON.stringify(missed)));
     }
     return tried;
   }
@@ -294,8 +332,10 @@ export class IncidentManager {
       if (targets && (incident.event.target === undefined || !targets.has(incident.event.target))) continue;
       if ((await this.clear(incident.key)).resolved) report.resolved.push(incident.key);
     }
-    report.retried = await this.retryMissedNotices();
-    report.resolvedRetried = await this.retryUnsentResolved();
+    // One pass: a channel that fails once is not tried again for the other incidents until the next.
+    const pass = newRetryPass();
+    report.retried = await this.retryMissedNotices(pass);
+    report.resolvedRetried = await this.retryUnsentResolved(pass);
     return report;
   }
 
@@ -304,9 +344,15 @@ export class IncidentManager {
    * is due (`retryMs` after the last try). `reconcile` calls it on every pass, for incidents raised by
    * events too. Returns the incident keys tried.
    */
-  async retryMissedNotices(): Promise<string[]> {
+  async retryMissedNotices(pass: RetryPass = newRetryPass()): Promise<string[]> {
     const tried: string[] = [];
     for (const incident of await this.openIncidents()) {
+      // Not even claimed while every channel it misses is down in this pass: the next pass tries.
+      const pending = await this.#call(() =>
+        this.#redis.hget(this.#incidentKey(incident.key), "retryChannels"),
+      );
+      if (!pending) continue;
+      if (this.#channelsNamed(pending).every((c) => pass.failed.has(c.name))) continue;
       const claim = (await this.#call(() =>
         this.#redis.eval(
           CLAIM_MISSED_SCRIPT,
@@ -314,19 +360,38 @@ export class IncidentManager {
           this.#incidentKey(incident.key),
           String(this.#now().getTime()),
           String(this.#retryMs),
+          randomUUID(),
         ),
       )) as string[];
       if (claim.length === 0) continue;
-      const [kind, names] = claim as [NoticeKind, string];
+      const [kind, names, token] = claim as [NoticeKind, string, string];
       const channels = this.#channelsNamed(names);
+      const due = channels.filter((c) => !pass.failed.has(c.name));
       tried.push(incident.key);
       this.#logger.info(
-        { incident: incident.key, notice: kind, channels: channels.map((c) => c.name) },
+        { incident: incident.key, notice: kind, channels: due.map((c) => c.name) },
         "sending a missed notice again",
       );
-      await this.#recordMissed(incident.key, kind, await this.#notify(kind, incident, channels));
+      const deliveries = await this.#retryTo(due, kind, incident, pass);
+      const skipped = channels
+        .filter((c) => !due.includes(c))
+        .map((c) => ({ channel: c.name, ok: false, attempts: 0 }));
+      await this.#recordMissed(incident.key, kind, [...deliveries, ...skipped], token);
     }
     return tried;
+  }
+
+  /** One attempt per channel (the next pass is the next try), remembering which failed in this pass. */
+  async #retryTo(
+    channels: readonly AlertChannel[],
+    kind: NoticeKind,
+    incident: Incident,
+    pass: RetryPass,
+    at?: Date,
+  ): Promise<DeliveryReport[]> {
+    const deliveries = await this.#notify(kind, incident, channels, at, { attempts: 1 });
+    for (const d of deliveries) if (!d.ok) pass.failed.add(d.channel);
+    return deliveries;
   }
 
   /** Every open incident, oldest first. */
@@ -397,6 +462,7 @@ export class IncidentManager {
     incident: Incident,
     channels: readonly AlertChannel[] = this.#channels,
     at: Date = this.#now(),
+    policy: Partial<DeliveryOptions> = {},
   ): Promise<DeliveryReport[]> {
     const notice: Notice = {
       kind,
@@ -406,11 +472,16 @@ export class IncidentManager {
       openedAt: incident.openedAt,
       at,
     };
-    return deliver(channels, notice, this.#delivery);
+    return deliver(channels, notice, { ...this.#delivery, ...policy });
   }
 
   /** Remembers which channels missed an open incident's notice, so the next raise sends it to them. */
-  async #recordMissed(key: string, kind: NoticeKind, deliveries: readonly DeliveryReport[]): Promise<void> {
+  async #recordMissed(
+    key: string,
+    kind: NoticeKind,
+    deliveries: readonly DeliveryReport[],
+    claimedToken = "",
+  ): Promise<void> {
     const missed = missedChannels(deliveries);
     await this.#call(() =>
       this.#redis.eval(
@@ -420,34 +491,36 @@ export class IncidentManager {
         missed.length > 0 ? JSON.stringify(missed) : "",
         kind,
         String(this.#now().getTime()),
+        randomUUID(),
+        claimedToken,
       ),
     );
   }
 
   async #keepUnsentResolved(incident: Incident, missed: readonly string[], resolvedAt: Date): Promise<void> {
-    const key = this.#unsentKey(incident.key);
+    const fields: Record<string, string> = {
+      key: incident.key,
+      event: JSON.stringify(incident.event),
+      since: String(incident.since.getTime()),
+      openedAt: String(incident.openedAt.getTime()),
+      lastNotifiedAt: String(incident.lastNotifiedAt.getTime()),
+      notifications: String(incident.notifications),
+      resolvedAt: String(resolvedAt.getTime()),
+      retryAt: String(resolvedAt.getTime()),
+      channels: JSON.stringify(missed),
+    };
     await this.#call(() =>
-      this.#redis
-        .multi()
-        .hset(key, {
-          key: incident.key,
-          event: JSON.stringify(incident.event),
-          since: String(incident.since.getTime()),
-          openedAt: String(incident.openedAt.getTime()),
-          lastNotifiedAt: String(incident.lastNotifiedAt.getTime()),
-          notifications: String(incident.notifications),
-          resolvedAt: String(resolvedAt.getTime()),
-          retryAt: String(resolvedAt.getTime()),
-          channels: JSON.stringify(missed),
-        })
-        .pexpire(key, UNSENT_RESOLVED_TTL_MS)
-        .sadd(this.#unsentSetKey(), incident.key)
-        .exec(),
+      this.#redis.eval(
+        KEEP_UNSENT_SCRIPT,
+        3,
+        this.#unsentKey(incident.key),
+        this.#unsentSetKey(),
+        this.#incidentKey(incident.key),
+        incident.key,
+        String(UNSENT_RESOLVED_TTL_MS),
+        ...Object.entries(fields).flat(),
+      ),
     );
-  }
-
-  async #dropUnsentResolved(key: string): Promise<void> {
-    await this.#redis.multi().del(this.#unsentKey(key)).srem(this.#unsentSetKey(), key).exec();
   }
 
   /** The configured channels among the names stored in Redis (a channel removed since is skipped). */
@@ -495,6 +568,15 @@ export class IncidentManager {
   #unsentSetKey(): string {
     return `${this.#prefix}:unsent-resolved`;
   }
+}
+
+/** What one reconcile pass learnt: channels that failed in it are not tried again until the next. */
+export interface RetryPass {
+  failed: Set<string>;
+}
+
+function newRetryPass(): RetryPass {
+  return { failed: new Set() };
 }
 
 function missedChannels(deliveries: readonly DeliveryReport[]): string[] {

@@ -333,14 +333,14 @@ test("a notice a channel missed is sent again to that channel only, the resolved
   expect(cleared.deliveries.map((d) => d.ok)).toEqual([true, false]);
   nowMs += 1 * MIN;
   expect((await pass()).resolvedRetried).toEqual([]);
-  webhook.respondWith(503, 503, 503); // still down at the first retry
+  webhook.respondWith(503); // still down at the first retry: one attempt per retry, the next pass retries
   nowMs += 4 * MIN;
   expect((await pass()).resolvedRetried).toEqual([condition.key]);
   nowMs += 5 * MIN;
   expect((await pass()).resolvedRetried).toEqual([condition.key]);
   nowMs += 5 * MIN;
   expect((await pass()).resolvedRetried).toEqual([]);
-  expect(kinds().slice(4)).toEqual(Array(7).fill("resolved")); // 3 at the clear, 3 at the first retry, 1
+  expect(kinds().slice(4)).toEqual(Array(5).fill("resolved")); // 3 at the clear, 1 per retry
   expect(smtp.messages.map((m) => m.subject)).toEqual([
     "[haven] Backup failed: shared-files",
     "[haven] Resolved: Backup failed: shared-files",
@@ -358,5 +358,48 @@ test("a notice a channel missed is sent again to that channel only, the resolved
   expect(after.resolvedRetried).toEqual([]);
   expect(after.retried).toEqual([condition.key]);
   expect(kinds().at(-1)).toBe("opened");
+  await incidents.close();
+});
+
+test("retries are bounded and safe: a channel down is tried once per pass, a reopened incident drops its late resolved notice, a damaged record is dropped", async () => {
+  const incidents = manager();
+  const MIN = 60_000;
+  nowMs = Date.parse("2026-11-22T02:10:00Z");
+  const pass = () => incidents.reconcile([], { events: EVALUATED_EVENTS });
+  const event = (target: string) => ({ ...failedBackup().raise[0]!.event, target });
+
+  // Two incidents miss the webhook; at the retry it is still down: one request for the pass, not two.
+  webhook.respondWith(503, 503, 503, 503, 503, 503);
+  await incidents.raise("backup-failed:a", event("a"));
+  await incidents.raise("backup-failed:b", event("b"));
+  const before = webhook.requests.length;
+  webhook.respondWith(503);
+  nowMs += 5 * MIN;
+  expect((await pass()).retried).toEqual(["backup-failed:a"]);
+  expect(webhook.requests.length - before).toBe(1);
+  nowMs += 5 * MIN; // back up: both get it
+  expect((await pass()).retried.sort()).toEqual(["backup-failed:a", "backup-failed:b"]);
+  expect((await pass()).retried).toEqual([]);
+
+  // A resolved notice the webhook missed, whose incident opened again before the notice was kept
+  // (as when another process raises it during a slow clear): the late "resolved" is dropped.
+  webhook.respondWith(503, 503, 503);
+  await incidents.clear("backup-failed:a");
+  await redis.hset(`${prefix}:incident:backup-failed:a`, {
+    key: "backup-failed:a",
+    event: JSON.stringify(event("a")),
+  });
+  const sent = webhook.requests.length;
+  nowMs += 5 * MIN;
+  expect((await pass()).resolvedRetried).toEqual([]);
+  expect(webhook.requests.length).toBe(sent);
+  expect(await redis.exists(`${prefix}:unsent-resolved:backup-failed:a`)).toBe(0);
+
+  // A record left half-written (expired while being updated) is dropped, and the pass goes on.
+  await redis.sadd(`${prefix}:unsent-resolved`, "backup-failed:c");
+  await redis.hset(`${prefix}:unsent-resolved:backup-failed:c`, { channels: "[]" });
+  nowMs += 5 * MIN;
+  await expect(pass()).resolves.toMatchObject({ resolvedRetried: [] });
+  expect(await redis.exists(`${prefix}:unsent-resolved:backup-failed:c`)).toBe(0);
   await incidents.close();
 });
