@@ -352,7 +352,10 @@ export class IncidentManager {
         this.#redis.hget(this.#incidentKey(incident.key), "retryChannels"),
       );
       if (!pending) continue;
-      if (this.#channelsNamed(pending).every((c) => pass.failed.has(c.name))) continue;
+      const pendingChannels = this.#channelsNamed(pending);
+      // Skipped only while each still-configured channel it misses is down in this pass; one whose
+      // channels were all removed from the config is claimed, and its retry fields cleared.
+      if (pendingChannels.length > 0 && pendingChannels.every((c) => pass.failed.has(c.name))) continue;
       const claim = (await this.#call(() =>
         this.#redis.eval(
           CLAIM_MISSED_SCRIPT,

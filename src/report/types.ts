@@ -107,6 +107,8 @@ export interface RestoreTestEntry {
   phases: Record<string, number>;
   /** Why it failed: the error, or the failed checks with expected and actual values. */
   reason?: string;
+  /** The restore worked but its freshness guard failed (the target's newest snapshot was older than the RPO). */
+  note?: string;
 }
 
 export interface TrendPoint {

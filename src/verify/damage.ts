@@ -3,6 +3,8 @@
  * counts only good backups, so a snapshot proven bad must not count, while a scratch database that
  * was down, a network error or the freshness guard says nothing of the snapshot.
  */
+import { decryptHints } from "../crypto/errors";
+import { isHavenError } from "../lib/errors";
 
 /**
  * Error codes that mean the snapshot itself is bad: a hash or size mismatch, an archive entry that
@@ -13,10 +15,21 @@ const DAMAGE_CODES = new Set(["INTEGRITY", "UNSAFE_ARCHIVE", "NOT_FOUND"]);
 /** Failed checks that say nothing of the content: the guard, the scratch place, a phase's error. */
 const ENVIRONMENT_CHECKS = new Set(["freshness", "cleanup", "restore", "checks"]);
 
+/**
+ * The code a verification records for an error. Decryption has one code, DECRYPT, for a wrong key and
+ * for damaged data alike; a chunk or header that fails authentication once the key matched is damage,
+ * so it is recorded as INTEGRITY (the message keeps the detail).
+ */
+export function verificationErrorCode(error: unknown): string {
+  if (!isHavenError(error)) return "FAILED";
+  if (error.code === "DECRYPT" && error.hint === decryptHints.corrupt) return "INTEGRITY";
+  return error.code;
+}
+
 /** The parts of a verification record (src/verify/record.ts) the answer depends on, as read from JSON. */
 export interface VerificationOutcome {
   result: unknown;
-  checks?: ReadonlyArray<{ name?: unknown; ok?: unknown; ran?: unknown } | null>;
+  checks?: ReadonlyArray<{ name?: unknown; ok?: unknown; ran?: unknown; detail?: unknown } | null>;
   error?: { code?: unknown } | null;
 }
 
@@ -29,7 +42,7 @@ export function provesSnapshotDamaged(outcome: VerificationOutcome): boolean {
   if (outcome.result !== "failed") return false;
   const code = outcome.error?.code;
   if (typeof code === "string" && DAMAGE_CODES.has(code)) return true;
-  return (outcome.checks ?? []).some((c) => c?.ok === false && c.ran !== false && provesContentWrong(c.name));
+  return (outcome.checks ?? []).some((c) => c?.ok === false && ran(c) && provesContentWrong(c.name));
 }
 
 /**
@@ -41,6 +54,13 @@ export function failedOnlyFreshness(outcome: VerificationOutcome): boolean {
   if (outcome.result !== "failed" || outcome.error) return false;
   const failed = (outcome.checks ?? []).filter((c) => c?.ok === false);
   return failed.length > 0 && failed.every((c) => c?.name === "freshness");
+}
+
+/** Records written before `ran` existed say so in the detail (see failedToRun and notApplicable). */
+function ran(check: { ran?: unknown; detail?: unknown }): boolean {
+  if (check.ran === false) return false;
+  const detail = typeof check.detail === "string" ? check.detail : "";
+  return !detail.startsWith("could not run:") && !detail.includes("target cannot run it");
 }
 
 function provesContentWrong(name: unknown): boolean {

@@ -10,9 +10,8 @@ import { extract } from "tar-stream";
 import type { Manifest, StoredObject } from "../catalog/manifest";
 import type { EncryptionConfig } from "../config/types";
 import { openPlainStream } from "../engine/read-payload";
-import { isHavenError } from "../lib/errors";
 import type { StorageBackend } from "../storage/types";
-import { provesSnapshotDamaged } from "./damage";
+import { provesSnapshotDamaged, verificationErrorCode } from "./damage";
 import { PhaseTimer, type CheckResult, type VerificationRecord } from "./record";
 
 export interface IntegrityOptions {
@@ -55,7 +54,7 @@ export async function checkIntegrity(
     } catch (caught) {
       const message = caught instanceof Error ? caught.message : String(caught);
       checks.push({ name: `${object.stream}: read back`, ok: false, detail: message });
-      const code = isHavenError(caught) ? caught.code : "FAILED";
+      const code = verificationErrorCode(caught);
       // The first error that proves damage stands over later ones (a network error on the next object).
       if (
         !error ||
@@ -109,6 +108,9 @@ async function readObject(
   tar.on("entry", (header, stream, next) => {
     if (header.type === "file") files++;
     stream.on("end", next);
+    // A damaged or truncated payload destroys the entry being read; the pipeline below reports that
+    // error. Without a listener here the entry's own 'error' event would crash the process.
+    stream.on("error", () => undefined);
     stream.resume();
   });
   await Promise.all([pipeline(plain.stream, tar), plain.finished]);

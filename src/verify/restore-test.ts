@@ -21,6 +21,7 @@ import type { EngineContext } from "../engine/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import type { RunContext } from "../targets/types";
 import { failedToRun, isSqlCheck, notApplicable, sqlCheckResult } from "./checks";
+import { verificationErrorCode } from "./damage";
 import { PhaseTimer, writeVerificationRecord, type CheckResult, type VerificationRecord } from "./record";
 import { checkFile, createScratchPlace, type ScratchPlace } from "./scratch";
 import type { BuiltInCheckContext } from "./scratch/types";
@@ -128,7 +129,7 @@ async function restoreTest(
     if (ctx.signal.aborted) cancelled = caught;
     else {
       const message = caught instanceof Error ? caught.message : String(caught);
-      error = { code: isHavenError(caught) ? caught.code : "FAILED", message };
+      error = { code: verificationErrorCode(caught), message };
       checks.push({ name: phase, ok: false, detail: message });
       logger.warn({ code: error.code, err: message, phase }, "restore test failed");
     }

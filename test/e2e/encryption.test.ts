@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Manifest } from "../../src/catalog/manifest";
 import { generateIdentity } from "../../src/crypto/age";
 import { compareTrees } from "../../src/lib/tree-compare";
+import { parseVerificationRecord } from "../../src/slo/inputs";
 import { runCli } from "../helpers/cli";
 import { tempDir, uniqueName, writeConfigFile } from "../helpers/s3-config";
 
@@ -145,6 +146,17 @@ test("a bit-flipped or truncated payload never restores as success", async () =>
   await handle.close();
   const flipped = await cli(["restore", "share", "--to", join(work, "flipped")]);
   expect(flipped.code).not.toBe(0);
+  // The integrity check records it as damage (a chunk failing authentication once the key matched),
+  // not as a key problem, so the snapshot stops counting as a good backup.
+  const verified = await cli(["verify", "share", "--kind", "integrity", "-o", "json"]);
+  expect(verified.code).not.toBe(0);
+  const recordFile = (await readdir(join(nas, "share"), { recursive: true }))
+    .filter((f) => f.includes("verifications/"))
+    .sort()
+    .at(-1)!;
+  const raw = readFileSync(join(nas, "share", recordFile), "utf8");
+  expect(JSON.parse(raw)).toMatchObject({ result: "failed", error: { code: "INTEGRITY" } });
+  expect(parseVerificationRecord(raw, recordFile).damaged).toBe(true);
 
   await truncate(data, Math.floor(size / 2));
   const truncated = await cli(["restore", "share", "--to", join(work, "truncated")]);

@@ -174,6 +174,11 @@ async function seed(): Promise<void> {
   const files = october.files as Map<number, Manifest>;
   await restore(files.get(5) as Manifest, at(10, 5, 6), 10 * MIN);
   await restore(files.get(19) as Manifest, at(10, 19, 6), 10 * MIN);
+  // A restore that worked but failed only its freshness guard: the RPO's finding, not the RTO's.
+  await restore(files.get(13) as Manifest, at(10, 13, 0, 30), 12 * MIN, {
+    result: "failed",
+    checks: [{ name: "freshness", ok: false, detail: "the newest snapshot is 3d old, older than the RPO" }],
+  });
   // cache (RTO 30m): a pass, a failed restore test, then a pass that took longer than the RTO.
   const cache = october.cache as Map<number, Manifest>;
   await restore(cache.get(4) as Manifest, at(10, 4, 6), 10 * MIN);
@@ -278,7 +283,8 @@ test("the summary figures count the month's backups, restore tests and complianc
     verdicts: { met: 1, "at-risk": 1, breached: 2 },
     // 31 daily firings per target plus orders-db's 4 weekly ones; files missed 3, wiki 1.
     backups: { scheduled: 128, committed: 123, partial: 1, missed: 4, manual: 0 },
-    restoreTests: { run: 10, passed: 9, failed: 1, overRto: 1 },
+    // files' stale-only restore test counts as passed: its restore worked.
+    restoreTests: { run: 11, passed: 10, failed: 1, overRto: 1 },
     integrityChecks: { run: 2, passed: 1, failed: 1 },
     // cache's Oct 11 snapshot failed its restore test's row count: not a good backup (see below).
     rpo: { met: 2, of: 4 },
@@ -343,6 +349,16 @@ test("the RPO figures measure the worst gap, the breach time and the newest snap
   const wiki = target("wiki");
   expect(wiki.rpo.status).toBe("met");
   expect(wiki.rpo.worstGap?.ms).toBe(48 * H);
+
+  // files' restore test of Oct 13 failed only its freshness guard: a measured restore within its RTO,
+  // and no restore failure; the stale target is the RPO breach above.
+  expect(files.rto.status).toBe("met");
+  expect(files.restoreTests.find((t) => t.totalMs === 12 * MIN)).toMatchObject({
+    result: "passed",
+    withinRto: true,
+    note: expect.stringContaining("the target was stale: freshness") as unknown,
+  });
+  expect(files.failures.filter((f) => f.kind === "restore-test-failed")).toEqual([]);
 
   const orders = target("orders-db");
   expect(orders.rpo.newestAtEnd?.ageMs).toBe(MONTH_END.getTime() - (dailyStart(10, 31).getTime() + 5 * MIN));

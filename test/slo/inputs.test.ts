@@ -185,6 +185,12 @@ describe("a failed verification proves its snapshot damaged only when the failur
       undefined,
     ],
     [
+      "an operator's sql check could not run, in a record written before `ran` existed",
+      false,
+      [fresh, { name: "sql: selct 1", ok: false, detail: "could not run: syntax error" }],
+      undefined,
+    ],
+    [
       "an object the manifest lists is gone",
       true,
       [fresh, { name: "data: read back", ok: false }],
