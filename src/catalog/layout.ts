@@ -7,7 +7,7 @@
  *   <target>/<snapshotId>/verifications/<time>-<4 hex>.json   (time with milliseconds)
  *   _audit/<yyyy>/<mm>/<dd>/<time>-<id>.json
  *   _reports/<yyyy>-<mm>.json
- *   _pruned/<target>/<snapshotId>.json   (what prune kept of a snapshot it removed: manifest, records)
+ *   _pruned/<target>/<snapshotId>[.verified].json   (what prune kept of a snapshot it removed)
  */
 import { randomBytes } from "node:crypto";
 
@@ -56,7 +56,9 @@ export const layout = {
   },
   report: (month: string) => `_reports/${month}.json`,
   prunedPrefix: (target: string) => `_pruned/${target}/`,
-  pruned: (target: string, id: string) => `_pruned/${target}/${id}.json`,
+  /** `.verified` when it holds verification records: the watchdog reads only those. */
+  pruned: (target: string, id: string, verified: boolean) =>
+    `_pruned/${target}/${id}${verified ? ".verified" : ""}.json`,
   /** Names starting with "_" are Haven's own areas, never targets. */
   isReserved: (firstSegment: string) => firstSegment.startsWith("_"),
 };
@@ -88,11 +90,12 @@ export function verificationKeyTime(rest: string): Date | null {
   return new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}${ms ?? ""}Z`);
 }
 
-/** Parses `_pruned/<target>/<snapshotId>.json`; null for any other key. */
-export function parsePrunedKey(key: string): { target: string; id: string } | null {
+/** Parses `_pruned/<target>/<snapshotId>[.verified].json`; null for any other key. */
+export function parsePrunedKey(key: string): { target: string; id: string; verified: boolean } | null {
   const parts = key.split("/");
   if (parts.length !== 3 || parts[0] !== "_pruned" || !parts[2]?.endsWith(".json")) return null;
   const [, target, file] = parts as [string, string, string];
-  const id = file.slice(0, -".json".length);
-  return isSnapshotId(id) && !layout.isReserved(target) ? { target, id } : null;
+  const verified = file.endsWith(".verified.json");
+  const id = file.slice(0, -(verified ? ".verified.json" : ".json").length);
+  return isSnapshotId(id) && !layout.isReserved(target) ? { target, id, verified } : null;
 }

@@ -1,6 +1,6 @@
 /**
  * What prune keeps of a snapshot it removes: its manifest and every verification record, in one small
- * object `_pruned/<target>/<snapshotId>.json` on the same destination, written before anything is
+ * object `_pruned/<target>/<snapshotId>[.verified].json` on the same destination, written before anything is
  * deleted. Retention removes data, not history: the monthly report of a month whose daily snapshots
  * have been pruned since still counts their backups, gaps and restore tests, from the bucket alone.
  * If the record cannot be written, the snapshot is not removed.
@@ -61,7 +61,7 @@ export async function keepPrunedRecord(
     verifications,
   };
   await storage.put(
-    layout.pruned(folder.target, folder.id),
+    layout.pruned(folder.target, folder.id, verifications.length > 0),
     Readable.from([Buffer.from(JSON.stringify(record))]),
     {
       contentType: "application/json",
@@ -89,6 +89,17 @@ export interface PrunedEvidence {
   verifications: unknown[];
 }
 
+/** A pruned record as listed. */
+export interface PrunedKey {
+  key: string;
+  id: string;
+  /** It holds verification records. */
+  verified: boolean;
+  /** When it was written (the prune); with `size`, what tells a rewritten record from the one cached. */
+  lastModified: Date;
+  size: number;
+}
+
 /**
  * The pruned records of `target` on `storage` to read: those whose listing passes `keep` (given the
  * snapshot's id time and the record's last-modified time, i.e. when it was pruned).
@@ -96,13 +107,25 @@ export interface PrunedEvidence {
 export async function listPrunedKeys(
   storage: StorageBackend,
   target: string,
-  keep: (snapshotTime: Date, prunedAt: Date) => boolean,
-): Promise<Array<{ key: string; id: string }>> {
-  const keys: Array<{ key: string; id: string }> = [];
+  keep: (record: { snapshotTime: Date; prunedAt: Date; verified: boolean }) => boolean,
+): Promise<PrunedKey[]> {
+  const keys: PrunedKey[] = [];
   for await (const object of storage.list(layout.prunedPrefix(target))) {
     const parsed = parsePrunedKey(object.key);
     if (!parsed || parsed.target !== target) continue;
-    if (keep(snapshotIdTime(parsed.id), object.lastModified)) keys.push({ key: object.key, id: parsed.id });
+    const listed = {
+      snapshotTime: snapshotIdTime(parsed.id),
+      prunedAt: object.lastModified,
+      verified: parsed.verified,
+    };
+    if (!keep(listed)) continue;
+    keys.push({
+      key: object.key,
+      id: parsed.id,
+      verified: parsed.verified,
+      lastModified: object.lastModified,
+      size: object.size,
+    });
   }
   return keys;
 }

@@ -122,8 +122,8 @@ export async function readTarget(
     const keys = await listPrunedKeys(
       storage,
       target,
-      (started, prunedAt) =>
-        started.getTime() < until && (started.getTime() >= from || prunedAt.getTime() >= from),
+      ({ snapshotTime, prunedAt }) =>
+        snapshotTime.getTime() < until && (snapshotTime.getTime() >= from || prunedAt.getTime() >= from),
     );
     const found = await mapWithLimit(keys, parallel, ({ key, id }) =>
       readParsed(

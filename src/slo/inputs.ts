@@ -91,8 +91,13 @@ export async function loadSloInputs(
   }
 
   const problems: string[] = [];
-  const read = async <T>(key: string, parse: (raw: string, where: string) => T): Promise<T | undefined> => {
-    const cacheKey = `${storage.location}|${key}`;
+  /** `version` tells apart objects that may be rewritten (see the pruned records below). */
+  const read = async <T>(
+    key: string,
+    parse: (raw: string, where: string) => T,
+    version = "",
+  ): Promise<T | undefined> => {
+    const cacheKey = `${storage.location}|${key}|${version}`;
     const cached = options.cache?.get<T>(cacheKey);
     if (cached !== undefined) return cached;
     const where = `${storage.location}/${key}`;
@@ -124,13 +129,20 @@ export async function loadSloInputs(
     .sort((a, b) => a.finishedAt.getTime() - b.finishedAt.getTime());
 
   const windowStart = (options.now ?? new Date()).getTime() - PRUNED_WINDOW_MS;
+  // Only records holding verifications (most pruned snapshots were never verified), and cached by
+  // version: a prune that had to try again rewrites its record.
   const prunedKeys = await listPrunedKeys(
     storage,
     target,
-    (started, prunedAt) => Math.max(started.getTime(), prunedAt.getTime()) >= windowStart,
+    ({ snapshotTime, prunedAt, verified }) =>
+      verified && Math.max(snapshotTime.getTime(), prunedAt.getTime()) >= windowStart,
   );
-  const pruned = await mapWithLimit(prunedKeys, parallel, ({ key, id }) =>
-    read(key, (raw, where) => prunedPoints(raw, where, { target, id, destination: storage.name })),
+  const pruned = await mapWithLimit(prunedKeys, parallel, ({ key, id, lastModified, size }) =>
+    read(
+      key,
+      (raw, where) => prunedPoints(raw, where, { target, id, destination: storage.name }),
+      `${lastModified.getTime()}:${size}`,
+    ),
   );
   const prunedVerifications = pruned
     .flatMap((points) => points ?? [])

@@ -9,6 +9,7 @@ import { Readable } from "node:stream";
 import { text } from "node:stream/consumers";
 import { rm } from "node:fs/promises";
 import { listSnapshotRefs } from "../../src/catalog/catalog";
+import { layout } from "../../src/catalog/layout";
 import type { HavenConfig } from "../../src/config/types";
 import { cleanupLeftovers } from "../../src/engine/maintenance";
 import { connectRedis } from "../../src/jobs/connection";
@@ -172,17 +173,17 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
 
       // Before anything of it is removed, each snapshot's manifest and records are kept under _pruned/.
       expect(await listKeys(storage, "_pruned/")).toEqual(
-        removed.map((s) => `_pruned/${target}/${s.id}.json`).sort(),
+        removed.map((s) => layout.pruned(target, s.id, s.verificationKeys.length > 0)).sort(),
       );
       for (const s of removed) {
         const kept = JSON.parse(
-          await text(await storage.get(`_pruned/${target}/${s.id}.json`)),
+          await text(await storage.get(layout.pruned(target, s.id, s.verificationKeys.length > 0))),
         ) as PrunedRecord;
         expect(kept).toMatchObject({ formatVersion: 1, target, snapshotId: s.id, destination: "primary" });
         expect(kept.manifest).toMatchObject({ id: s.id, target });
         expect(kept.verifications).toHaveLength(s.verificationKeys.length);
         const putAt = storage.calls.findIndex(
-          (c) => c.op === "put" && c.keys[0] === `_pruned/${target}/${s.id}.json`,
+          (c) => c.op === "put" && c.keys[0] === layout.pruned(target, s.id, s.verificationKeys.length > 0),
         );
         const manifestRemovedAt = storage.calls.findIndex(
           (c) => c.op === "remove" && c.keys[0] === s.manifestKey,

@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
+import { text } from "node:stream/consumers";
 import { layout } from "../../src/catalog/layout";
 import { evaluateTarget } from "../../src/slo/evaluate";
 import { createSloCache, loadSloInputs, parseVerificationRecord } from "../../src/slo/inputs";
@@ -270,4 +271,38 @@ test("a pruned snapshot's verifications still measure the RTO and show the verif
   });
   expect(bare.rto.status).toBe("unknown");
   expect(bare.missedVerifications.map((m) => m.at)).toEqual([new Date("2026-11-21T06:00:00Z")]);
+});
+
+test("the watchdog reads only verified pruned records of its window, and sees one rewritten since it was cached", async () => {
+  const now = new Date("2026-11-28T04:00:00Z");
+  const old = await writeSnapshot(storage, "orders-db", new Date("2026-11-20T02:05:00Z"));
+  await writeVerification(storage, old, new Date("2026-11-21T06:40:00Z"));
+  const folder = (await listSnapshotFolders(storage, "orders-db/")).get(`orders-db/${old.id}`)!;
+  await removeSnapshot(storage, folder, { at: now });
+  // Never verified: not even read (its content here would be a problem if it were).
+  const unverified = layout.pruned("orders-db", "20261119T020000Z-0000aaaa", false);
+  await storage.put(unverified, Readable.from([Buffer.from("not json")]));
+  // Verified, but taken and pruned long before the window: not read either.
+  const ancient = layout.pruned("orders-db", "20260101T020000Z-0000bbbb", true);
+  await storage.put(ancient, Readable.from([Buffer.from("not json")]));
+  const longAgo = new Date("2026-01-02T00:00:00Z");
+  await utimes(join(dir, "prod", ancient), longAgo, longAgo);
+
+  const cache = createSloCache();
+  const first = await loadSloInputs(storage, "orders-db", { now, cache });
+  expect(first.problems).toEqual([]);
+  expect(first.prunedVerifications.map((v) => v.snapshotId)).toEqual([old.id]);
+
+  // A prune that had to try again rewrites the record, now with a second verification.
+  const key = layout.pruned("orders-db", old.id, true);
+  const kept = JSON.parse(await text(await storage.get(key))) as {
+    verifications: Array<{ finishedAt: string }>;
+  };
+  const again = { ...kept.verifications[0]!, finishedAt: "2026-11-27T06:40:00.000Z" };
+  await storage.put(
+    key,
+    Readable.from([Buffer.from(JSON.stringify({ ...kept, verifications: [...kept.verifications, again] }))]),
+  );
+  const second = await loadSloInputs(storage, "orders-db", { now, cache });
+  expect(second.prunedVerifications).toHaveLength(2);
 });
