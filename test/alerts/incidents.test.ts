@@ -403,3 +403,24 @@ test("retries are bounded and safe: a channel down is tried once per pass, a reo
   expect(await redis.exists(`${prefix}:unsent-resolved:backup-failed:c`)).toBe(0);
   await incidents.close();
 });
+
+test("an incident raised again while its clear is still delivering keeps no late resolved notice", async () => {
+  const incidents = manager();
+  nowMs = Date.parse("2026-11-22T02:10:00Z");
+  const condition = failedBackup().raise[0]!;
+  await incidents.raise(condition.key, condition.event);
+  const sent = webhook.requests.length;
+
+  // The webhook is slow, then refuses: the clear is still delivering when another process raises again.
+  webhook.respondWith(503, 503, 503);
+  const release = webhook.hold();
+  const clearing = incidents.clear(condition.key);
+  while (webhook.requests.length === sent) await new Promise((r) => setTimeout(r, 5));
+  await incidents.raise(condition.key, condition.event);
+  release();
+  expect((await clearing).deliveries.map((d) => d.ok)).toEqual([true, false]);
+  expect(await redis.exists(`${prefix}:unsent-resolved:${condition.key}`)).toBe(0);
+  nowMs += 5 * 60_000;
+  expect((await incidents.reconcile([], { events: EVALUATED_EVENTS })).resolvedRetried).toEqual([]);
+  await incidents.close();
+});

@@ -70,12 +70,15 @@ export interface WebhookReceiver {
   requests: ReceivedRequest[];
   /** Statuses to answer with, in order; 200 once they are used up. */
   respondWith(...statuses: number[]): void;
+  /** Holds every answer (the request is recorded at once) until the returned function is called. */
+  hold(): () => void;
   close(): Promise<void>;
 }
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const requests: ReceivedRequest[] = [];
   const script: number[] = [];
+  let gate: Promise<void> = Promise.resolve();
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on("data", (c: Buffer) => chunks.push(c));
@@ -86,8 +89,10 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         headers: request.headers,
         body: Buffer.concat(chunks).toString("utf8"),
       });
-      const status = script.shift() ?? 200;
-      response.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "nope");
+      void gate.then(() => {
+        const status = script.shift() ?? 200;
+        response.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "nope");
+      });
     });
   });
   server.listen(0, "127.0.0.1");
@@ -97,6 +102,11 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     url: `http://127.0.0.1:${port}`,
     requests,
     respondWith: (...statuses) => script.push(...statuses),
+    hold: () => {
+      let release = () => {};
+      gate = new Promise<void>((resolve) => (release = resolve));
+      return release;
+    },
     close: async () => {
       const closed = once(server, "close");
       server.close();
