@@ -411,14 +411,19 @@ test("an incident raised again while its clear is still delivering keeps no late
   await incidents.raise(condition.key, condition.event);
   const sent = webhook.requests.length;
 
-  // The webhook is slow, then refuses: the clear is still delivering when another process raises again.
-  webhook.respondWith(503, 503, 503);
+  // The webhook is slow, then refuses (the clear's tries and the raise's): the clear is still
+  // delivering when another process raises again.
+  webhook.respondWith(503, 503, 503, 503, 503, 503);
   const release = webhook.hold();
   const clearing = incidents.clear(condition.key);
   while (webhook.requests.length === sent) await new Promise((r) => setTimeout(r, 5));
-  await incidents.raise(condition.key, condition.event);
+  // The raise reopens the incident at once, then delivers its own notice (held too, until released).
+  const raising = incidents.raise(condition.key, condition.event);
+  while (!(await redis.exists(`${prefix}:incident:${condition.key}`)))
+    await new Promise((r) => setTimeout(r, 5));
   release();
   expect((await clearing).deliveries.map((d) => d.ok)).toEqual([true, false]);
+  expect((await raising).action).toBe("opened");
   expect(await redis.exists(`${prefix}:unsent-resolved:${condition.key}`)).toBe(0);
   nowMs += 5 * 60_000;
   expect((await incidents.reconcile([], { events: EVALUATED_EVENTS })).resolvedRetried).toEqual([]);
