@@ -157,6 +157,18 @@ test("a bit-flipped or truncated payload never restores as success", async () =>
   const raw = readFileSync(join(nas, "share", recordFile), "utf8");
   expect(JSON.parse(raw)).toMatchObject({ result: "failed", error: { code: "INTEGRITY" } });
   expect(parseVerificationRecord(raw, recordFile).damaged).toBe(true);
+  // A restore test of it records its failure too (it neither crashes nor passes).
+  const restoreTest = await cli(["verify", "share", "--kind", "restore", "-o", "json"]);
+  expect(restoreTest.code).not.toBe(0);
+  expect(restoreTest.stderr).not.toMatch(/\n\s+at /);
+  const records = (await readdir(join(nas, "share"), { recursive: true })).filter((f) =>
+    f.includes("verifications/"),
+  );
+  const newest = records.sort().at(-1)!;
+  expect(newest).not.toBe(recordFile);
+  const restoreRaw = readFileSync(join(nas, "share", newest), "utf8");
+  expect(JSON.parse(restoreRaw)).toMatchObject({ kind: "restore", result: "failed" });
+  expect(parseVerificationRecord(restoreRaw, newest).damaged).toBe(true);
 
   await truncate(data, Math.floor(size / 2));
   const truncated = await cli(["restore", "share", "--to", join(work, "truncated")]);
