@@ -74,6 +74,11 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `haven snapshots | head`: the reader left; the rest of the output has nowhere to go.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw error;
+  });
   void main(process.argv).then((code) => {
     process.exitCode = code;
     // A stray handle (a socket a library keeps) must not keep a finished command alive.

@@ -116,6 +116,9 @@ async function copyObject(
   opts: { retainUntil?: Date; signal?: AbortSignal },
 ): Promise<void> {
   const body = await from.get(object.key, opts.signal ? { signal: opts.signal } : {});
+  // The put reports a failure of the body itself; while a retrying put waits between attempts no
+  // other listener is attached, and the source's error would crash the process.
+  body.on("error", () => undefined);
   let stored;
   try {
     stored = await to.put(object.key, body, { ...opts, expectedSize: object.size });

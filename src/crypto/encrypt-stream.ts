@@ -39,6 +39,7 @@ class AgeEncryptStream extends Transform {
   #counter = 0;
   /** A write waiting for the reader (see #whenRoom). */
   #onRead: (() => void) | undefined;
+  #recheck: NodeJS.Timeout | undefined;
 
   constructor(recipients: readonly AgeRecipient[]) {
     super({ writableHighWaterMark: CHUNK_SIZE, readableHighWaterMark: 2 * SEALED_CHUNK_SIZE });
@@ -74,6 +75,8 @@ class AgeEncryptStream extends Transform {
    * pushed as they come back, so the readable side's own backpressure cannot hold the writer back.
    */
   #whenRoom(callback: TransformCallback): void {
+    // Torn down (a failed upload, a cancelled backup): nothing will read again, so stop re-checking.
+    if (this.destroyed) return;
     const room = this.#thread?.room() ?? null;
     if (room !== null) room.then(() => this.#whenRoom(callback), callback);
     else if (this.#thread !== undefined && this.readableLength >= this.readableHighWaterMark) {
@@ -86,6 +89,7 @@ class AgeEncryptStream extends Transform {
         this.#whenRoom(callback);
       };
       const timer = setTimeout(resume, RECHECK_MS);
+      this.#recheck = timer;
       this.#onRead = resume;
     } else callback();
   }
@@ -118,6 +122,8 @@ class AgeEncryptStream extends Transform {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.#recheck);
+    this.#onRead = undefined;
     this.#thread?.close();
     this.#key.fill(0);
     callback(error);

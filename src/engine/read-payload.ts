@@ -31,12 +31,25 @@ export async function openPlainStream(
   },
 ): Promise<PlainStream> {
   const what = `stored object ${object.key}`;
+  // The object first: a zstd child spawned before a GET that fails (missing object, network,
+  // cancellation) would be left waiting on its stdin for ever.
+  const body = await storage.get(object.key, { signal: options.signal });
+  // An error before the pipeline below is attached (during the decryptor's await) must not crash
+  // the process: the pipeline still sees it, the stream being errored.
+  body.on("error", () => undefined);
+  let decryptor: NodeJS.ReadWriteStream | undefined;
+  try {
+    if (object.encryption) decryptor = await createDecryptor(options.encryption);
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
   const stages: NodeJS.ReadWriteStream[] = [
     options.storedCheck === "size"
       ? new SizeCheckingStream({ size: object.size, what }, options.onStoredBytes)
       : new VerifyingStream({ size: object.size, sha256: object.sha256, what }, options.onStoredBytes),
   ];
-  if (object.encryption) stages.push(await createDecryptor(options.encryption));
+  if (decryptor) stages.push(decryptor);
   const decompressor = createDecompressor(object.compression);
   stages.push(decompressor.stream);
   stages.push(
@@ -46,7 +59,6 @@ export async function openPlainStream(
       what: `plain stream of ${object.key}`,
     }),
   );
-  const body = await storage.get(object.key, { signal: options.signal });
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   const piped = pipeline([body, ...stages, out], { signal: options.signal }).catch((error: unknown) => {
     out.destroy(error as Error);

@@ -31,6 +31,9 @@ const DEFAULT_STDERR_TAIL = 16 * 1024;
 /** After SIGTERM, a tool gets this long to exit before SIGKILL. */
 const DEFAULT_KILL_GRACE_MS = 5_000;
 
+/** How long stderr may stay open after the process exited (held by a background child). */
+const STDERR_AFTER_EXIT_MS = 2000;
+
 export interface ToolSpec {
   /** Executable name (looked up on PATH) or path. */
   command: string;
@@ -117,12 +120,13 @@ export function spawnTool(spec: ToolSpec): ToolProcess {
   });
 
   const signalChild = (signal: NodeJS.Signals) => {
-    if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    if (child.pid === undefined) return;
     try {
+      // The group even after its leader exited: a hook's background process may live on in it.
       if (spec.processGroup) process.kill(-child.pid, signal);
-      else child.kill(signal);
+      else if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     } catch {
-      // Already gone: nothing to kill.
+      // Already gone (ESRCH): nothing to kill.
     }
   };
   const kill = () => {
@@ -180,6 +184,10 @@ export function spawnTool(spec: ToolSpec): ToolProcess {
     child.once("exit", (code, signal) => {
       exitStatus = { code, signal };
       settle();
+      // A process it started in the background (`cmd &` in a hook) may hold stderr open for ever;
+      // the exit is known, so stop waiting for the rest of stderr after a short grace.
+      if (!stderrDone && child.stderr)
+        setTimeout(() => child.stderr?.destroy(), STDERR_AFTER_EXIT_MS).unref();
     });
     if (child.stderr) {
       finished(child.stderr, () => {

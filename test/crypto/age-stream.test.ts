@@ -318,3 +318,18 @@ describe("age streams", () => {
     expect(codeOf(() => createEncryptStream([lowOrder]))).toBe("CONFIG");
   });
 });
+
+test("an encrypt stream torn down while its writer waits for the reader stops re-checking (no timer left behind)", async () => {
+  const { recipient } = newKey();
+  const stream = createEncryptStream([parseRecipient(recipient)]);
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+  const before = timers();
+  // Nobody reads: after a few MiB the writer is held back, re-checking on a short timer.
+  const piece = randomBytes(1 << 20);
+  for (let i = 0; i < 8; i++) stream.write(piece);
+  await new Promise((r) => setTimeout(r, 100));
+  stream.destroy(new Error("the upload failed"));
+  stream.on("error", () => undefined);
+  await new Promise((r) => setTimeout(r, 100));
+  expect(timers()).toBeLessThanOrEqual(before);
+});

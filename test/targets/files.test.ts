@@ -34,12 +34,13 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { extract as tarExtract } from "tar-stream";
+import { extract as tarExtract, pack as tarPack } from "tar-stream";
 import type { TargetConfigOf } from "../../src/config/types";
 import { silentLogger } from "../../src/lib/logger";
 import { createFilesAdapter } from "../../src/targets/files/adapter";
 import { createTarArchive, LOOKAHEAD } from "../../src/targets/files/archive";
 import { extractTar } from "../../src/targets/files/extract";
+import { drained } from "../../src/targets/files/tar-writer";
 import type { FileIndexEntry } from "../../src/targets/files/file-index";
 import type { RunContext } from "../../src/targets/types";
 import { compareTrees, makeFixtureTree, removeTree, type FixtureTree } from "../helpers/fixture-tree";
@@ -193,6 +194,76 @@ describe("round trip", () => {
     await archive.done;
     expect(stats).toMatchObject({ files: fixture.files, bytes: fixture.bytes, rejected: [] });
     expect(await compareTrees(src, out)).toEqual([]);
+  });
+
+  test.each(["thread-pool", "adaptive"] as const)(
+    "a payload that fails mid-stream rejects the extraction (%s), never crashes the process",
+    async (io) => {
+      const { run } = testRun();
+      const archive = createTarArchive({ target: "share", root: src, exclude: [], run });
+      // The first 64 KiB of a real archive, then the source fails (a corrupt or cut-off payload).
+      async function* cutOff() {
+        let sent = 0;
+        for await (const chunk of archive.body) {
+          const bytes = chunk as Buffer;
+          if (sent + bytes.length > 64 * 1024) break;
+          sent += bytes.length;
+          yield bytes;
+        }
+        throw new Error("payload cut off");
+      }
+      const out = scratch(`cut-${io}`);
+      await mkdir(out);
+      await expect(extractTar(Readable.from(cutOff()), { destination: out, run, io })).rejects.toThrow(
+        /cut off|corrupt|truncated/,
+      );
+      archive.body.destroy();
+      await archive.done.catch(() => undefined);
+    },
+  );
+
+  test("a file entry cut off while its file is being opened rejects the extraction, never crashes the process", async () => {
+    // One 1 MiB file; the payload fails right after its header and first bytes, while the extractor
+    // is still creating the file (on the thread pool, as on a slow share).
+    const pack = tarPack();
+    pack.entry({ name: "big.bin", size: 1 << 20, mode: 0o644 }, Buffer.alloc(1 << 20, 7));
+    pack.finalize();
+    const whole: Buffer[] = [];
+    for await (const chunk of pack) whole.push(chunk as Buffer);
+    const start = Buffer.concat(whole).subarray(0, 512 + 4096);
+    async function* cutOff() {
+      yield start;
+      await new Promise((r) => setImmediate(r));
+      throw new Error("payload cut off");
+    }
+    const { run } = testRun();
+    const out = scratch("cut-open");
+    await mkdir(out);
+    await expect(
+      extractTar(Readable.from(cutOff()), { destination: out, run, io: "thread-pool" }),
+    ).rejects.toThrow(/cut off/);
+  });
+
+  test("waiting for room in a tar entry already destroyed fails at once (its close event has passed)", async () => {
+    const pack = tarPack();
+    const sink = pack.entry({ name: "big.bin", size: 1 << 20 }, () => undefined);
+    sink.on("error", () => undefined);
+    pack.on("error", () => undefined);
+    pack.destroy(new Error("the reader went away"));
+    await new Promise((r) => setImmediate(r));
+    expect(sink.destroyed).toBe(true);
+    await expect(drained(sink)).rejects.toThrow(/closed while writing/);
+  });
+
+  test("a reader that stops in the middle of a large file lets the archive settle, closing the file", async () => {
+    const { run } = testRun();
+    const archive = createTarArchive({ target: "share", root: src, exclude: [], run });
+    let seen = 0;
+    for await (const chunk of archive.body) {
+      seen += (chunk as Buffer).length;
+      if (seen > 8 * 1024 * 1024) break; // inside the fixture's 50 MB file
+    }
+    await expect(archive.done).rejects.toThrow(/closed before its end/);
   });
 
   test("include globs restore part of the tree, with the parents' archived modes and mtimes", async () => {

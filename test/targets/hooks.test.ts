@@ -90,6 +90,21 @@ describe("runHook", () => {
     expect(await gone(sleeper)).toBe(true);
   });
 
+  test("a hook that leaves a process in the background holding its output ends when the shell ends", async () => {
+    const pidFile = join(dir, "daemon.pid");
+    const started = Date.now();
+    // The background process inherits stderr and outlives the shell (an agent a hook starts).
+    const result = await runHook(`echo starting; sleep 30 & echo $! > ${pidFile}`, {
+      timeoutMs: 20_000,
+      signal: never(),
+      logger: testRun().logger,
+      name: "before",
+    });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(result.output).toContain("starting");
+    process.kill(Number(await readFile(pidFile, "utf8")), "SIGKILL");
+  });
+
   test("cancelling the run stops the hook: CANCELLED", async () => {
     const controller = new AbortController();
     const hook = runHook("echo started; sleep 60", {

@@ -438,6 +438,10 @@ export async function extractTar(body: Readable, options: ExtractOptions): Promi
   const extraction = new Extraction(options);
   const extract = tarExtract();
   extract.on("entry", (header, stream, next) => {
+    // The entry is read or skipped only after some awaits (mkdir, open); a failure meanwhile (a
+    // corrupt payload, a destination error, cancellation) destroys it with the error, which the
+    // pipeline reports. Without a listener from the start that 'error' event would crash the process.
+    stream.on("error", () => undefined);
     extraction.entry(header, stream).then(
       () => next(),
       (error: unknown) => next(error as Error),

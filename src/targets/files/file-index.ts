@@ -88,19 +88,23 @@ export class FileIndexBuilder {
 export async function readFileIndex(body: Readable): Promise<Map<string, FileIndexEntry>> {
   const files = new Map<string, FileIndexEntry>();
   let lineNumber = 0;
-  for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
-    lineNumber++;
-    if (line === "") continue;
-    let entry: FileIndexEntry;
-    try {
-      entry = JSON.parse(line) as FileIndexEntry;
-    } catch (error) {
-      throw new HavenError("INTEGRITY", `file index line ${lineNumber} is not valid JSON`, {
-        cause: error,
-        hint: "the snapshot's index object is corrupt; restore without verification or use another snapshot",
-      });
+  try {
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+      lineNumber++;
+      if (line === "") continue;
+      let entry: FileIndexEntry;
+      try {
+        entry = JSON.parse(line) as FileIndexEntry;
+      } catch (error) {
+        throw new HavenError("INTEGRITY", `file index line ${lineNumber} is not valid JSON`, {
+          cause: error,
+          hint: "the snapshot's index object is corrupt; restore without verification or use another snapshot",
+        });
+      }
+      if (entry.type === "file" && typeof entry.sha256 === "string") files.set(entry.path, entry);
     }
-    if (entry.type === "file" && typeof entry.sha256 === "string") files.set(entry.path, entry);
+  } finally {
+    body.destroy(); // readline leaves its input open when the loop ends early
   }
   return files;
 }

@@ -45,8 +45,13 @@ function openEntry(pack: Pack, header: TarHeader, data?: Buffer): { sink: Sink; 
 }
 
 /** Waits until `sink` accepts more data, or rejects if it is destroyed meanwhile. */
-function drained(sink: Sink): Promise<void> {
+export function drained(sink: Sink): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Destroyed already (the archive's reader went away): its "close" has fired, and no "drain" will.
+    if (sink.destroyed) {
+      reject(new Error("tar entry closed while writing"));
+      return;
+    }
     const cleanup = () => {
       sink.removeListener("drain", onDrain);
       sink.removeListener("close", onClose);

@@ -95,16 +95,22 @@ async function compareWithIndex(root: string, index: Readable, signal: AbortSign
   const mismatches: FileMismatch[] = [];
   let total = 0;
   let checked = 0;
-  for await (const line of createInterface({ input: index, crlfDelay: Infinity })) {
-    signal.throwIfAborted();
-    if (line === "") continue;
-    const entry = JSON.parse(line) as FileIndexEntry;
-    if (entry.type !== "file") continue;
-    checked++;
-    const reason = await mismatchOf(root, entry);
-    if (reason === undefined) continue;
-    total++;
-    if (mismatches.length < MISMATCHES_SHOWN) mismatches.push({ path: entry.path, reason });
+  try {
+    for await (const line of createInterface({ input: index, crlfDelay: Infinity })) {
+      signal.throwIfAborted();
+      if (line === "") continue;
+      const entry = JSON.parse(line) as FileIndexEntry;
+      if (entry.type !== "file") continue;
+      checked++;
+      const reason = await mismatchOf(root, entry);
+      if (reason === undefined) continue;
+      total++;
+      if (mismatches.length < MISMATCHES_SHOWN) mismatches.push({ path: entry.path, reason });
+    }
+  } finally {
+    // readline does not close its input when the loop ends early: the index read (and its zstd
+    // child) would stay open.
+    index.destroy();
   }
   return fileTreeCheck(checked, mismatches, total);
 }
