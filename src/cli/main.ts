@@ -75,9 +75,10 @@ export async function main(argv: string[]): Promise<number> {
 
 if (require.main === module) {
   // `haven snapshots | head`: the reader left; the rest of the output has nowhere to go.
+  // The command still finishes (its audit record, its exit code); only its output goes nowhere.
   process.stdout.on("error", (error: NodeJS.ErrnoException) => {
-    if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
-    throw error;
+    if (error.code !== "EPIPE") throw error;
+    process.stdout.write = () => true;
   });
   void main(process.argv).then((code) => {
     process.exitCode = code;

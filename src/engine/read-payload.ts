@@ -37,20 +37,19 @@ export async function openPlainStream(
   // An error before the pipeline below is attached (during the decryptor's await) must not crash
   // the process: the pipeline still sees it, the stream being errored.
   body.on("error", () => undefined);
-  let decryptor: NodeJS.ReadWriteStream | undefined;
-  try {
-    if (object.encryption) decryptor = await createDecryptor(options.encryption);
-  } catch (error) {
-    body.destroy();
-    throw error;
-  }
   const stages: NodeJS.ReadWriteStream[] = [
     options.storedCheck === "size"
       ? new SizeCheckingStream({ size: object.size, what }, options.onStoredBytes)
       : new VerifyingStream({ size: object.size, sha256: object.sha256, what }, options.onStoredBytes),
   ];
-  if (decryptor) stages.push(decryptor);
-  const decompressor = createDecompressor(object.compression);
+  let decompressor: ReturnType<typeof createDecompressor>;
+  try {
+    if (object.encryption) stages.push(await createDecryptor(options.encryption));
+    decompressor = createDecompressor(object.compression); // throws when no zstd is installed
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
   stages.push(decompressor.stream);
   stages.push(
     new VerifyingStream({

@@ -185,9 +185,20 @@ export function spawnTool(spec: ToolSpec): ToolProcess {
       exitStatus = { code, signal };
       settle();
       // A process it started in the background (`cmd &` in a hook) may hold stderr open for ever;
-      // the exit is known, so stop waiting for the rest of stderr after a short grace.
-      if (!stderrDone && child.stderr)
-        setTimeout(() => child.stderr?.destroy(), STDERR_AFTER_EXIT_MS).unref();
+      // the exit is known, so stop waiting for the rest of stderr after a short grace. The pipe stays
+      // open (still drained, unreferenced): closing it would kill that process at its next write.
+      if (!stderrDone && child.stderr) {
+        setTimeout(() => {
+          if (stderrDone) return;
+          stderrDone = true;
+          (child.stderr as { unref?: () => void } | null)?.unref?.();
+          spec.logger?.warn(
+            { tool: spec.command },
+            "the process exited but something it started still holds its output; not waiting for it",
+          );
+          settle();
+        }, STDERR_AFTER_EXIT_MS).unref();
+      }
     });
     if (child.stderr) {
       finished(child.stderr, () => {

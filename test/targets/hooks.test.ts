@@ -90,19 +90,22 @@ describe("runHook", () => {
     expect(await gone(sleeper)).toBe(true);
   });
 
-  test("a hook that leaves a process in the background holding its output ends when the shell ends", async () => {
-    const pidFile = join(dir, "daemon.pid");
+  test("a hook that leaves a process in the background holding its output ends when the shell ends; the process lives on", async () => {
+    const doneFile = join(dir, "resumed");
     const started = Date.now();
-    // The background process inherits stderr and outlives the shell (an agent a hook starts).
-    const result = await runHook(`echo starting; sleep 30 & echo $! > ${pidFile}`, {
+    // The background job inherits stderr, outlives the shell and writes to it later (an after-hook
+    // that restarts an app once it settled): it must not be killed by a closed pipe.
+    const result = await runHook(`echo starting; (sleep 3; echo resuming >&2; echo ok > ${doneFile}) &`, {
       timeoutMs: 20_000,
       signal: never(),
       logger: testRun().logger,
-      name: "before",
+      name: "after",
     });
-    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(Date.now() - started).toBeLessThan(3_000);
     expect(result.output).toContain("starting");
-    process.kill(Number(await readFile(pidFile, "utf8")), "SIGKILL");
+    for (let i = 0; i < 100 && !(await readFile(doneFile, "utf8").catch(() => "")); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    expect(await readFile(doneFile, "utf8")).toBe("ok\n");
   });
 
   test("cancelling the run stops the hook: CANCELLED", async () => {
