@@ -8,8 +8,6 @@ import { parsePrunedRecord } from "../prune/evidence";
 import type { VerificationRecord } from "../verify/record";
 import { parseRecord } from "./parse-record";
 
-export { listPrunedKeys } from "../prune/evidence";
-
 export interface PrunedSnapshot {
   manifest: Manifest;
   /** The destination it was removed from. */

@@ -15,7 +15,8 @@ import type { Manifest } from "../catalog/manifest";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { VerificationRecord } from "../verify/record";
-import { listPrunedKeys, parsePrunedSnapshot } from "./pruned";
+import { listPrunedKeys } from "../prune/evidence";
+import { parsePrunedSnapshot } from "./pruned";
 import { parseRecord } from "./parse-record";
 
 /** One stored object of a snapshot, as listed. */

@@ -26,23 +26,18 @@ export interface MissedVerificationInput {
  */
 export function findMissedVerifications(input: MissedVerificationInput): MissedSchedule[] {
   const { now } = input;
-  const first = earliest(input.snapshots.map((s) => s.finishedAt));
+  const first = input.snapshots.reduce<Date | undefined>(
+    (a, s) => (!a || s.finishedAt.getTime() < a.getTime() ? s.finishedAt : a),
+    undefined,
+  );
   if (!first) return [];
   return findMissedSchedules(input.schedule, {
     after: laterOf(
-      latest(input.verifications.map((v) => v.finishedAt)),
+      ...input.verifications.map((v) => v.finishedAt),
       first,
       new Date(now.getTime() - (input.lookbackMs ?? DEFAULT_MISSED_LOOKBACK_MS)),
     ),
     before: new Date(now.getTime() - input.rtoMs - DEFAULT_SCHEDULE_GRACE_MS),
     configKey: `targets.${input.target}.verify.schedule`,
   });
-}
-
-function earliest(dates: readonly Date[]): Date | undefined {
-  return dates.reduce<Date | undefined>((a, d) => (!a || d.getTime() < a.getTime() ? d : a), undefined);
-}
-
-function latest(dates: readonly Date[]): Date | undefined {
-  return dates.reduce<Date | undefined>((a, d) => (!a || d.getTime() > a.getTime() ? d : a), undefined);
 }
