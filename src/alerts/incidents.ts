@@ -347,15 +347,6 @@ export class IncidentManager {
   async retryMissedNotices(pass: RetryPass = newRetryPass()): Promise<string[]> {
     const tried: string[] = [];
     for (const incident of await this.openIncidents()) {
-      // Not even claimed while every channel it misses is down in this pass: the next pass tries.
-      const pending = await this.#call(() =>
-        this.#redis.hget(this.#incidentKey(incident.key), "retryChannels"),
-      );
-      if (!pending) continue;
-      const pendingChannels = this.#channelsNamed(pending);
-      // Skipped only while each still-configured channel it misses is down in this pass; one whose
-      // channels were all removed from the config is claimed, and its retry fields cleared.
-      if (pendingChannels.length > 0 && pendingChannels.every((c) => pass.failed.has(c.name))) continue;
       const claim = (await this.#call(() =>
         this.#redis.eval(
           CLAIM_MISSED_SCRIPT,
@@ -369,12 +360,16 @@ export class IncidentManager {
       if (claim.length === 0) continue;
       const [kind, names, token] = claim as [NoticeKind, string, string];
       const channels = this.#channelsNamed(names);
+      // A channel down earlier in this pass waits for the next due pass; one removed from the config
+      // since is dropped (an empty list clears the retry).
       const due = channels.filter((c) => !pass.failed.has(c.name));
-      tried.push(incident.key);
-      this.#logger.info(
-        { incident: incident.key, notice: kind, channels: due.map((c) => c.name) },
-        "sending a missed notice again",
-      );
+      if (due.length > 0) {
+        tried.push(incident.key);
+        this.#logger.info(
+          { incident: incident.key, notice: kind, channels: due.map((c) => c.name) },
+          "sending a missed notice again",
+        );
+      }
       const deliveries = await this.#retryTo(due, kind, incident, pass);
       const skipped = channels
         .filter((c) => !due.includes(c))
