@@ -42,7 +42,7 @@ export async function keepPrunedRecord(
       "INTEGRITY",
       `the manifest of ${folder.target}/${folder.id} cannot be read as JSON`,
       {
-        hint: "the snapshot is kept; check it with `haven verify` and remove it by hand if it is damaged",
+        hint: `the snapshot is kept; its manifest ${folder.manifestKey} on ${storage.name} is damaged, so neither restore nor verify can use it: copy the manifest back from another destination holding this snapshot (\`haven snapshots ${folder.target}\` lists them), or delete the folder ${folder.target}/${folder.id}/ by hand if the snapshot is not needed`,
       },
     );
   }
