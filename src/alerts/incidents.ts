@@ -254,7 +254,8 @@ export class IncidentManager {
    */
   async retryUnsentResolved(pass: RetryPass = newRetryPass()): Promise<string[]> {
     const tried: string[] = [];
-    for (const key of await this.#call(() => this.#redis.smembers(this.#unsentSetKey()))) {
+    const keys = await this.#call(() => this.#redis.smembers(this.#unsentSetKey()));
+    for (const key of keys.sort()) {
       const fields = (await this.#call(() =>
         this.#redis.eval(
           CLAIM_RESOLVED_SCRIPT,
@@ -406,7 +407,11 @@ export class IncidentManager {
       // A set member without its hash was cleared half way by an older version: drop it.
       else if (!error) void this.#redis.srem(this.#openKey(), keys[index] as string).catch(() => undefined);
     });
-    return incidents.sort((a, b) => a.openedAt.getTime() - b.openedAt.getTime());
+    // Ties (incidents of one evaluation pass) by key: a Redis set has no order, and a pass that can
+    // retry only some of them must pick the same ones every time.
+    return incidents.sort(
+      (a, b) => a.openedAt.getTime() - b.openedAt.getTime() || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0),
+    );
   }
 
   async countOpen(): Promise<number> {
