@@ -2,6 +2,8 @@
  * One error type for everything an operator can see. Errors are classified where an SDK or a child
  * process meets our code (see HOUSE_STYLE practice 4) so that callers decide on `code`, never on messages.
  */
+import { scrubKnownSecrets } from "./secret";
+
 export type ErrorCode =
   | "CONFIG" // the config file is invalid
   | "USAGE" // bad CLI arguments
@@ -56,10 +58,12 @@ export class HavenError extends Error {
   readonly exitCode: number;
 
   constructor(code: ErrorCode, message: string, options: HavenErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // Messages are often built from a library's error, which may quote a connection string; they
+    // are printed, logged, and stored in job records and verification records.
+    super(scrubKnownSecrets(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "HavenError";
     this.code = code;
-    this.hint = options.hint;
+    this.hint = options.hint === undefined ? undefined : scrubKnownSecrets(options.hint);
     this.exitCode = options.exitCode ?? exitCodeByErrorCode[code] ?? ExitCode.FAILED;
   }
 
@@ -78,7 +82,7 @@ export function describeError(error: unknown): string {
   if (error instanceof HavenError) {
     return error.hint ? `${error.message}\n  hint: ${error.hint}` : error.message;
   }
-  return error instanceof Error ? error.message : String(error);
+  return scrubKnownSecrets(error instanceof Error ? error.message : String(error));
 }
 
 /** What to do when a helper thread (hashing, encryption) died mid-run. */

@@ -2,6 +2,49 @@ import { inspect } from "node:util";
 
 const REDACTED = "[redacted]";
 
+/** Shorter values are not scrubbed from free text: they would blank out ordinary words and numbers. */
+const MIN_SCRUBBED_LENGTH = 3;
+
+/**
+ * Every secret value this process holds, in each form it may take inside text: as is, escaped inside
+ * a JSON string, and percent-encoded as the userinfo of a URL. A library that builds an error message
+ * from a connection string or a request puts the clear value in text that no `Secret` guards any
+ * more; the log and the CLI scrub these from whatever they print, whoever wrote it.
+ */
+const knownForms = new Set<string>();
+
+function registerForms(secret: string): void {
+  for (const value of secretParts(secret)) addForms(value);
+}
+
+/**
+ * A connection URL (`redis://`, `postgres://`...) is a secret because of its password; the rest of it
+ * says which server failed, which an operator needs to read. A webhook's http(s) URL is secret whole:
+ * its token rides in the path or the query.
+ */
+function secretParts(value: string): string[] {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) return [value];
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return [value];
+  }
+  const password = url.password ? [decodeURIComponent(url.password)] : [];
+  if (url.protocol === "http:" || url.protocol === "https:") return [value, url.href, ...password];
+  return password;
+}
+
+function addForms(value: string): void {
+  if (value.length < MIN_SCRUBBED_LENGTH) return;
+  knownForms.add(value);
+  knownForms.add(JSON.stringify(value).slice(1, -1));
+  const url = new URL("http://host");
+  url.password = value;
+  knownForms.add(url.password);
+  knownForms.add(encodeURIComponent(value));
+}
+
 /**
  * A value that must never be printed, logged or stored in clear. Every way a value usually becomes
  * text (String(), template literals, JSON.stringify, util.inspect, pino) yields "[redacted]";
@@ -12,6 +55,7 @@ export class Secret {
 
   constructor(value: string) {
     this.#value = value;
+    registerForms(value);
   }
 
   reveal(): string {
@@ -33,12 +77,21 @@ export class Secret {
 
 export const redacted = REDACTED;
 
+/** `text` with every form of every secret this process holds replaced by "[redacted]". */
+export function scrubKnownSecrets(text: string): string {
+  let out = text;
+  for (const form of knownForms) {
+    if (out.includes(form)) out = out.split(form).join(REDACTED);
+  }
+  return out;
+}
+
 /** Replaces every occurrence of the given secrets' values in `text` (for a child process's stderr). */
 export function scrubSecrets(text: string, secrets: ReadonlyArray<Secret | string | undefined>): string {
   let out = text;
   for (const secret of secrets) {
     const value = secret instanceof Secret ? secret.reveal() : secret;
-    if (value && value.length >= 3) out = out.split(value).join(REDACTED);
+    if (value && value.length >= MIN_SCRUBBED_LENGTH) out = out.split(value).join(REDACTED);
   }
   return out;
 }
