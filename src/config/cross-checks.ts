@@ -4,6 +4,7 @@
  * needs a mail server. Run on the raw data even when the schema found problems, so that every problem is
  * reported at once; shapes the schema rejects are skipped here.
  */
+import { resolve } from "node:path";
 import type { IssueCollector } from "./issues";
 
 export function checkCrossReferences(data: unknown, issues: IssueCollector): void {
@@ -11,6 +12,7 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
   const destinations = isRecord(data.destinations) ? Object.keys(data.destinations) : null;
   const defaults = isRecord(data.defaults) ? data.defaults : {};
 
+  if (isRecord(data.destinations)) checkDestinationOverlap(data.destinations, issues);
   if (destinations) {
     checkDestinationNames(defaults.destinations, ["defaults", "destinations"], destinations, issues);
     if (isRecord(data.targets)) {
@@ -57,6 +59,75 @@ function checkDestinationNames(
       issues.atPath([...path, index], `unknown destination "${name}" (destinations: ${choices})`);
     }
   });
+}
+
+/**
+ * Two destinations must not share their keys. The same bucket (or directory) and prefix under two
+ * names is one copy, not two, and each name's retention would prune the other's snapshots. A prefix
+ * that extends another without a "/" between (`""` and `"site-b-"`) puts this destination's target
+ * folders among the other's, which lists them as targets of its own: its `prune --orphans` could
+ * delete them. A nested folder (`""` and `"site-b/"`) is one level deeper than any snapshot key and
+ * stays apart.
+ */
+function checkDestinationOverlap(destinations: Record<string, unknown>, issues: IssueCollector): void {
+  const stores = Object.entries(destinations).flatMap(([name, value]) => {
+    const space = storeSpace(value);
+    return space === null ? [] : [{ name, ...space }];
+  });
+  stores.forEach((store, index) => {
+    for (const other of stores.slice(0, index)) {
+      const problem = sharedKeys(store, other);
+      if (problem) {
+        issues.atPath(["destinations", store.name], problem, "key");
+        return;
+      }
+    }
+  });
+}
+
+function sharedKeys(store: StoreSpace, other: StoreSpace): string | null {
+  if (store.key === other.key) {
+    return `it is the same ${store.what} as destination "${other.name}": one store under two names is one copy, not two, and each name's retention would prune the other's snapshots. Give each its own bucket, path or prefix`;
+  }
+  const [outer, inner] = store.key.startsWith(other.key) ? [other, store] : [store, other];
+  if (!inner.key.startsWith(outer.key) || inner.key.slice(outer.key.length).includes("/")) return null;
+  return `the prefixes of destinations "${outer.name}" and "${inner.name}" (${outer.what}; ${inner.what}) let "${outer.name}" list the snapshots of "${inner.name}" as targets of its own, and its prune --orphans could delete them. End the longer prefix with "/" or give each its own bucket or path`;
+}
+
+interface StoreSpace {
+  name: string;
+  key: string;
+  what: string;
+}
+
+/** Where a destination's keys live, as one string that a nested destination's would begin with. */
+function storeSpace(value: unknown): Omit<StoreSpace, "name"> | null {
+  if (!isRecord(value)) return null;
+  const prefix = typeof value.prefix === "string" ? value.prefix : "";
+  if (value.type === "s3" && typeof value.bucket === "string") {
+    const endpoint = typeof value.endpoint === "string" ? endpointHost(value.endpoint) : "aws";
+    if (endpoint === null) return null;
+    return {
+      key: `s3|${endpoint}|${value.bucket}|${prefix}`,
+      what: `bucket ${value.bucket} and prefix "${prefix}"`,
+    };
+  }
+  if (value.type === "filesystem" && typeof value.path === "string" && value.path !== "") {
+    const root = resolve(value.path);
+    return {
+      key: `fs|${root.endsWith("/") ? root : `${root}/`}${prefix}`,
+      what: `path ${root} and prefix "${prefix}"`,
+    };
+  }
+  return null;
+}
+
+function endpointHost(endpoint: string): string | null {
+  try {
+    return new URL(endpoint).host.toLowerCase();
+  } catch {
+    return null; // the schema reports a malformed endpoint
+  }
 }
 
 function isKnownTimezone(timezone: string): boolean {

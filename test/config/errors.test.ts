@@ -192,6 +192,33 @@ describe("problem positions", () => {
     ]);
   });
 
+  it("rejects destinations that share keys: one store under two names, or a prefix extending another's", () => {
+    const error = errorOf(
+      [
+        "destinations:",
+        "  main: { type: s3, bucket: backups, endpoint: 'http://minio:9000' }",
+        "  main-again: { type: s3, bucket: backups, endpoint: 'http://MINIO:9000/' }",
+        "  site-b: { type: s3, bucket: backups, prefix: site-b-, endpoint: 'http://minio:9000' }",
+        "  nested: { type: s3, bucket: backups, prefix: archive/, endpoint: 'http://minio:9000' }",
+        "  elsewhere: { type: s3, bucket: backups, prefix: site-b-, endpoint: 'http://other:9000' }",
+        "  aws-a: { type: s3, bucket: backups, prefix: a/ }",
+        "  aws-b: { type: s3, bucket: backups, prefix: b/ }",
+        "  nas: { type: filesystem, path: /srv/nas/haven }",
+        "  nas-again: { type: filesystem, path: /srv/nas/haven/ }",
+        "  nas-outer: { type: filesystem, path: /srv/nas }",
+        "  nas-sibling: { type: filesystem, path: /srv/nas-2 }",
+        "defaults: { destinations: [main] }",
+        "targets:",
+        "  a: { type: files, path: /data }",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      'haven.yaml:3:3: destinations.main-again: it is the same bucket backups and prefix "" as destination "main": one store under two names is one copy, not two, and each name\'s retention would prune the other\'s snapshots. Give each its own bucket, path or prefix',
+      'haven.yaml:4:3: destinations.site-b: the prefixes of destinations "main" and "site-b" (bucket backups and prefix ""; bucket backups and prefix "site-b-") let "main" list the snapshots of "site-b" as targets of its own, and its prune --orphans could delete them. End the longer prefix with "/" or give each its own bucket or path',
+      'haven.yaml:10:3: destinations.nas-again: it is the same path /srv/nas/haven and prefix "" as destination "nas": one store under two names is one copy, not two, and each name\'s retention would prune the other\'s snapshots. Give each its own bucket, path or prefix',
+    ]);
+  });
+
   it("never quotes a secret value in a message", () => {
     const error = errorOf(
       [

@@ -100,7 +100,7 @@ describe("loadConfig", () => {
       "destinations:",
       "  minio: { type: s3, bucket: backups, endpoint: 'http://127.0.0.1:9000' }",
       "  aws: { type: s3, bucket: backups }",
-      "  pinned: { type: s3, bucket: backups, endpoint: 'http://127.0.0.1:9000', forcePathStyle: false }",
+      "  pinned: { type: s3, bucket: pinned, endpoint: 'http://127.0.0.1:9000', forcePathStyle: false }",
       "defaults: { destinations: [minio] }",
       "targets: {}",
     ]);
@@ -154,7 +154,7 @@ describe("${VAR} in the YAML", () => {
       "  s3: { type: s3, bucket: backups }",
       "  s3e:",
       "    type: s3",
-      "    bucket: backups",
+      "    bucket: backups-e",
       "    endpoint: ${S3_ENDPOINT:-}",
       "    accessKeyId: ${AWS_ACCESS_KEY_ID:-}",
       "    prefix: '${PREFIX:-}'",
