@@ -42,6 +42,7 @@ import {
   type AuditRecord,
 } from "./record";
 import { redactDetail } from "./redact";
+import { mapLimit } from "../lib/map-limit";
 
 /** What a caller records; the log fills in id, seq, time and the chain. */
 export interface AuditEntry {
@@ -282,17 +283,8 @@ export class AuditLog {
   }
 
   async #readAll(keys: ReadonlyArray<string>): Promise<ReadAuditEntry[]> {
-    const out = new Array<ReadAuditEntry>(keys.length);
-    let next = 0;
-    const worker = async () => {
-      while (next < keys.length) {
-        const index = next++;
-        out[index] = await this.#readEntry(keys[index] as string);
-      }
-    };
     const parallel = Math.max(1, this.#options.readParallelism ?? 8);
-    await Promise.all(Array.from({ length: Math.min(parallel, keys.length) }, worker));
-    return out;
+    return mapLimit(keys, parallel, (key) => this.#readEntry(key));
   }
 
   async #readEntry(key: string): Promise<ReadAuditEntry> {

@@ -7,6 +7,7 @@ import { HavenError } from "../lib/errors";
 import type { StorageBackend } from "../storage/types";
 import { layout, parseManifestKey, parseSnapshotKey, snapshotIdTime } from "./layout";
 import { manifestSchema, MANIFEST_FORMAT_VERSION, type Manifest } from "./manifest";
+import { mapLimit } from "../lib/map-limit";
 
 export interface SnapshotRef {
   target: string;
@@ -95,21 +96,13 @@ export async function loadManifests(
   refs: SnapshotRef[],
   parallel = 16,
 ): Promise<Array<{ ref: SnapshotRef; manifest?: Manifest; error?: string }>> {
-  const out = new Array<{ ref: SnapshotRef; manifest?: Manifest; error?: string }>(refs.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < refs.length) {
-      const index = next++;
-      const ref = refs[index] as SnapshotRef;
-      try {
-        out[index] = { ref, manifest: await readManifest(storage, ref.target, ref.id) };
-      } catch (error) {
-        out[index] = { ref, error: error instanceof Error ? error.message : String(error) };
-      }
+  return mapLimit(refs, parallel, async (ref) => {
+    try {
+      return { ref, manifest: await readManifest(storage, ref.target, ref.id) };
+    } catch (error) {
+      return { ref, error: error instanceof Error ? error.message : String(error) };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, refs.length) }, worker));
-  return out;
+  });
 }
 
 export interface SnapshotSelector {

@@ -14,7 +14,7 @@ import type { RetentionCandidate } from "../retention";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotFolder } from "./inventory";
-import { mapLimit, PARALLEL_REQUESTS } from "./parallel";
+import { mapLimit, PARALLEL_REQUESTS } from "../lib/map-limit";
 
 /** A snapshot whose manifest could not be understood: kept, and shown to the operator. */
 export interface UnreadableSnapshot {

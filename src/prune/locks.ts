@@ -7,7 +7,7 @@
  */
 import type { StorageBackend } from "../storage/types";
 import { folderKeys, type SnapshotFolder } from "./inventory";
-import { mapLimit, PARALLEL_REQUESTS } from "./parallel";
+import { mapLimit, PARALLEL_REQUESTS } from "../lib/map-limit";
 
 /** Why a snapshot cannot be deleted yet: a retain-until date still ahead, a legal hold, or both. */
 export interface SnapshotLock {

@@ -18,6 +18,7 @@ import type { VerificationRecord } from "../verify/record";
 import { listPrunedKeys } from "../prune/evidence";
 import { parsePrunedSnapshot } from "./pruned";
 import { parseRecord } from "./parse-record";
+import { mapLimit } from "../lib/map-limit";
 
 /** One stored object of a snapshot, as listed. */
 export interface ListedObject {
@@ -98,7 +99,7 @@ export async function readTarget(
   const problems: string[] = [];
   const parallel = options.parallel ?? 16;
   const manifests = (
-    await mapWithLimit([...manifestSource], parallel, async ([id, storage]) =>
+    await mapLimit([...manifestSource], parallel, async ([id, storage]) =>
       readParsed(storage, layout.manifest(target, id), parseManifest, problems),
     )
   )
@@ -107,7 +108,7 @@ export async function readTarget(
 
   const known = new Set(manifests.map((m) => m.id));
   const records = (
-    await mapWithLimit(
+    await mapLimit(
       [...recordKeys.values()].filter((r) => known.has(r.snapshotId)),
       parallel,
       ({ storage, key }) => readParsed(storage, key, parseRecord, problems),
@@ -126,7 +127,7 @@ export async function readTarget(
       ({ snapshotTime, prunedAt }) =>
         snapshotTime.getTime() < until && (snapshotTime.getTime() >= from || prunedAt.getTime() >= from),
     );
-    const found = await mapWithLimit(keys, parallel, ({ key, id }) =>
+    const found = await mapLimit(keys, parallel, ({ key, id }) =>
       readParsed(
         storage,
         key,
@@ -181,21 +182,4 @@ async function readParsed<T>(
     problems.push(error instanceof Error ? error.message : String(error));
     return undefined;
   }
-}
-
-async function mapWithLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -11,6 +11,7 @@ import { listPrunedKeys, parsePrunedRecord } from "../prune/evidence";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotPoint, VerificationPoint } from "./types";
+import { mapLimit } from "../lib/map-limit";
 
 export interface SloInputs {
   target: string;
@@ -115,11 +116,11 @@ export async function loadSloInputs(
   };
 
   const parallel = options.parallel ?? 16;
-  const manifests = await mapWithLimit(manifestKeys, parallel, (key) => read(key, parseManifest));
+  const manifests = await mapLimit(manifestKeys, parallel, (key) => read(key, parseManifest));
   const snapshots = manifests.flatMap((m) => (m && m.target === target ? [snapshotPoint(m)] : []));
   const sizes = new Map(snapshots.map((s) => [s.id, s.plainSize]));
 
-  const records = await mapWithLimit(
+  const records = await mapLimit(
     recordKeys.filter((r) => sizes.has(r.snapshotId)),
     parallel,
     ({ key }) => read(key, parseVerificationRecord),
@@ -137,7 +138,7 @@ export async function loadSloInputs(
     ({ snapshotTime, prunedAt, verified }) =>
       verified && Math.max(snapshotTime.getTime(), prunedAt.getTime()) >= windowStart,
   );
-  const pruned = await mapWithLimit(prunedKeys, parallel, ({ key, id, lastModified, size }) =>
+  const pruned = await mapLimit(prunedKeys, parallel, ({ key, id, lastModified, size }) =>
     read(
       key,
       (raw, where) => prunedPoints(raw, where, { target, id, destination: storage.name }),
@@ -238,21 +239,4 @@ function describeFailedCheck(check: Record<string, unknown>): string {
   if ("actual" in check) parts.push(`actual ${JSON.stringify(check.actual)}`);
   if (typeof check.detail === "string") parts.push(check.detail);
   return parts.join(", ");
-}
-
-async function mapWithLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const index = next++;
-      out[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }

@@ -1,12 +1,14 @@
-/** Bounded parallelism for per-object requests (HEAD, GET of small JSON), so a prune never floods a service. */
-
+/**
+ * Bounded parallelism for per-object requests (HEAD, GET of small JSON), so that reading or pruning
+ * thousands of objects never floods a service.
+ *
+ * `fn` over every item, at most `limit` at a time; results in input order. The first rejection stops
+ * taking new items and rejects the whole call once the requests already in flight have settled, so
+ * none is left running behind a caller that has moved on (p-map rejects at once and leaves them).
+ */
 /** Default requests in flight per destination. */
 export const PARALLEL_REQUESTS = 8;
 
-/**
- * `fn` over every item, at most `limit` at a time; results in input order. The first rejection
- * rejects the whole call once the requests already in flight have settled (none is left dangling).
- */
 export async function mapLimit<T, R>(
   items: readonly T[],
   limit: number,
