@@ -20,6 +20,7 @@ import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import type { StorageBackend } from "../storage/types";
 import { snapshotRetainUntil } from "./object-lock";
+import { assertPayloadPresent } from "../catalog/payload-present";
 
 export interface CopyOptions {
   logger?: Logger;
@@ -90,6 +91,7 @@ export async function copySnapshot(
     await copyObject(from, to, object, { ...lock, ...(options.signal ? { signal: options.signal } : {}) });
     bytes += object.size;
   }
+  await assertPayloadPresent(to, manifest.payload);
 
   try {
     await to.put(manifestKey, Readable.from([Buffer.from(raw)]), {

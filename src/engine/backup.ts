@@ -8,6 +8,7 @@ import { hostname } from "node:os";
 import { listSnapshotRefs, readManifest } from "../catalog/catalog";
 import { layout, newSnapshotId } from "../catalog/layout";
 import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject } from "../catalog/manifest";
+import { assertPayloadPresent } from "../catalog/payload-present";
 import type { HavenConfig, TargetConfig } from "../config/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import { havenVersion } from "../lib/version";
@@ -167,6 +168,7 @@ export async function backupTo(
       haven: { version: havenVersion },
     };
     const manifestKey = layout.manifest(target.name, id);
+    await assertPayloadPresent(storage, objects);
     await commitManifest(
       storage,
       manifestKey,

@@ -5,9 +5,14 @@
  * (and the object it completes into) from its start. So a target whose lock is held (`busy`) keeps
  * all of it. Committed snapshots, Haven's own areas (`_audit/`, `_reports/`) and keys outside the
  * layout are never touched.
+ *
+ * The listing is a picture of the past: a run may commit its manifest and release its lock after the
+ * folder was listed without one (and a copy between destinations holds no lock at all). So right
+ * before a folder's objects are removed, its manifest is looked for again; one that has appeared
+ * keeps the folder.
  */
 import type { Logger } from "pino";
-import { parseSnapshotKey } from "../catalog/layout";
+import { layout, parseSnapshotKey } from "../catalog/layout";
 import type { StorageBackend } from "../storage/types";
 
 export interface CleanupReport {
@@ -16,6 +21,8 @@ export interface CleanupReport {
   keptYoung: number;
   /** Objects and uploads kept because a run of their target holds its lock. */
   keptBusy: number;
+  /** Objects kept because their manifest appeared after the listing: the run committed meanwhile. */
+  keptCommitted: number;
 }
 
 export interface CleanupOptions {
@@ -38,13 +45,17 @@ export async function cleanupLeftovers(
     if (!busyTargets.has(target)) busyTargets.set(target, options.busy(target));
     return busyTargets.get(target)!;
   };
-  const folders = new Map<string, { target: string; hasManifest: boolean; keys: string[]; newest: number }>();
+  const folders = new Map<
+    string,
+    { target: string; id: string; hasManifest: boolean; keys: string[]; newest: number }
+  >();
   for await (const object of storage.list("")) {
     const parsed = parseSnapshotKey(object.key);
     if (!parsed) continue;
     const folderKey = `${parsed.target}/${parsed.id}`;
     const folder = folders.get(folderKey) ?? {
       target: parsed.target,
+      id: parsed.id,
       hasManifest: false,
       keys: [],
       newest: 0,
@@ -54,7 +65,13 @@ export async function cleanupLeftovers(
     folder.newest = Math.max(folder.newest, object.lastModified.getTime());
     folders.set(folderKey, folder);
   }
-  const report: CleanupReport = { removedObjects: [], abortedUploads: [], keptYoung: 0, keptBusy: 0 };
+  const report: CleanupReport = {
+    removedObjects: [],
+    abortedUploads: [],
+    keptYoung: 0,
+    keptBusy: 0,
+    keptCommitted: 0,
+  };
   for (const [folderKey, folder] of folders) {
     if (folder.hasManifest) continue;
     if (folder.newest > cutoff) {
@@ -63,6 +80,10 @@ export async function cleanupLeftovers(
     }
     if (await busy(folder.target)) {
       report.keptBusy += folder.keys.length;
+      continue;
+    }
+    if (await storage.stat(layout.manifest(folder.target, folder.id))) {
+      report.keptCommitted += folder.keys.length;
       continue;
     }
     options.logger.info(

@@ -86,3 +86,30 @@ test("a target whose lock is held keeps its old leftovers; the others' are remov
     await storage.close();
   }
 });
+
+test("a folder whose run commits after the listing is kept: its manifest is looked for again before removal", async () => {
+  const target = "committing";
+  const old = new Date(Date.now() - 3 * 24 * 3600_000);
+  const id = newSnapshotId(old);
+  const folder = join(root, target, id);
+  await mkdir(folder, { recursive: true });
+  await writeFile(join(folder, "data.tar.zst"), "the data of a run still writing");
+  await utimes(join(folder, "data.tar.zst"), old, old); // S3 dates a multipart object from its start
+  const storage = createStorage({ name: "nas", type: "filesystem", path: root, prefix: "" }, silentLogger);
+  try {
+    const report = await cleanupLeftovers(storage, {
+      graceMs: 3600_000,
+      now: new Date(),
+      logger: silentLogger,
+      // Asked after the listing: the run writes its manifest and releases its lock meanwhile.
+      busy: async (name) => {
+        if (name === target) await writeFile(join(folder, "manifest.json"), "{}");
+        return false;
+      },
+    });
+    expect(report).toMatchObject({ keptCommitted: 1, removedObjects: [] });
+    expect((await readdir(folder)).sort()).toEqual(["data.tar.zst", "manifest.json"]);
+  } finally {
+    await storage.close();
+  }
+});
