@@ -178,7 +178,10 @@ export function pruneRunError(report: PruneReport): HavenError | null {
   }
   for (const scan of report.orphanScanErrors)
     problems.push({ where: `orphan scan of ${scan.destination}`, ...scan });
-  const first = problems.find((p) => p.code === "REFUSED") ?? problems[0];
+  // A target skipped because a backup holds its lock is routine; a failure elsewhere in the same run
+  // is what the job's status, its retry and the CLI's exit code must say.
+  const first =
+    problems.find((p) => p.code === "REFUSED") ?? problems.find((p) => p.code !== "LOCKED") ?? problems[0];
   if (!first) return null;
   const more =
     problems.length > 1
