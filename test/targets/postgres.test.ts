@@ -5,7 +5,8 @@
  * row counts, md5 of every table's ordered contents, and the `pg_dump --schema-only` text.
  */
 import { execFile, spawn } from "node:child_process";
-import { Transform, type Readable } from "node:stream";
+import { Readable, Transform } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import { pipeline } from "node:stream/promises";
 import { promisify } from "node:util";
 import { Secret } from "../../src/lib/secret";
@@ -208,6 +209,24 @@ describe("postgres adapter", () => {
     expect(await psql(restored, "select count(*) from pg_tables where tablename = 'extra'")).toBe("1");
     await psql(restored, "drop table public.extra");
     expect(await fingerprint(restored)).toBe(await fingerprint(source));
+  });
+
+  test("a consented restore over a database whose input fails half way leaves that database as it was", async () => {
+    const adapter = createPostgresAdapter(target(), testRun().logger);
+    await psql(restored, "delete from sales.orders where id <= 10");
+    const before = await fingerprint(restored);
+    const backup = await adapter.backup(testRun());
+    const [dump] = await Promise.all([buffer(backup.main.body), backup.done]);
+    async function* cutShort() {
+      const half = Math.floor(dump.length / 2);
+      for (let at = 0; at < half; at += 65536) yield dump.subarray(at, Math.min(half, at + 65536));
+      throw new Error("connection reset by the destination");
+    }
+    const error: unknown = await adapter
+      .restore(Readable.from(cutShort()), { kind: "database", name: restored }, testRun(), { force: true })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(await fingerprint(restored)).toBe(before);
   });
 
   test("include/exclude patterns select the same tables for pg_dump and for the row counts", async () => {

@@ -66,10 +66,14 @@ export async function restorePostgres(
 
   const session = await libpqSession(conn);
   // --clean --if-exists even into an empty database: a dump that names the public schema (schemas: [public])
-  // recreates it, which fails where it already exists. Over objects, this is the consented replacement.
+  // recreates it, which fails where it already exists. Over objects, this is the consented replacement,
+  // in one transaction: pg_restore drops everything first, so an input that fails half way (network,
+  // decryption, Ctrl-C) would otherwise leave the database emptied. A database created here is dropped
+  // on failure instead, and is spared the single transaction's lock count (one per table).
   const args = [
     "--no-password",
     "--exit-on-error",
+    ...(created ? [] : ["--single-transaction"]),
     "--clean",
     "--if-exists",
     `--dbname=dbname=${conninfoValue(conn.database)}`,
