@@ -12,6 +12,7 @@ import type { TargetConfigOf } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
 import { Secret } from "../../src/lib/secret";
 import { createMysqlAdapter } from "../../src/targets/mysql/adapter";
+import { quoteString } from "../../src/targets/mysql/connection";
 import {
   childrenOf,
   collect,
@@ -121,6 +122,30 @@ async function firstChunk(body: Readable): Promise<Buffer> {
     if (chunk) return chunk;
     await once(body, "readable");
   }
+}
+
+describe("quoteString", () => {
+  test.each(["", "NO_BACKSLASH_ESCAPES"])(
+    "gives a literal that no value can end early (sql_mode '%s')",
+    async (mode) => {
+      const hostile = ["x') as a, 1 as b; select 'pwned", "x\\'; select 'pwned", "trail\\", "it's", "a\\'b"];
+      const sql = [
+        `set session sql_mode = '${mode}';`,
+        ...hostile.map((value) => `select 'row', ${quoteString(value)};`),
+      ].join("\n");
+      const rows = (await mariadb(sql)).trimEnd().split("\n");
+      // One row per value: nothing ran but the selects. Without backslash escapes a backslash comes
+      // out doubled; it is a name nobody would choose, and it cannot end the string.
+      expect(rows).toHaveLength(hostile.length);
+      expect(rows.map((row) => row.split("\t")[0])).toEqual(hostile.map(() => "row"));
+      if (mode === "") expect(rows.map((row) => row.slice(4))).toEqual(hostile.map((v) => mariadbBatch(v)));
+    },
+  );
+});
+
+/** How the client's batch mode prints a value (-B escapes backslashes, tabs and newlines). */
+function mariadbBatch(value: string): string {
+  return value.replace(/\\/g, "\\\\");
 }
 
 describe("mysql adapter", () => {

@@ -127,9 +127,13 @@ export function quoteIdentifier(name: string): string {
   return `\`${name.replace(/`/g, "``")}\``;
 }
 
-/** `value` as a MySQL string literal. */
+/**
+ * `value` as a MySQL string literal that no server mode can end early: quotes doubled (valid in every
+ * mode), backslashes doubled. With NO_BACKSLASH_ESCAPES a `\'` would end the string and let the rest
+ * run as SQL; there a backslash in a name only comes out doubled.
+ */
 export function quoteString(value: string): string {
-  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'")}'`;
+  return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`;
 }
 
 export function describeMysql(conn: MysqlConnection, database = conn.database): string {
