@@ -217,7 +217,7 @@ describe("postgres adapter", () => {
     const before = await fingerprint(restored);
     const backup = await adapter.backup(testRun());
     const [dump] = await Promise.all([buffer(backup.main.body), backup.done]);
-    async function* cutShort() {
+    function* cutShort() {
       const half = Math.floor(dump.length / 2);
       for (let at = 0; at < half; at += 65536) yield dump.subarray(at, Math.min(half, at + 65536));
       throw new Error("connection reset by the destination");
