@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -168,6 +168,20 @@ describe("sqlite adapter", () => {
     });
   });
 
+  test("row counts of a database with more tables than one compound SELECT may hold", async () => {
+    const path = join(dir, "many-tables.db");
+    const tables = Array.from(
+      { length: 620 },
+      (_, i) => `create table t${i} (x); insert into t${i} values (${i});`,
+    );
+    await sqlite(path, `begin; ${tables.join(" ")} insert into t7 values (0); commit;`);
+    const adapter = createSqliteAdapter(target(path), testRun().logger);
+    const stream = await adapter.backup(testRun());
+    const [, stats] = await Promise.all([collect(stream.main.body), stream.done]);
+    expect(Object.keys(stats.tables ?? {})).toHaveLength(620);
+    expect(stats.tables).toMatchObject({ "main.t0": 1, "main.t7": 2, "main.t619": 1 });
+  });
+
   test("restore refuses an existing file unless forced, and then drops the old file's WAL", async () => {
     const path = join(dir, "small.db");
     await sqlite(path, "create table t (x); insert into t values (1), (2), (3);");
@@ -191,10 +205,18 @@ describe("sqlite adapter", () => {
     });
 
     await writeFile(`${existing}-wal`, "stale wal of the old file");
+    await chmod(existing, 0o664); // as the application left it, for its group
+    await chown(existing, 4242, 4343); // another user's file (the tests run as root)
     await adapter.restore(Readable.from([copy]), { kind: "path", path: existing }, testRun(), {
       force: true,
     });
     expect(await sqlite(existing, "select group_concat(x) from t")).toBe("1,2,3");
+    const replaced = await stat(existing);
+    expect({ mode: replaced.mode & 0o7777, uid: replaced.uid, gid: replaced.gid }).toEqual({
+      mode: 0o664,
+      uid: 4242,
+      gid: 4343,
+    });
     expect((await readdir(dir)).filter((f) => f.startsWith("existing.db"))).toEqual(["existing.db"]);
   });
 

@@ -83,14 +83,24 @@ async function countRows(database: string, signal: AbortSignal): Promise<Record<
     "select name from sqlite_schema where type = 'table' and name not like 'sqlite\\_%' escape '\\' and sql not like 'CREATE VIRTUAL%' order by name;",
     { readonly: true, signal },
   );
-  if (names.length === 0) return {};
-  const sql = names
-    .map(({ name }) => `select ${sqlString(name)} as name, count(*) as n from ${sqlIdentifier(name)}`)
-    .join(" union all ");
-  const rows = await sqliteJson<{ name: string; n: number }>(database, `${sql};`, { readonly: true, signal });
-  // "main.<table>", like the "schema.table" keys of the other databases (and valid SQLite SQL).
-  return Object.fromEntries(rows.map((r) => [`main.${r.name}`, r.n]));
+  const counts: Record<string, number> = {};
+  // SQLite allows 500 terms in one compound SELECT (SQLITE_MAX_COMPOUND_SELECT).
+  for (let at = 0; at < names.length; at += COUNTS_PER_QUERY) {
+    const sql = names
+      .slice(at, at + COUNTS_PER_QUERY)
+      .map(({ name }) => `select ${sqlString(name)} as name, count(*) as n from ${sqlIdentifier(name)}`)
+      .join(" union all ");
+    const rows = await sqliteJson<{ name: string; n: number }>(database, `${sql};`, {
+      readonly: true,
+      signal,
+    });
+    // "main.<table>", like the "schema.table" keys of the other databases (and valid SQLite SQL).
+    for (const row of rows) counts[`main.${row.name}`] = row.n;
+  }
+  return counts;
 }
+
+const COUNTS_PER_QUERY = 400;
 
 async function assertReadable(path: string): Promise<void> {
   try {

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { access, link, open, rename, rm } from "node:fs/promises";
+import { access, chmod, chown, link, open, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -56,6 +56,7 @@ export async function restoreSqlite(
       );
     }
     if (opts.force) {
+      await takeOverAccess(temp, target, run);
       for (const suffix of COMPANIONS) await rm(`${target}${suffix}`, { force: true });
       await rename(temp, target);
     } else {
@@ -70,6 +71,29 @@ export async function restoreSqlite(
   }
   run.logger.info({ path: target, bytes: counter.bytes }, "SQLite database restored");
   return { bytes: counter.bytes, path: target };
+}
+
+/**
+ * The file replacing a database gets the old file's mode and owner: the application must still open
+ * it after a disaster recovery, and a restore run as root would otherwise leave a root-owned 0600 file.
+ */
+async function takeOverAccess(temp: string, target: string, run: RunContext): Promise<void> {
+  const old = await stat(target).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === "ENOENT") return null;
+    throw error;
+  });
+  if (!old) return;
+  await chmod(temp, old.mode & 0o7777);
+  const mine = await stat(temp);
+  if (mine.uid === old.uid && mine.gid === old.gid) return;
+  try {
+    await chown(temp, old.uid, old.gid);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EPERM") throw error;
+    run.warn(
+      `${target} was owned by uid ${old.uid}, gid ${old.gid}; the restored file is owned by this process's user (only root may give it away): chown it before starting the application`,
+    );
+  }
 }
 
 async function exists(path: string): Promise<boolean> {
