@@ -164,7 +164,9 @@ export function spawnTool(spec: ToolSpec): ToolProcess {
       if (!exitStatus || !stderrDone) return;
       spec.signal?.removeEventListener("abort", onAbort);
       clearTimeout(timeoutTimer);
-      clearTimeout(killTimer);
+      // Once killed, a group keeps its SIGKILL: the leader dying of SIGTERM says nothing of a process
+      // it started that ignores SIGTERM (the timer is unreferenced, and a group already gone is ESRCH).
+      if (!spec.processGroup) clearTimeout(killTimer);
       const text = scrubSecrets(stderrTail.toString("utf8"), spec.secrets ?? []);
       const stderr = text.length > tailLimit ? `…${text.slice(text.length - tailLimit)}` : text;
       const ok = exitStatus.code === 0 && !aborted && !timedOut && spawnError === undefined;

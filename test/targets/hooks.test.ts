@@ -90,6 +90,17 @@ describe("runHook", () => {
     expect(await gone(sleeper)).toBe(true);
   });
 
+  test("a hook process that ignores SIGTERM is killed at the end of the grace period, after its shell died", async () => {
+    const pidFile = join(dir, "stubborn.pid");
+    const error: unknown = await runHook(
+      `(sh -c 'trap "" TERM; echo $$ > ${pidFile}; exec sleep 60') >/dev/null 2>&1`,
+      { timeoutMs: 300, signal: never(), logger: testRun().logger, name: "before" },
+    ).catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/^before hook timed out after 300ms/);
+    const stubborn = Number(await readFile(pidFile, "utf8"));
+    expect(await gone(stubborn)).toBe(true);
+  });
+
   test("a hook that leaves a process in the background holding its output ends when the shell ends; the process lives on", async () => {
     const doneFile = join(dir, "resumed");
     const started = Date.now();
