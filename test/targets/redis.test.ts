@@ -235,6 +235,23 @@ describe("redis adapter", () => {
     await expect(startScratchRedis(Readable.from([cut]))).rejects.toMatchObject({ code: "INTEGRITY" });
   });
 
+  test("an RDB newer than this redis-server is not called damaged: the snapshot is fine, the server is old", async () => {
+    const stream = await createRedisAdapter(target(), testRun().logger).backup(testRun());
+    const [rdb] = await Promise.all([collect(stream.main.body), stream.done]);
+    // As a newer Redis writes it: a higher format version, and a checksum that matches again.
+    const newer = Buffer.from(rdb);
+    newer.write("99", 7, "latin1");
+    const { crc_64_redis } = await import("js-crc/models");
+    const crc = crc_64_redis.create();
+    crc.update(newer.subarray(0, newer.length - 8));
+    Buffer.from(crc.array())
+      .reverse()
+      .copy(newer, newer.length - 8);
+    const error: unknown = await startScratchRedis(Readable.from([newer])).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "PERMANENT" });
+    expect((error as Error).message).toMatch(/RDB format version/);
+  });
+
   test("an RDB damaged inside an intact frame is refused by its checksum", async () => {
     const stream = await createRedisAdapter(target(), testRun().logger).backup(testRun());
     const [rdb] = await Promise.all([collect(stream.main.body), stream.done]);

@@ -61,7 +61,7 @@ export async function startRedisServer(
       const exit = await server.exit;
       if (/Address already in use/i.test(outcome) && attempt < START_ATTEMPTS) continue;
       throw new HavenError(
-        /loading|RDB|Bad file format|Short read/i.test(outcome) ? "INTEGRITY" : "PERMANENT",
+        rdbProvedDamaged(outcome, exit) ? "INTEGRITY" : "PERMANENT",
         `redis-server did not start: ${lastLines(outcome || exit.stderr)}`,
         {
           hint: "check the RDB file and that redis-server (same or newer version as the source) is installed",
@@ -72,6 +72,17 @@ export async function startRedisServer(
     if (!dir) await home.remove();
     throw error;
   }
+}
+
+/**
+ * Only the server's own verdict on the file's contents proves the snapshot damaged (INTEGRITY, which
+ * makes it no good backup for the RPO). An RDB newer than this redis-server, a server killed while
+ * loading (out of memory) or any other start-up failure says nothing of the snapshot: its checksum
+ * was already checked by RdbStream.
+ */
+function rdbProvedDamaged(log: string, exit: { signal: NodeJS.Signals | null }): boolean {
+  if (exit.signal !== null || /RDB format version|OOM/i.test(log)) return false;
+  return /Wrong RDB checksum|Bad file format|Unexpected EOF|Internal error in RDB/i.test(log);
 }
 
 /**
