@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { stat } from "node:fs/promises";
 import { dirname } from "node:path";
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { TargetConfigOf } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
 import { Secret } from "../../src/lib/secret";
@@ -199,6 +199,28 @@ describe("mysql adapter", () => {
       adapter.restore(stream.main.body, { kind: "database", name: restored }, testRun(), { force: true }),
     ]);
     expect(stats).toMatchObject({ created: false });
+    expect(await checksums(restored)).toBe(await checksums(source));
+
+    // An input that fails half way over a schema: MySQL cannot roll the DDL back, so the error says
+    // the schema is partly replaced and how to complete it, and the same restore again does.
+    const backup = await adapter.backup(testRun());
+    const [dump] = await Promise.all([collect(backup.main.body), backup.done]);
+    function* cutShort() {
+      const half = Math.floor(dump.length / 2);
+      for (let at = 0; at < half; at += 65536) yield dump.subarray(at, Math.min(half, at + 65536));
+      throw new Error("connection reset by the destination");
+    }
+    const cut: unknown = await adapter
+      .restore(Readable.from(cutShort()), { kind: "database", name: restored }, testRun(), { force: true })
+      .catch((e: unknown) => e);
+    expect(cut).toMatchObject({
+      code: "TRANSIENT",
+      message: `connection reset by the destination; schema ${restored} is now partly replaced (MySQL cannot roll back the dump's DROP and CREATE statements)`,
+    });
+    expect(isHavenError(cut) && cut.hint).toMatch(/^run the same restore again/);
+    await adapter.restore(Readable.from([dump]), { kind: "database", name: restored }, testRun(), {
+      force: true,
+    });
     expect(await checksums(restored)).toBe(await checksums(source));
   });
 

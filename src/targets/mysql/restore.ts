@@ -6,7 +6,7 @@
  */
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { HavenError } from "../../lib/errors";
+import { HavenError, isHavenError } from "../../lib/errors";
 import { Secret } from "../../lib/secret";
 import { ByteCounter, spawnTool, toolError } from "../process";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
@@ -45,20 +45,21 @@ export async function restoreMysql(
     throw error;
   }
 
-  const optionFile = await writeOptionFile(conn, client.flavor);
-  const restore = spawnTool({
-    command: client.command,
-    // --binary-mode: the dump's bytes go to the server as they are (no \0 or \C interpretation).
-    args: [`--defaults-file=${optionFile.path}`, "--binary-mode", `--database=${conn.database}`],
-    stdin: "pipe",
-    stdout: "ignore",
-    signal: run.signal,
-    secrets: [conn.password],
-    logger: run.logger,
-  });
+  let optionFile: Awaited<ReturnType<typeof writeOptionFile>> | undefined;
   const counter = new ByteCounter();
-  run.logger.info({ database: describeMysql(conn), created }, "restore started");
   try {
+    optionFile = await writeOptionFile(conn, client.flavor);
+    const restore = spawnTool({
+      command: client.command,
+      // --binary-mode: the dump's bytes go to the server as they are (no \0 or \C interpretation).
+      args: [`--defaults-file=${optionFile.path}`, "--binary-mode", `--database=${conn.database}`],
+      stdin: "pipe",
+      stdout: "ignore",
+      signal: run.signal,
+      secrets: [conn.password],
+      logger: run.logger,
+    });
+    run.logger.info({ database: describeMysql(conn), created }, "restore started");
     const fed = pipeline(body, counter, restore.stdin as NodeJS.WritableStream).then(
       () => undefined,
       (error: unknown) => {
@@ -73,11 +74,32 @@ export async function restoreMysql(
       throw toolError(client.command, exit, classifyMysqlStderr, `read ${client.command}'s error above`);
     return { bytes: counter.bytes, database: conn.database, created };
   } catch (error) {
+    body.destroy();
     if (created) await dropSchema(conn, client, run);
+    else if (counter.bytes > 0) throw partlyReplaced(error, conn);
     throw error;
   } finally {
-    await optionFile.remove();
+    await optionFile?.remove();
   }
+}
+
+/**
+ * MySQL cannot roll back DDL: the dump drops and recreates table after table, so a restore over a
+ * schema that fails half way leaves some tables replaced, one maybe half loaded, the rest as they were.
+ * The snapshot is intact; restoring it again completes the schema.
+ */
+function partlyReplaced(error: unknown, conn: MysqlConnection): HavenError {
+  const haven = isHavenError(error)
+    ? error
+    : new HavenError("TRANSIENT", error instanceof Error ? error.message : String(error), { cause: error });
+  return new HavenError(
+    haven.code,
+    `${haven.message}; schema ${conn.database} is now partly replaced (MySQL cannot roll back the dump's DROP and CREATE statements)`,
+    {
+      hint: `run the same restore again to complete it (the snapshot is intact), or restore into a new schema with --to and switch the application over${haven.hint ? `; ${haven.hint}` : ""}`,
+      cause: haven,
+    },
+  );
 }
 
 function destinationConnection(

@@ -64,7 +64,14 @@ export async function restorePostgres(
     );
   }
 
-  const session = await libpqSession(conn);
+  let session: Awaited<ReturnType<typeof libpqSession>>;
+  try {
+    session = await libpqSession(conn);
+  } catch (error) {
+    body.destroy();
+    if (created) await dropDatabase(conn, run);
+    throw error;
+  }
   // --clean --if-exists even into an empty database: a dump that names the public schema (schemas: [public])
   // recreates it, which fails where it already exists. Over objects, this is the consented replacement,
   // in one transaction: pg_restore drops everything first, so an input that fails half way (network,
