@@ -10,7 +10,7 @@ import { chown, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promis
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
-import { Writable, type Readable } from "node:stream";
+import { Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
 import pino, { type Logger } from "pino";
 import type { RunContext } from "../../src/targets/types";
@@ -91,6 +91,16 @@ export async function runWithInput(
 }
 
 /** Reads a whole stream (tests only: small payloads or deliberate). */
+/** The first half of `bytes` in 64 KiB chunks, then an error: an input lost half way (a reset connection). */
+export function cutShort(bytes: Buffer): Readable {
+  function* chunks() {
+    const half = Math.floor(bytes.length / 2);
+    for (let at = 0; at < half; at += 65536) yield bytes.subarray(at, Math.min(half, at + 65536));
+    throw new Error("connection reset by the destination");
+  }
+  return Readable.from(chunks());
+}
+
 export async function collect(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);

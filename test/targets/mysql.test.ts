@@ -17,6 +17,7 @@ import {
   childrenOf,
   collect,
   commonTargetFields,
+  cutShort,
   MARIADB,
   mariadb,
   testRun,
@@ -205,13 +206,8 @@ describe("mysql adapter", () => {
     // the schema is partly replaced and how to complete it, and the same restore again does.
     const backup = await adapter.backup(testRun());
     const [dump] = await Promise.all([collect(backup.main.body), backup.done]);
-    function* cutShort() {
-      const half = Math.floor(dump.length / 2);
-      for (let at = 0; at < half; at += 65536) yield dump.subarray(at, Math.min(half, at + 65536));
-      throw new Error("connection reset by the destination");
-    }
     const cut: unknown = await adapter
-      .restore(Readable.from(cutShort()), { kind: "database", name: restored }, testRun(), { force: true })
+      .restore(cutShort(dump), { kind: "database", name: restored }, testRun(), { force: true })
       .catch((e: unknown) => e);
     expect(cut).toMatchObject({
       code: "TRANSIENT",
