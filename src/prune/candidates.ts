@@ -1,6 +1,7 @@
 /**
  * Snapshots as retention sees them, read from the destination alone: the manifest gives the time,
- * tiers and state; the newest verification record says whether the latest check passed.
+ * tiers and state; the newest verification record says whether the latest check passed, and all of
+ * them whether the snapshot is proven damaged (as the RPO decides it, `verify/damage.ts`).
  *
  * A read that fails for a reason that may pass (network, throttling, credentials) fails the whole
  * plan: deciding on a partial view could shift periods and guard rails. A manifest that is malformed
@@ -15,6 +16,8 @@ import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import type { SnapshotFolder } from "./inventory";
 import { mapLimit, PARALLEL_REQUESTS } from "../lib/map-limit";
+import { parseVerificationRecord } from "../slo/inputs";
+import { damagedSnapshots, type ConclusiveInput } from "../verify/damage";
 
 /** A snapshot whose manifest could not be understood: kept, and shown to the operator. */
 export interface UnreadableSnapshot {
@@ -52,12 +55,14 @@ export async function readCandidates(
     });
     if (manifest === null) return null;
     if ("unreadable" in manifest) return { kind: "unreadable", folder, error: manifest.unreadable };
+    const verdict = await verificationVerdict(storage, folder, logger);
     const candidate: RetentionCandidate = {
       id: folder.id,
       createdAt: new Date(manifest.startedAt),
       tiers: manifest.tiers,
       state: manifest.state,
-      ...verifiedField(await latestVerificationPassed(storage, folder, logger)),
+      ...verifiedField(verdict.latestPassed),
+      ...(verdict.damaged ? { damaged: true } : {}),
     };
     return { kind: "candidate", folder, candidate };
   });
@@ -76,22 +81,34 @@ function verifiedField(passed: boolean | undefined): { verifiedOk?: boolean } {
 }
 
 /**
- * Whether the newest verification record of the folder passed; undefined without a record. A record
- * that is not valid JSON counts as not passed (it protects nothing), with a warning.
+ * Whether the newest verification record of the folder passed (undefined without a record), and
+ * whether its records prove the snapshot damaged. A record that is not valid JSON counts as not
+ * passed (it protects nothing) and proves nothing, with a warning.
  */
-async function latestVerificationPassed(
+async function verificationVerdict(
   storage: StorageBackend,
   folder: SnapshotFolder,
   logger: Logger,
-): Promise<boolean | undefined> {
-  const key = folder.verificationKeys.at(-1);
-  if (key === undefined) return undefined;
-  const raw = await readTextIfPresent(storage, key);
-  if (raw === undefined) return undefined;
-  try {
-    return (JSON.parse(raw) as { result?: unknown }).result === "passed";
-  } catch {
-    logger.warn({ key, destination: storage.name }, "verification record is not valid JSON; ignored");
-    return false;
-  }
+): Promise<{ latestPassed?: boolean; damaged: boolean }> {
+  const raws = await mapLimit(folder.verificationKeys, RECORD_READS_PER_FOLDER, (key) =>
+    readTextIfPresent(storage, key),
+  );
+  const points: ConclusiveInput[] = [];
+  let latestPassed: boolean | undefined;
+  raws.forEach((raw, index) => {
+    if (raw === undefined) return;
+    const key = folder.verificationKeys[index] as string;
+    try {
+      const point = parseVerificationRecord(raw, key);
+      points.push(point);
+      if (index === raws.length - 1) latestPassed = point.result === "passed";
+    } catch {
+      logger.warn({ key, destination: storage.name }, "verification record is unreadable; ignored");
+      if (index === raws.length - 1) latestPassed = false;
+    }
+  });
+  return { latestPassed, damaged: damagedSnapshots(points).has(folder.id) };
 }
+
+/** Records read at once per folder (folders are read PARALLEL_REQUESTS at a time). */
+const RECORD_READS_PER_FOLDER = 4;

@@ -7,15 +7,9 @@
 import type { Manifest } from "../catalog/manifest";
 import type { TargetConfig, Tier } from "../config/types";
 import { formatDuration } from "../lib/duration";
-import {
-  damagedSnapshots,
-  evaluateRpo,
-  evaluateRto,
-  restoreTestsOf,
-  DEFAULT_SCHEDULE_GRACE_MS,
-} from "../slo/evaluate";
+import { evaluateRpo, evaluateRto, restoreTestsOf, DEFAULT_SCHEDULE_GRACE_MS } from "../slo/evaluate";
 import type { SnapshotPoint, VerificationPoint } from "../slo/types";
-import { failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
+import { damagedSnapshots, failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
 import type { VerificationRecord } from "../verify/record";
 import { daysOf, localDay, monthBounds, monthsEndingWith } from "./month";
 import type { TargetBucketData } from "./read";

@@ -12,6 +12,12 @@
  * weekly run never deletes more. Guard rails no policy overrides: the newest committed snapshot, the newest
  * snapshot that passed a verification, and snapshots dated in the future (clock skew) are always kept; a
  * policy without any rule keeps everything.
+ *
+ * A snapshot its verifications prove damaged cannot serve a restore, so it must not take a good
+ * snapshot's place: the rules are applied to the good snapshots alone (a good one earlier the same day
+ * keeps that day; the newest good committed one is kept). The damaged one itself keeps what the rules
+ * give it counted among all, as before it was found damaged: retention never removes more because of
+ * a finding, which may be wrong (an old verifier), and the operator may want to inspect it.
  */
 import { formatDuration } from "../lib/duration";
 import { HavenError } from "../lib/errors";
@@ -25,6 +31,7 @@ export const REASON = {
   noRule: "no retention rule",
   newestCommitted: "newest committed",
   newestVerified: "newest verified",
+  damaged: "damaged: kept as if good, counted for no period",
   removed: "no rule keeps it",
 } as const;
 
@@ -61,11 +68,22 @@ export function applyRetention(
   if (!hasAnyRule(policy)) {
     for (const slot of countable) slot.reasons.push(REASON.noRule);
   }
-  keepNewestOfPeriods(countable, policy, opts.timezone);
-  keepLast(countable, policy.last ?? 0);
-  keepWithin(countable, policy.within ?? 0);
+  const good = countable.filter((slot) => slot.snapshot.damaged !== true);
+  applyRules(good, policy, opts.timezone);
+  if (good.length < countable.length) {
+    // What each damaged snapshot would keep counted among all: nothing is removed for a finding.
+    const asBefore: Slot[] = countable.map(({ snapshot }) => ({ snapshot, reasons: [] }));
+    applyRules(asBefore, policy, opts.timezone);
+    asBefore.forEach(({ snapshot, reasons }, index) => {
+      if (snapshot.damaged === true && reasons.length > 0)
+        countable[index]?.reasons.push(...reasons, REASON.damaged);
+    });
+  }
 
-  countable.find((s) => s.snapshot.state === "committed")?.reasons.push(REASON.newestCommitted);
+  good.find((s) => s.snapshot.state === "committed")?.reasons.push(REASON.newestCommitted);
+  const newestCommitted = countable.find((s) => s.snapshot.state === "committed");
+  if (newestCommitted?.snapshot.damaged === true && !newestCommitted.reasons.includes(REASON.damaged))
+    newestCommitted.reasons.push(REASON.newestCommitted, REASON.damaged);
   countable.find((s) => s.snapshot.verifiedOk === true)?.reasons.push(REASON.newestVerified);
 
   const entries: RetentionEntry[] = slots.map(({ snapshot, reasons }) =>
@@ -87,6 +105,12 @@ export function applyRetention(
 interface Slot {
   readonly snapshot: RetentionCandidate;
   readonly reasons: string[];
+}
+
+function applyRules(slots: readonly Slot[], policy: RetentionPolicy, timezone: string): void {
+  keepNewestOfPeriods(slots, policy, timezone);
+  keepLast(slots, policy.last ?? 0);
+  keepWithin(slots, policy.within ?? 0);
 }
 
 /** `countable` is newest first, so the first snapshot met in a period is the newest of that period. */

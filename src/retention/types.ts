@@ -27,6 +27,8 @@ export interface RetentionCandidate {
   readonly state: "committed" | "partial";
   /** true when the latest verification (integrity check or restore test) of this snapshot passed. */
   readonly verifiedOk?: boolean;
+  /** true when its verifications prove it damaged (`verify/damage.ts`): it cannot serve a restore. */
+  readonly damaged?: boolean;
 }
 
 export type RetentionAction = "keep" | "remove";
@@ -37,7 +39,8 @@ export interface RetentionEntry {
   readonly action: RetentionAction;
   /**
    * Why, in a fixed order: `unreadable date` or `future (clock skew)`, `no retention rule`, `daily 2026-11-20`, `weekly 2026-W47`,
-   * `monthly 2026-11`, `yearly 2026`, `last 3`, `within 7d`, `newest committed`, `newest verified`;
+   * `monthly 2026-11`, `yearly 2026`, `last 3`, `within 7d`, then for a damaged snapshot
+   * `damaged: kept as if good, counted for no period`, then `newest committed`, `newest verified`;
    * a removed snapshot has exactly one reason, `no rule keeps it`.
    */
   readonly reasons: readonly string[];

@@ -9,6 +9,7 @@ import type { TargetConfig } from "../config/types";
 import { evaluateRpo, newestRecoveryPoint } from "./rpo";
 import { evaluateRto } from "./rto";
 import { findMissedVerifications } from "./verification-schedule";
+import { damagedSnapshots } from "../verify/damage";
 import type {
   BackupSchedule,
   RestoreTestPoint,
@@ -175,35 +176,6 @@ export function standingVerification(
     }
   }
   return newestVerification(verifications.filter((v) => v.snapshotId === newestSnapshot));
-}
-
-/**
- * Snapshots whose newest conclusive verification proved them damaged. A later pass clears that, but
- * only a restore test's pass clears a restore test's finding: an integrity pass shows the stored bytes
- * match the manifest, not that their content (row counts, operator checks) was right. A later failure
- * that proves nothing (scratch place down, network) clears nothing.
- */
-export function damagedSnapshots(
-  verifications: ReadonlyArray<
-    Pick<VerificationPoint, "kind" | "snapshotId" | "finishedAt" | "result" | "damaged">
-  >,
-): Set<string> {
-  type Point = (typeof verifications)[number];
-  const newestAny = new Map<string, Point>();
-  const newestRestore = new Map<string, Point>();
-  const keepNewer = (map: Map<string, Point>, v: Point) => {
-    const seen = map.get(v.snapshotId);
-    if (!seen || v.finishedAt.getTime() > seen.finishedAt.getTime()) map.set(v.snapshotId, v);
-  };
-  for (const v of verifications) {
-    if (v.result === "failed" && v.damaged !== true) continue;
-    keepNewer(newestAny, v);
-    if (v.kind === "restore") keepNewer(newestRestore, v);
-  }
-  const damaged = new Set<string>();
-  for (const map of [newestAny, newestRestore])
-    for (const v of map.values()) if (v.damaged === true) damaged.add(v.snapshotId);
-  return damaged;
 }
 
 export function newestVerification(verifications: readonly VerificationPoint[]): VerificationPoint | null {

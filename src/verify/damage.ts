@@ -68,3 +68,38 @@ function provesContentWrong(name: unknown): boolean {
   // A read-back failure is damage only when its error code says so (a network error is not).
   return !ENVIRONMENT_CHECKS.has(name) && !name.endsWith(": read back");
 }
+
+/** What `damagedSnapshots` needs of a verification: its snapshot, kind, time and verdict. */
+export interface ConclusiveInput {
+  kind: "integrity" | "restore";
+  snapshotId: string;
+  finishedAt: Date;
+  result: "passed" | "failed";
+  /** `provesSnapshotDamaged` of the record. */
+  damaged?: boolean;
+}
+
+/**
+ * Snapshots whose newest conclusive verification proved them damaged. A later pass clears that, but
+ * only a restore test's pass clears a restore test's finding: an integrity pass shows the stored bytes
+ * match the manifest, not that their content (row counts, operator checks) was right. A later failure
+ * that proves nothing (scratch place down, network) clears nothing.
+ */
+export function damagedSnapshots(verifications: ReadonlyArray<ConclusiveInput>): Set<string> {
+  type Point = (typeof verifications)[number];
+  const newestAny = new Map<string, Point>();
+  const newestRestore = new Map<string, Point>();
+  const keepNewer = (map: Map<string, Point>, v: Point) => {
+    const seen = map.get(v.snapshotId);
+    if (!seen || v.finishedAt.getTime() > seen.finishedAt.getTime()) map.set(v.snapshotId, v);
+  };
+  for (const v of verifications) {
+    if (v.result === "failed" && v.damaged !== true) continue;
+    keepNewer(newestAny, v);
+    if (v.kind === "restore") keepNewer(newestRestore, v);
+  }
+  const damaged = new Set<string>();
+  for (const map of [newestAny, newestRestore])
+    for (const v of map.values()) if (v.damaged === true) damaged.add(v.snapshotId);
+  return damaged;
+}

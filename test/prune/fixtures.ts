@@ -33,8 +33,8 @@ export interface WriteSnapshotOptions {
   state?: "committed" | "partial";
   /** Payload objects: stream name → bytes. Default one small `data` object. */
   payload?: Record<string, Buffer>;
-  /** Verification records to add, oldest first. */
-  verifications?: Array<"passed" | "failed">;
+  /** Verification records to add, oldest first; "damaged": failed on a hash mismatch (INTEGRITY). */
+  verifications?: Array<"passed" | "failed" | "damaged">;
 }
 
 /** One snapshot of `target` taken at `at`. */
@@ -95,7 +95,10 @@ export async function writeSnapshot(
       kind: "integrity",
       target,
       snapshotId: id,
-      result,
+      result: result === "damaged" ? "failed" : result,
+      ...(result === "damaged"
+        ? { error: { code: "INTEGRITY", message: "data.tar: sha256 differs from the manifest's" } }
+        : {}),
       startedAt: new Date(when - 1000).toISOString(),
       finishedAt: new Date(when).toISOString(),
       phases: {},

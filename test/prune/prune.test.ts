@@ -151,6 +151,29 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
     }
   });
 
+  test("a snapshot its verification proved damaged does not take the place of a good one of the same day", async () => {
+    const { config, target, storage, close } = await setup(kind, {
+      destinations: ["primary"],
+      retention: "{ daily: 1 }",
+    });
+    try {
+      const good = await writeSnapshot(storage, target, new Date("2026-11-20T02:00:00Z"));
+      const damaged = await writeSnapshot(storage, target, new Date("2026-11-20T09:00:00Z"), {
+        verifications: ["damaged"],
+      });
+      const older = await writeSnapshot(storage, target, new Date("2026-11-19T02:00:00Z"));
+      const report = await pruneRun(config, { now: NOW, withLock, openStorage: () => storage, logger });
+      expect(report.results[0]).toMatchObject({ removed: [older.id], failed: [] });
+      const keep = pruneReportJson(report).results[0]!.keep!.map((e) => [e.id, e.reasons]);
+      expect(keep).toEqual([
+        [damaged.id, ["daily 2026-11-20", "damaged: kept as if good, counted for no period"]],
+        [good.id, ["daily 2026-11-20", "newest committed"]],
+      ]);
+    } finally {
+      await close();
+    }
+  });
+
   test("a run removes exactly those snapshots, manifest first, then data, then verification records, under the lock", async () => {
     const { config, target, storage, close } = await setup(kind, {
       destinations: ["primary"],

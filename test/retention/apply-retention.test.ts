@@ -255,6 +255,44 @@ describe("guard rails and odd inputs", () => {
     expect(removed(decision)).toEqual(["2026-11-18T02:00:00Z", "2026-11-17T02:00:00Z"]);
   });
 
+  test("a snapshot proven damaged takes no good snapshot's place, and keeps what it kept before", () => {
+    const snapshots = [
+      snap("2026-11-20T11:00:00Z", { damaged: true }), // a manual run the same day, found damaged
+      snap("2026-11-20T02:00:00Z"),
+      snap("2026-11-19T02:00:00Z"),
+      snap("2026-11-18T02:00:00Z"),
+    ];
+    const decision = applyRetention(snapshots, { daily: 2 }, now, { timezone: "UTC" });
+    expect(kept(decision)).toEqual([
+      ["2026-11-20T11:00:00Z", ["daily 2026-11-20", REASON.damaged]],
+      ["2026-11-20T02:00:00Z", ["daily 2026-11-20", "newest committed"]],
+      ["2026-11-19T02:00:00Z", ["daily 2026-11-19"]],
+    ]);
+    expect(removed(decision)).toEqual(["2026-11-18T02:00:00Z"]);
+  });
+
+  test("a damaged snapshot goes when the rules counted among all would drop it; it never fills a period", () => {
+    const snapshots = [
+      snap("2026-11-20T02:00:00Z"),
+      snap("2026-11-19T02:00:00Z"),
+      snap("2026-11-18T02:00:00Z", { damaged: true }),
+      snap("2026-11-17T02:00:00Z"),
+    ];
+    const decision = applyRetention(snapshots, { daily: 2 }, now, { timezone: "UTC" });
+    expect(removed(decision)).toEqual(["2026-11-18T02:00:00Z", "2026-11-17T02:00:00Z"]);
+
+    const newestDamaged = applyRetention(
+      [snap("2026-11-20T02:00:00Z", { damaged: true }), snap("2026-11-19T02:00:00Z")],
+      { last: 1 },
+      now,
+      { timezone: "UTC" },
+    );
+    expect(kept(newestDamaged)).toEqual([
+      ["2026-11-20T02:00:00Z", ["last 1", REASON.damaged]],
+      ["2026-11-19T02:00:00Z", ["last 1", "newest committed"]],
+    ]);
+  });
+
   test("the newest committed snapshot is kept when newer ones are only partial", () => {
     const snapshots = [
       snap("2026-11-20T02:00:00Z", { state: "partial" }),

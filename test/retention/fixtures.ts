@@ -7,7 +7,7 @@ export const DAY_MS = 86_400_000;
 /** A candidate taken at `iso` (UTC, e.g. "2026-11-20T02:00:00Z"); committed unless told otherwise. */
 export function snap(
   iso: string,
-  extra: { tiers?: Tier[]; state?: "committed" | "partial"; verifiedOk?: boolean } = {},
+  extra: { tiers?: Tier[]; state?: "committed" | "partial"; verifiedOk?: boolean; damaged?: boolean } = {},
 ): RetentionCandidate {
   const createdAt = new Date(iso);
   if (Number.isNaN(createdAt.getTime())) throw new Error(`bad fixture date ${iso}`);
@@ -21,7 +21,11 @@ export function snap(
     tiers: extra.tiers ?? ["daily"],
     state: extra.state ?? "committed",
   };
-  return extra.verifiedOk === undefined ? candidate : { ...candidate, verifiedOk: extra.verifiedOk };
+  return {
+    ...candidate,
+    ...(extra.verifiedOk === undefined ? {} : { verifiedOk: extra.verifiedOk }),
+    ...(extra.damaged ? { damaged: true } : {}),
+  };
 }
 
 /** `2026-11-20T02:00:00Z`: the fixture spelling of a snapshot's time. */

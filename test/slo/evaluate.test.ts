@@ -1,5 +1,4 @@
 import {
-  damagedSnapshots,
   evaluateRpo,
   evaluateRto,
   evaluateTarget,
@@ -8,6 +7,7 @@ import {
   worstStatus,
 } from "../../src/slo/evaluate";
 import type { RestoreTestPoint, SnapshotPoint, VerificationPoint } from "../../src/slo/types";
+import { damagedSnapshots } from "../../src/verify/damage";
 import type { TargetConfig } from "../../src/config/types";
 import { conditionsFromEvaluation } from "../../src/alerts/conditions";
 
