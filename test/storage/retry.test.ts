@@ -159,6 +159,14 @@ test("a listing that fails part way resumes after the last key it yielded, witho
   await expect(collect(storage.list(""))).rejects.toMatchObject({ code: "TRANSIENT" });
 });
 
+test("a resumed listing of a service that does not list in key order loses no key", async () => {
+  const inner = new ScriptedBackend();
+  inner.keys = ["u/1", "t/9/data", "t/9/manifest.json", "a"]; // pages in the service's own order
+  inner.listBreaks = [2];
+  const keys = (await collect(withRetry(inner, fast).list(""))).map((o) => o.key);
+  expect(keys).toEqual(["u/1", "t/9/data", "t/9/manifest.json", "a"]);
+});
+
 test("a first listing pass yields every key the backend gives, whatever their order", async () => {
   const inner = new ScriptedBackend();
   inner.keys = ["b", "a", "c"];
