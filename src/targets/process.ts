@@ -25,6 +25,7 @@ import {
 import type { Logger } from "pino";
 import { HavenError, type ErrorCode } from "../lib/errors";
 import { scrubSecrets, type Secret } from "../lib/secret";
+import { withholdRowData } from "./row-data";
 
 /** How much stderr is kept for error messages: the end of the output is where tools say why. */
 const DEFAULT_STDERR_TAIL = 16 * 1024;
@@ -320,7 +321,7 @@ export function toolError(
       : exit.signal
         ? `was killed by ${exit.signal}`
         : `failed with exit code ${exit.code}`;
-  const stderr = exit.stderr.trim();
+  const stderr = withholdRowData(exit.stderr.trim());
   const message = stderr ? `${tool} ${how}: ${stderr}` : `${tool} ${how}`;
   if (exit.spawnError) {
     return new HavenError("PERMANENT", message, {

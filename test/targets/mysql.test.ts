@@ -185,6 +185,24 @@ describe("mysql adapter", () => {
     expect(run.logText() + restoreRun.logText()).not.toContain(password);
   });
 
+  test("a restore that fails on a statement does not carry the statement's row data into its error", async () => {
+    const adapter = createMysqlAdapter(asRoot(), testRun().logger);
+    const schema = uniqueName("haven_rowdata");
+    const dump = [
+      "create table u (id int primary key, secret text);",
+      "insert into u values (1, 'TOP-SECRET-ROW-1');",
+      "insert into u valuez (2, 'TOP-SECRET-ROW-2');",
+    ].join("\n");
+    const error: unknown = await adapter
+      .restore(Readable.from([Buffer.from(dump)]), { kind: "database", name: schema }, testRun())
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "SOURCE_FAILED" });
+    expect((error as Error).message).toMatch(/ERROR 1064 .* at line 3/);
+    expect((error as Error).message).not.toContain("TOP-SECRET");
+    // The schema the restore created is dropped again.
+    expect(await mariadb(`show databases like '${schema}'`)).toBe("");
+  });
+
   test("refuses to restore over a schema with objects unless forced", async () => {
     const adapter = createMysqlAdapter(asRoot(), testRun().logger);
     const refusedStream = await adapter.backup(testRun());

@@ -52,7 +52,13 @@ export async function restoreMysql(
     const restore = spawnTool({
       command: client.command,
       // --binary-mode: the dump's bytes go to the server as they are (no \0 or \C interpretation).
-      args: [`--defaults-file=${optionFile.path}`, "--binary-mode", `--database=${conn.database}`],
+      args: [
+        `--defaults-file=${optionFile.path}`,
+        "--binary-mode",
+        // MariaDB's client prints the whole failing statement, rows and all (see targets/row-data.ts).
+        ...(client.flavor === "mariadb" ? ["--skip-print-query-on-error"] : []),
+        `--database=${conn.database}`,
+      ],
       stdin: "pipe",
       stdout: "ignore",
       signal: run.signal,
