@@ -133,6 +133,46 @@ export async function pendingCopies(
   }
 }
 
+/**
+ * The primary's snapshots that another destination of the target still needs: it lacks them and its
+ * retention keeps them. Prune of the primary keeps these, so an off-site destination that was down for
+ * longer than the primary's retention still receives what its own retention promises. A destination
+ * that cannot be read counts as lacking every snapshot its retention would keep. Returns, per snapshot
+ * id, the destinations waiting for it.
+ */
+export async function awaitedCopies(
+  config: HavenConfig,
+  target: TargetConfig,
+  primary: ReadonlyMap<string, RetentionCandidate>,
+  primaryName: string,
+  open: (destination: string) => StorageBackend,
+  now: Date,
+  logger: Logger = silentLogger,
+): Promise<Map<string, string[]>> {
+  const awaited = new Map<string, string[]>();
+  for (const name of target.destinations.filter((d) => d !== primaryName)) {
+    let ids: string[];
+    try {
+      const pending = await pendingOn(config, target, primary, primaryName, open(name), now, logger);
+      ids = pending.map((p) => p.snapshotId);
+    } catch (error) {
+      logger.warn(
+        { target: target.name, destination: name, err: String(error) },
+        "destination unreadable: the primary keeps every snapshot its retention would keep",
+      );
+      const decision = applyRetention(
+        [...primary.values()].map(asCopy),
+        retentionOn(config, target, name),
+        now,
+        { timezone: config.timezone },
+      );
+      ids = decision.keep.map((entry) => entry.snapshot.id);
+    }
+    for (const id of ids) awaited.set(id, [...(awaited.get(id) ?? []), name]);
+  }
+  return awaited;
+}
+
 /** The storage of the configured destination `name` (with the storage layer's default retries). */
 export function storageOf(config: HavenConfig, name: string, logger: Logger): StorageBackend {
   const destination = config.destinations[name];

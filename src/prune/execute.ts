@@ -25,6 +25,8 @@ export interface ExecutePruneOptions {
   /** The instant retention decides for and locks are compared with. Default: the clock, once. */
   now?: Date;
   logger?: Logger;
+  /** Opens another destination of the target, to see the copies it still needs (see prunePlan). */
+  openDestination?: (name: string) => StorageBackend;
 }
 
 /** What a prune run did for one target on one destination. */
@@ -68,7 +70,10 @@ export async function executePrune(
   const now = options.now ?? new Date();
   const logger = (options.logger ?? silentLogger).child({ target, destination: storage.name });
   return options.withLock(target, async (signal) => {
-    const plan = await prunePlan(config, storage, target, now, { logger });
+    const plan = await prunePlan(config, storage, target, now, {
+      logger,
+      ...(options.openDestination ? { openDestination: options.openDestination } : {}),
+    });
     if (plan.plan.refused) {
       logger.error({ reason: plan.plan.reason }, "prune refused");
       throw new PruneRefusedError(plan.plan, plan);

@@ -4,12 +4,13 @@
  * run's guard rails (`planPrune`), then look for Object Lock on what would be removed. Reads only.
  */
 import type { Logger } from "pino";
-import type { HavenConfig } from "../config/types";
+import type { HavenConfig, TargetConfig } from "../config/types";
 import { layout } from "../catalog/layout";
 import { silentLogger } from "../lib/logger";
-import { applyRetention, planPrune, type PrunePlan, type RetentionDecision } from "../retention";
+import { awaitedCopies, storageOf } from "../copy/pending";
+import { applyRetention, keepAlso, planPrune, type PrunePlan, type RetentionDecision } from "../retention";
 import type { StorageBackend } from "../storage/types";
-import { readCandidates, type UnreadableSnapshot } from "./candidates";
+import { readCandidates, type Candidates, type UnreadableSnapshot } from "./candidates";
 import { listSnapshotFolders, type SnapshotFolder } from "./inventory";
 import { snapshotLock, type LockedSnapshot } from "./locks";
 import { configuredTarget, maxRemoveShareOf, retentionOn } from "./policy";
@@ -33,6 +34,12 @@ export interface TargetPrunePlan {
 
 export interface PrunePlanOptions {
   logger?: Logger;
+  /**
+   * Opens another destination of the target (the caller closes it), to see which copies it still
+   * needs before the primary removes anything. Default: the storage of the config's destination,
+   * closed here.
+   */
+  openDestination?: (name: string) => StorageBackend;
 }
 
 /**
@@ -51,11 +58,15 @@ export async function prunePlan(
   const logger = (options.logger ?? silentLogger).child({ target, destination: storage.name });
   const folders = await listSnapshotFolders(storage, layout.targetPrefix(target));
   const { snapshots, unreadable } = await readCandidates(storage, [...folders.values()], logger);
-  const decision = applyRetention(
+  const byPolicy = applyRetention(
     snapshots.map((s) => s.candidate),
     retentionOn(config, targetConfig, storage.name),
     now,
     { timezone: config.timezone },
+  );
+  const decision = keepAlso(
+    byPolicy,
+    await copiesOwed(config, targetConfig, storage, snapshots, now, logger, options.openDestination),
   );
   const plan = planPrune(decision, { maxRemoveShare: maxRemoveShareOf(config, targetConfig), target });
 
@@ -74,4 +85,35 @@ export async function prunePlan(
   for (const { id, error } of unreadable)
     logger.warn({ snapshot: id, err: error }, "manifest unreadable; snapshot kept");
   return { target, destination: storage.name, decision, plan, unreadable, locked, removals };
+}
+
+/**
+ * On a target's primary destination, the snapshots another destination still waits for, with the
+ * reason to keep them (`copy to offsite pending`). Nothing elsewhere: copies only leave the primary.
+ */
+async function copiesOwed(
+  config: HavenConfig,
+  target: TargetConfig,
+  storage: StorageBackend,
+  snapshots: Candidates["snapshots"],
+  now: Date,
+  logger: Logger,
+  openDestination?: (name: string) => StorageBackend,
+): Promise<Map<string, string>> {
+  if (target.destinations[0] !== storage.name || target.destinations.length < 2) return new Map();
+  const opened: StorageBackend[] = [];
+  const open =
+    openDestination ??
+    ((name: string) => {
+      const other = storageOf(config, name, logger);
+      opened.push(other);
+      return other;
+    });
+  try {
+    const primary = new Map(snapshots.map((s) => [s.candidate.id, s.candidate]));
+    const awaited = await awaitedCopies(config, target, primary, storage.name, open, now, logger);
+    return new Map([...awaited].map(([id, names]) => [id, `copy to ${names.join(", ")} pending`]));
+  } finally {
+    await Promise.allSettled(opened.map((other) => other.close()));
+  }
 }

@@ -90,7 +90,13 @@ export async function pruneRun(config: HavenConfig, options: PruneRunOptions = {
     for (const target of targets) {
       for (const destination of target.destinations) {
         results.push(
-          await pruneOne(config, storageOf(destination), target.name, { ...options, dryRun, now, logger }),
+          await pruneOne(config, storageOf(destination), target.name, {
+            ...options,
+            dryRun,
+            now,
+            logger,
+            openDestination: storageOf,
+          }),
         );
       }
     }
@@ -125,18 +131,27 @@ async function pruneOne(
   config: HavenConfig,
   storage: StorageBackend,
   target: string,
-  options: PruneRunOptions & { dryRun: boolean; now: Date; logger: Logger },
+  options: PruneRunOptions & {
+    dryRun: boolean;
+    now: Date;
+    logger: Logger;
+    openDestination: (name: string) => StorageBackend;
+  },
 ): Promise<TargetDestinationResult> {
   const base = { target, destination: storage.name };
   try {
     if (options.dryRun) {
-      const plan = await prunePlan(config, storage, target, options.now, { logger: options.logger });
+      const plan = await prunePlan(config, storage, target, options.now, {
+        logger: options.logger,
+        openDestination: options.openDestination,
+      });
       return { ...base, plan, removed: [], failed: [] };
     }
     const outcome = await executePrune(config, storage, target, {
       withLock: options.withLock as WithLock,
       now: options.now,
       logger: options.logger,
+      openDestination: options.openDestination,
     });
     return { ...base, plan: outcome.plan, removed: outcome.removed, failed: outcome.failed };
   } catch (error) {

@@ -101,6 +101,26 @@ export function applyRetention(
   };
 }
 
+/**
+ * `decision` with the snapshots in `extra` kept too, for the reason given (a guard the policy does not
+ * know, such as a copy still owed to another destination). Reasons of kept snapshots are added to.
+ */
+export function keepAlso(decision: RetentionDecision, extra: ReadonlyMap<string, string>): RetentionDecision {
+  if (extra.size === 0) return decision;
+  const entries: RetentionEntry[] = decision.entries.map((entry) => {
+    const reason = extra.get(entry.snapshot.id);
+    if (reason === undefined) return entry;
+    const reasons = entry.action === "keep" ? [...entry.reasons, reason] : [reason];
+    return { snapshot: entry.snapshot, action: "keep", reasons };
+  });
+  return {
+    ...decision,
+    entries,
+    keep: entries.filter((e) => e.action === "keep"),
+    remove: entries.filter((e) => e.action === "remove"),
+  };
+}
+
 /** A snapshot and the reasons found so far to keep it. */
 interface Slot {
   readonly snapshot: RetentionCandidate;

@@ -1,5 +1,5 @@
 /** Retention: which snapshots to keep, whether a prune run may go ahead, and how a dry run reads. */
-export { applyRetention, REASON, type ApplyRetentionOptions } from "./apply-retention";
+export { applyRetention, keepAlso, REASON, type ApplyRetentionOptions } from "./apply-retention";
 export {
   planPrune,
   refusalError,

@@ -229,3 +229,43 @@ test("per-destination retention: what the destination would not keep is not copi
     await close();
   }
 });
+
+test("the primary keeps a snapshot another destination still needs until it has it, also while that one is down", async () => {
+  // offsite keeps 5 dailies, primary only 1; three days were backed up while offsite was unreachable.
+  const { config, target, primary, open, close } = await setup("s3-via-proxy", ["retention: { daily: 5 }"]);
+  const primaryKeepsOne: HavenConfig = {
+    ...config,
+    targets: { [target]: { ...config.targets[target]!, retention: { daily: 1 }, maxRemoveShare: 1 } },
+  };
+  const prune = () =>
+    pruneRun(primaryKeepsOne, {
+      target,
+      now: new Date(Date.UTC(2026, 10, 5)),
+      withLock: (_target, fn) => fn(new AbortController().signal),
+      openStorage: (destination) => open(destination.name),
+      logger,
+    });
+  try {
+    const snapshots = await snapshotsOn(primary, target, 3);
+    await proxy.goDown();
+    const whileDown = await prune();
+    expect(whileDown.results[0]).toMatchObject({ destination: "primary", removed: [] });
+    expect(whileDown.results[0]!.plan!.decision.keep.map((e) => [e.snapshot.id, e.reasons])).toEqual([
+      [snapshots[2]!.id, ["daily 2026-11-03", "newest committed", "copy to offsite pending"]],
+      [snapshots[1]!.id, ["copy to offsite pending"]],
+      [snapshots[0]!.id, ["copy to offsite pending"]],
+    ]);
+    await proxy.comeBack();
+
+    const copied = await copyPending(config, target, { openStorage: open, logger });
+    expect(copied.copied).toHaveLength(3);
+    const after = await prune();
+    expect(after.results[0]).toMatchObject({
+      destination: "primary",
+      removed: [snapshots[1]!.id, snapshots[0]!.id],
+    });
+  } finally {
+    await proxy.comeBack().catch(() => undefined);
+    await close();
+  }
+});
