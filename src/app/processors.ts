@@ -24,8 +24,12 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       const result = await runBackup(config, request, ctx);
       await monitor.afterBackup(result);
       if (result.state === "committed" || result.state === "partial")
-        await afterCommit(config, request.target, ctx, monitor, connectionOf(ctx));
+        await pruneAfterCommit(config, request.target, ctx, monitor, connectionOf(ctx));
       return result;
+    },
+    afterBackup: async (request, result, ctx) => {
+      if (result.state === "committed" || result.state === "partial")
+        await copyAfterCommit(config, request.target, ctx, monitor);
     },
     verify: async (request, ctx) => {
       const record = await runVerification(
@@ -58,9 +62,19 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
     maintenance: async (request, ctx) => {
       if (request.kind === "cleanup") {
         // Hourly: leftovers of failed runs, copies that failed before, and retention for every target.
-        const copies = await copyAll(config, ctx, monitor);
-        const prune = await pruneAll(config, ctx, connectionOf(ctx), monitor);
-        return { cleanup: await cleanupAll(config, ctx, connectionOf(ctx)), copies, prune };
+        // Each part runs whatever the others did (a destination down must not stop the cleanup of the
+        // rest); the first failure fails the job afterwards, so it is retried and seen.
+        const failures: unknown[] = [];
+        const attempt = <T>(work: () => Promise<T>) =>
+          work().catch((error: unknown) => {
+            failures.push(error);
+            return { failed: error instanceof Error ? error.message : String(error) };
+          });
+        const copies = await attempt(() => copyAll(config, ctx, monitor));
+        const prune = await attempt(() => pruneAll(config, ctx, connectionOf(ctx), monitor));
+        const cleanup = await attempt(() => cleanupAll(config, ctx, connectionOf(ctx)));
+        if (failures.length > 0) throw failures[0];
+        return { cleanup, copies, prune };
       }
       const outcome = await monitor.watchdog();
       return {
@@ -72,16 +86,16 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
 }
 
 /**
- * After a commit, still under the target's lock: copy the new snapshot to the other destinations and
- * apply retention. Neither may turn a committed backup into a failed job: failures are logged, and the
- * hourly maintenance job retries them.
+ * After a commit, once the target's lock is released: copy the new snapshot to the other destinations.
+ * A copy over a slow link can take hours; under the lock it would make every backup of the target in
+ * that time a skipped run. It may not turn a committed backup into a failed job: failures are logged,
+ * and the hourly maintenance job retries them.
  */
-async function afterCommit(
+async function copyAfterCommit(
   config: HavenConfig,
   target: string,
   ctx: JobContext,
   monitor: Monitor,
-  redis: Redis | undefined,
 ): Promise<void> {
   try {
     const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
@@ -95,6 +109,20 @@ async function afterCommit(
   } catch (error) {
     ctx.logger.warn({ err: String(error) }, "copy to another destination failed; maintenance retries it");
   }
+}
+
+/**
+ * After a commit, still under the target's lock: apply retention. The primary keeps what the other
+ * destinations are still owed (prune/plan.ts), so pruning before the copy loses nothing. Failures are
+ * logged, not thrown, as above.
+ */
+async function pruneAfterCommit(
+  config: HavenConfig,
+  target: string,
+  ctx: JobContext,
+  monitor: Monitor,
+  redis: Redis | undefined,
+): Promise<void> {
   try {
     // The backup job holds this target's lock already: prune runs inside it.
     const report = await pruneRun(config, {

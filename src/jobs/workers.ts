@@ -35,7 +35,13 @@ export type JobProcessor<Request, Result> = (request: Request, ctx: JobContext) 
 
 /** The work behind each queue. Only the queues with a processor get a worker. */
 export interface Processors {
+  /** Runs under the target's lock (one backup of a target at a time). */
   backup: JobProcessor<BackupJobData, BackupResult>;
+  /**
+   * Runs after `backup`, once the target's lock is released: slow follow-up work (copies to other
+   * destinations) must not hold the lock, or the target's next backups would be skipped meanwhile.
+   */
+  afterBackup?: (request: BackupJobData, result: BackupResult, ctx: JobContext) => Promise<void>;
   verify?: JobProcessor<VerifyJobData, unknown>;
   maintenance?: JobProcessor<MaintenanceJobData, unknown>;
   report?: JobProcessor<ReportJobData, unknown>;
@@ -176,6 +182,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
         { prefix, logger: ctx.logger, owner: `${QUEUE_NAMES.backup}:${ctx.job.id}` },
       );
       if (result.state === "failed") throw errorOfFailedResult(result);
+      await processors.afterBackup?.(request, result, ctx);
       return result;
     } catch (error) {
       if (!entered && isHavenError(error, "LOCKED")) {

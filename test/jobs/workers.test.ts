@@ -112,6 +112,38 @@ test("two concurrent backups of one target: one runs, the other completes as ski
   expect(await stored?.getState()).toBe("completed");
 });
 
+test("the follow-up of a backup (its copies) runs after the target's lock is released: the next backup is not skipped", async () => {
+  const copying = gate();
+  const copyMayEnd = gate();
+  const lockedDuringCopy: number[] = [];
+  const backup = jest.fn((request: BackupRequest) => Promise.resolve(committed(request)));
+  const afterBackup = jest.fn(async () => {
+    lockedDuringCopy.push(await redis.exists(targetLockKey("orders-db", prefix)));
+    copying.open();
+    await copyMayEnd.wait;
+  });
+  await start({ backup, afterBackup });
+
+  const first = await enqueueBackup(queues, daily(), { retry: fastRetry });
+  await copying.wait;
+  const second = await enqueueBackup(queues, daily(), { retry: fastRetry });
+  await copying.wait;
+  // The second backup runs while the first one's copy is still going.
+  await new Promise<void>((resolve) => {
+    const poll = setInterval(() => {
+      if (backup.mock.calls.length === 2) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 10);
+  });
+  copyMayEnd.open();
+  expect((await waitForResult(queues.backup, first)).state).toBe("committed");
+  expect((await waitForResult(queues.backup, second)).state).toBe("committed");
+  expect(lockedDuringCopy).toEqual([0, 0]);
+  expect(afterBackup).toHaveBeenCalledTimes(2);
+});
+
 /** A lock token as another process would hold it (host/pid/random/owner), naming `owner`. */
 const heldBy = (host: string, owner: string) =>
   `${host}/999999/${"0".repeat(24)}/${encodeURIComponent(owner)}`;
