@@ -62,23 +62,35 @@ export async function startRuntime(
     );
   }
   const monitor = new Monitor(config, connection, logger);
-  const workers = await startWorkers({
-    config,
-    connection,
-    prefix: config.queuePrefix,
-    processors: createProcessors(config, monitor, connection),
-    logger,
-  });
-  const http =
-    options.mode === "serve" && options.http !== false
-      ? await startHttpServer({
-          host: config.http.host,
-          port: config.http.port,
-          registry: monitor.metrics.registry,
-          health: async () => ({ redis: await redisCheck(connection)() }),
-          logger,
-        })
-      : undefined;
+  // The HTTP port first: a start that fails there (port taken) must not leave workers taking jobs
+  // that the process then drops when it exits.
+  let http: Awaited<ReturnType<typeof startHttpServer>> | undefined;
+  let workers: Awaited<ReturnType<typeof startWorkers>>;
+  try {
+    http =
+      options.mode === "serve" && options.http !== false
+        ? await startHttpServer({
+            host: config.http.host,
+            port: config.http.port,
+            registry: monitor.metrics.registry,
+            health: async () => ({ redis: await redisCheck(connection)() }),
+            logger,
+          })
+        : undefined;
+    workers = await startWorkers({
+      config,
+      connection,
+      prefix: config.queuePrefix,
+      processors: createProcessors(config, monitor, connection),
+      logger,
+    });
+  } catch (error) {
+    await http?.close().catch(() => undefined);
+    await monitor.close().catch(() => undefined);
+    await queues.close().catch(() => undefined);
+    connection.disconnect();
+    throw error;
+  }
   logger.info(
     {
       mode: options.mode,
