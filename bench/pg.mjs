@@ -16,7 +16,7 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { cpus, hostname, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -163,6 +163,7 @@ async function rawBackup(file) {
 
 async function havenBackup() {
   await rm(destination, { recursive: true, force: true });
+  await mkdir(destination, { recursive: true }); // the destination's root: Haven never creates it
   const result = await measured(haven("backup", "bench", "--direct", "-o", "json"));
   const outcome = JSON.parse(result.stdout);
   if (outcome.state !== "committed") throw new Error(`haven backup: ${result.stdout}`);

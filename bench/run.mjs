@@ -243,6 +243,7 @@ function createRunner({ results, tls, services, keepRestores }) {
     }
     if (kind === "fs" || kind === "fs-age") {
       const path = join(WORK, `haven-${kind}${suffix}`);
+      await mkdir(path, { recursive: true }); // the destination's root: Haven never creates it
       destination = { type: "filesystem", path };
       dispose = () => rm(path, { recursive: true, force: true });
     } else {
@@ -430,6 +431,7 @@ async function profiles(runner, tree, services) {
   };
   log("profiling (node --cpu-prof; not timed)");
   const fsPath = join(WORK, "haven-fs-profile");
+  await mkdir(fsPath, { recursive: true }); // the destination's root: Haven never creates it
   await profiled(
     "backup to the filesystem destination",
     "backup-fs",

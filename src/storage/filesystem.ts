@@ -123,6 +123,7 @@ class FilesystemBackend implements StorageBackend {
     failures.watchBody(body);
     let temp: TempFile;
     try {
+      await this.#assertRootPresent();
       if (opts.createOnly && (await this.#exists(target, key))) throw this.#alreadyExists(key);
       temp = await this.#openTemp(dir, basename(target));
     } catch (error) {
@@ -190,6 +191,8 @@ class FilesystemBackend implements StorageBackend {
   /** Walks directories depth first in key order: a directory `a` sorts as `a/`, so `a-b` < `a/x`. */
   async *list(prefix: string): AsyncIterable<ObjectInfo> {
     assertValidPrefix(prefix, this.name);
+    // An unmounted share lists as empty: that must read as an error, not as "no snapshots".
+    await this.#assertRootPresent();
     const full = this.#prefix + prefix;
     for await (const entry of this.#walk(directoryOf(full), full)) {
       if (TEMP_NAME.test(entry.name) || !entry.relative.startsWith(full)) continue;
@@ -260,12 +263,36 @@ class FilesystemBackend implements StorageBackend {
   }
 
   async probe(): Promise<void> {
+    await this.#assertRootPresent();
     try {
-      await mkdir(this.#root, { recursive: true, mode: PRIVATE_DIRECTORY });
       await access(this.#root, constants.R_OK | constants.W_OK);
     } catch (error) {
       throw this.#error(error, "probe");
     }
+  }
+
+  /**
+   * The destination's root is never created here, only what lies below it: a root missing is most
+   * often a share (NFS, SMB) that is not mounted, and creating it would put the backups on the local
+   * disk, where they look fine until the machine is lost.
+   */
+  async #assertRootPresent(): Promise<void> {
+    let isDirectory: boolean;
+    try {
+      isDirectory = (await stat(this.#root)).isDirectory();
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ENOENT" && code !== "ENOTDIR") throw this.#error(error, "check");
+      isDirectory = false;
+    }
+    if (isDirectory) return;
+    throw new HavenError(
+      "PERMANENT",
+      `destination ${this.name}: ${this.#root} does not exist or is not a directory`,
+      {
+        hint: `check destinations.${this.name}.path. If it lives on a share (NFS, SMB), mount the share; for a new destination, create it (mkdir -p ${this.#root}). Haven never creates a destination's root, so that an unmounted share cannot receive backups on the local disk`,
+      },
+    );
   }
 
   async close(): Promise<void> {

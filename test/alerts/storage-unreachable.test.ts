@@ -28,6 +28,7 @@ afterAll(async () => {
 
 test("a watchdog pass over one target does not clear the outage of a destination it did not read", async () => {
   const work = await tempDir("haven-unreachable");
+  await mkdir(join(work, "nas")); // the destination's root: Haven never creates it
   await mkdir(join(work, "share"));
   await writeFile(join(work, "share", "a.txt"), "a\n");
   const prefix = uniqueName("haven-unreach");

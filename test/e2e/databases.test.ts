@@ -70,6 +70,7 @@ const cli = (...args: string[]) => runCli(["-c", configPath, ...args]);
 beforeAll(async () => {
   work = await tempDir("haven-e2e-db");
   nas = join(work, "nas");
+  await mkdir(nas); // the destination's root: Haven never creates it
   s3 = await startS3rver({ buckets: [bucket] });
   redisSource = await startRedisServer({ password: redisPassword, config: ["repl-diskless-sync-delay 0"] });
   await writeFile(join(work, "mysql-password"), `${mysqlPassword}\n`, { mode: 0o600 });

@@ -33,6 +33,7 @@ const psql = (sql: string, db = "postgres") =>
 beforeAll(async () => {
   work = await tempDir("haven-e2e-enc");
   nas = join(work, "nas");
+  await mkdir(nas); // the destination's root: Haven never creates it
   // The second identity comes from the age tool itself, so interop is proven both ways.
   const keygen = execFileSync("age-keygen", [], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
   second = {

@@ -36,6 +36,7 @@ beforeAll(async () => {
   work = await tempDir("haven-e2e-files");
   source = join(work, "share");
   fsDestination = join(work, "nas");
+  await mkdir(fsDestination); // the destination's root: Haven never creates it
   await makeFixtureTree(source, { bigFileBytes: 50 * 1024 * 1024 });
   await mkdir(join(work, "big"));
   await writeFile(join(work, "big", "blob.bin"), Buffer.alloc(400 * 1024 * 1024, 7));

@@ -25,6 +25,7 @@ let webhook: WebhookReceiver;
 beforeAll(async () => {
   work = await tempDir("haven-e2e-guard");
   webhook = await startWebhookReceiver();
+  await mkdir(join(work, "nas")); // the destination's root: Haven never creates it
   await mkdir(join(work, "vault"));
   await writeFile(join(work, "vault", "ledger.txt"), "balance: 100\n");
   const sha = (t: string) => hashToken(new Secret(t));

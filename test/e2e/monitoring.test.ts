@@ -43,6 +43,7 @@ beforeAll(async () => {
   webhook = await startWebhookReceiver();
   redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
   work = await tempDir("haven-e2e-mon");
+  await mkdir(join(work, "nas")); // the destination's root: Haven never creates it
   await mkdir(join(work, "share"));
   await writeFile(join(work, "share", "a.txt"), "alpha\n".repeat(1000));
   await writeFile(join(work, "smtp-password"), smtpPassword);

@@ -69,9 +69,13 @@ const ctx = (queue: "backup" | "maintenance") => ({
   job: { id: `test-${queue}`, queue, attempt: 1, maxAttempts: 1 },
 });
 
-async function listed(): Promise<Array<{ id: string; destination: string }>> {
+async function listed(expectedCode = 0): Promise<Array<{ id: string; destination: string }>> {
   const run = await runCli(["-c", configPath, "snapshots", "share", "-o", "json"]);
-  expect(run.code).toBe(0);
+  expect(run.code).toBe(expectedCode);
+  if (expectedCode !== 0) {
+    expect(run.stderr).toContain("destination offsite could not be read");
+    expect(run.stderr).toContain("the list is partial: offsite could not be read");
+  }
   return JSON.parse(run.stdout) as Array<{ id: string; destination: string }>;
 }
 
@@ -86,14 +90,20 @@ test("offsite down: the backup commits on primary, the copy waits, and lands whe
       ctx("backup"),
     );
     expect(result).toMatchObject({ state: "committed", destinations: ["primary"] });
-    expect((await listed()).map((s) => s.destination)).toEqual(["primary"]);
+    await processors.afterBackup!(
+      { target: "share", tier: "manual", requestedBy: "test" },
+      result,
+      ctx("backup"),
+    );
+    // What primary holds is listed; the command fails, since offsite could not be read.
+    expect((await listed(1)).map((s) => s.destination)).toEqual(["primary"]);
 
-    // Maintenance retries the copy while offsite is still down: the job reports the failure.
-    const stillDown = (await processors.maintenance!(
-      { kind: "cleanup", requestedBy: "test" },
-      ctx("maintenance"),
-    )) as { copies: { failures: string[] } };
-    expect(stillDown.copies.failures).toEqual([expect.stringContaining("share")]);
+    // Maintenance retries the copy while offsite is still down: the job fails, naming offsite, after
+    // doing what it could (prune and cleanup of primary).
+    await expect(
+      processors.maintenance!({ kind: "cleanup", requestedBy: "test" }, ctx("maintenance")),
+    ).rejects.toThrow(/offsite/);
+    expect((await listed(1)).map((s) => s.destination)).toEqual(["primary"]);
 
     // Back: the next maintenance run copies the snapshot, manifest last, and both list it.
     await rm(offsite);

@@ -23,6 +23,7 @@ let cfg: HavenConfig;
 
 beforeAll(async () => {
   const work = await tempDir("haven-commit-manifest");
+  await mkdir(join(work, "destination")); // the destination's root: Haven never creates it
   const source = join(work, "source");
   await mkdir(source, { recursive: true });
   for (let i = 0; i < 5; i++) await writeFile(join(source, `file-${i}.txt`), `content ${i}\n`);

@@ -28,6 +28,7 @@ let pristine: Buffer;
 
 beforeAll(async () => {
   work = await tempDir("haven-restore-integrity");
+  await mkdir(join(work, "destination")); // the destination's root: Haven never creates it
   const source = join(work, "source");
   await mkdir(join(source, "docs"), { recursive: true });
   // Text-like, so zstd has real frames to damage; random lines, so no two blocks are alike.

@@ -2,7 +2,7 @@
  * `haven report` as an operator runs it, through the command definition with the root program's
  * global options, and errors mapped to exit codes as src/cli/main.ts maps them.
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, CommanderError } from "commander";
@@ -18,6 +18,7 @@ let configFile: string;
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "haven-report-cli-"));
+  await mkdir(join(dir, "bucket")); // the destination's root: Haven never creates it
   configFile = join(dir, "haven.yaml");
   await writeFile(
     configFile,

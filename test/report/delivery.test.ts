@@ -3,7 +3,7 @@
  * exhausted retries raise a TRANSIENT HavenError (the job layer retries and alerts), a refused login
  * is PERMANENT and never echoes the password, and the JSON is stored before the email goes out.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { layout } from "../../src/catalog/layout";
@@ -62,6 +62,7 @@ const run = (cfg: HavenConfig) =>
 
 beforeEach(async () => {
   dir = await mkdtemp(join(tmpdir(), "haven-report-delivery-"));
+  await mkdir(join(dir, "primary")); // the destination's root: Haven never creates it
   storage = createFilesystemBackend({ name: "primary", path: join(dir, "primary"), prefix: "" });
 });
 

@@ -205,6 +205,7 @@ async function seed(): Promise<void> {
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "haven-report-"));
+  for (const name of ["primary", "offsite"]) await mkdir(join(dir, name)); // the destinations' roots: Haven never creates them
   receiver = await startReceiver(SMTP);
   config = parseConfigText(configText(dir, receiver.port), "<report-test>", {});
   primary = createFilesystemBackend({ name: "primary", path: join(dir, "primary"), prefix: "" });

@@ -4,7 +4,7 @@
  * which live on the primary alone; the destination a record names is not trusted; a snapshot older
  * than the window whose verification falls inside it still counts.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -24,6 +24,7 @@ const seeder = new Seeder();
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "haven-report-pruned-"));
+  for (const name of ["primary", "offsite"]) await mkdir(join(dir, name)); // the destinations' roots: Haven never creates them
   primary = createFilesystemBackend({ name: "primary", path: join(dir, "primary"), prefix: "" });
   offsite = createFilesystemBackend({ name: "offsite", path: join(dir, "offsite"), prefix: "" });
 });

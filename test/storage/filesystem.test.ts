@@ -39,6 +39,7 @@ describe("filesystem backend", () => {
 
   beforeEach(async () => {
     root = await tempDir("haven-fs");
+    await mkdir(join(root, "dest"), { mode: 0o700 }); // the operator's part: Haven never creates the root
     storage = createFilesystemBackend({ name: "nas", path: join(root, "dest") });
   });
 
@@ -80,7 +81,6 @@ describe("filesystem backend", () => {
     expect(await mode(join(snapshot, "data.dump.zst"))).toBe(0o600);
     expect(await mode(snapshot)).toBe(0o700);
     expect(await mode(dirname(snapshot))).toBe(0o700);
-    expect(await mode(join(root, "dest"))).toBe(0o700);
   });
 
   test("an upload in progress is a hidden temp file, listed as incomplete until it commits", async () => {
@@ -172,14 +172,33 @@ describe("filesystem backend", () => {
     await expect(broken.probe()).rejects.toMatchObject({ code: "PERMANENT" });
   });
 
-  test("probe creates the root directory", async () => {
-    await storage.probe();
-    expect((await stat(join(root, "dest"))).isDirectory()).toBe(true);
+  test("a missing root is never created (an unmounted share): put, list and probe fail with the fix", async () => {
+    const share = join(root, "mnt", "nas");
+    await mkdir(join(root, "mnt"));
+    const unmounted = createFilesystemBackend({ name: "nas", path: share, prefix: "prod/" });
+    const expected = {
+      code: "PERMANENT",
+      message: `destination nas: ${share} does not exist or is not a directory`,
+      hint: expect.stringContaining("mount the share") as string,
+    };
+    const body = Readable.from([Buffer.from("x")]);
+    await expect(unmounted.put("t/20261122T020000Z-1a2b3c4d/data", body)).rejects.toMatchObject(expected);
+    await expect(collect(unmounted.list(""))).rejects.toMatchObject(expected);
+    await expect(unmounted.probe()).rejects.toMatchObject(expected);
+    expect(await readdir(join(root, "mnt"))).toEqual([]);
+    expect(body.destroyed).toBe(false); // left to the caller, untouched
+
+    await mkdir(share);
+    await unmounted.put("t/20261122T020000Z-1a2b3c4d/data", body);
+    expect((await collect(unmounted.list(""))).map((o) => o.key)).toEqual([
+      "t/20261122T020000Z-1a2b3c4d/data",
+    ]);
   });
 
   test("createStorage builds a filesystem backend with retries", async () => {
     const sink = new LogSink();
     const logger = createLogger({ level: "debug", destination: sink });
+    await mkdir(join(root, "made"));
     const backend = createStorage(
       { name: "nas", type: "filesystem", path: join(root, "made"), prefix: "" },
       logger,

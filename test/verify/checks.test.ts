@@ -150,6 +150,7 @@ describe("snapshot choice (real engine, filesystem destination)", () => {
 
   beforeAll(async () => {
     work = await tempDir("haven-verify-choice");
+    await mkdir(join(work, "dest")); // the destination's root: Haven never creates it
     await mkdir(join(work, "src"));
     await writeFile(join(work, "src", "a.txt"), "a");
     const cfg = config();

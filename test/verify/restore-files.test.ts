@@ -64,6 +64,7 @@ async function leftovers(target: string, parent = tmpdir()): Promise<string[]> {
 beforeAll(async () => {
   work = await tempDir("haven-verify-files");
   destination = join(work, "destination");
+  await mkdir(destination); // the destination's root: Haven never creates it
   tree = await makeFixtureTree(join(work, "share"), { bigFileBytes: 3 * 1024 * 1024 });
   await mkdir(join(work, "big"));
   // Incompressible, so the restore is still streaming when the test cancels it.

@@ -5,7 +5,7 @@
  * check fails and when the test is cancelled mid-restore.
  */
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { HavenConfig } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
@@ -47,6 +47,7 @@ async function scratchSchemas(): Promise<string[]> {
 
 beforeAll(async () => {
   work = await tempDir("haven-verify-mysql");
+  await mkdir(join(work, "destination")); // the destination's root: Haven never creates it
   await mariadb(`
     create database ${source} character set utf8mb4;
     use ${source};

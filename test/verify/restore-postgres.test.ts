@@ -5,7 +5,7 @@
  * check, after cancellation mid-restore, and on a separate verification server (`verify.into`).
  */
 import { randomBytes } from "node:crypto";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { HavenConfig } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
@@ -55,6 +55,7 @@ async function scratchDatabases(port: number = PG.port, password?: string): Prom
 
 beforeAll(async () => {
   work = await tempDir("haven-verify-pg");
+  await mkdir(join(work, "destination")); // the destination's root: Haven never creates it
   await psql("postgres", `create database ${source}`);
   await psql(
     source,

@@ -4,7 +4,7 @@
  * the manifest, and the scratch server stopped afterwards, also when cancelled.
  */
 import { Redis } from "ioredis";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { HavenConfig } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
@@ -43,6 +43,7 @@ async function redisServers(): Promise<number> {
 
 beforeAll(async () => {
   work = await tempDir("haven-verify-redis");
+  await mkdir(join(work, "destination")); // the destination's root: Haven never creates it
   source = await startRedisServer({ config: ["repl-diskless-sync-delay 0"] });
   const client = new Redis({ host: "127.0.0.1", port: source.port, lazyConnect: true });
   await client.connect();

@@ -3,7 +3,7 @@
  * directory, row counts and YAML SQL checks run on it read-only, and the directory is gone afterwards.
  */
 import { randomBytes } from "node:crypto";
-import { readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HavenConfig } from "../../src/config/types";
@@ -39,6 +39,7 @@ async function leftovers(): Promise<string[]> {
 
 beforeAll(async () => {
   work = await tempDir("haven-verify-sqlite");
+  await mkdir(join(work, "destination")); // the destination's root: Haven never creates it
   await sqliteExec(
     join(work, "app.db"),
     `create table notes (id integer primary key, body text);

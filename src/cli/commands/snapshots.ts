@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { listSnapshotRefs, loadManifests } from "../../catalog/catalog";
 import { mainObject } from "../../catalog/manifest";
+import { describeError, ExitCode, HavenError } from "../../lib/errors";
 import { createStorage } from "../../storage";
 import type { NamedDestination } from "../../config/types";
 import { commandConfig, commandLogger, printJson, printTable } from "../context";
@@ -21,6 +22,9 @@ export function snapshotsCommand(): Command {
         ? [config.destinations[opts.from]].filter((d): d is NamedDestination => d !== undefined)
         : Object.values(config.destinations);
       const rows: Array<Record<string, unknown>> = [];
+      // A destination that cannot be read (a bucket down, a share not mounted) must not hide what the
+      // others hold: in a disaster that listing is what the operator restores from.
+      const unread: string[] = [];
       for (const destination of destinations) {
         const storage = createStorage(destination, logger);
         try {
@@ -50,14 +54,31 @@ export function snapshotsCommand(): Command {
                   },
             );
           }
+        } catch (error) {
+          if (destinations.length === 1) throw error;
+          unread.push(destination.name);
+          process.stderr.write(
+            `haven: destination ${destination.name} could not be read: ${describeError(error)}\n`,
+          );
         } finally {
           await storage.close();
         }
       }
-      if (opts.output === "json") return printJson(rows);
+      // Printed first, then failed: a script must not take a partial list for the whole (as status).
+      const partial = () => {
+        if (unread.length === 0) return;
+        throw new HavenError("TRANSIENT", `the list is partial: ${unread.join(", ")} could not be read`, {
+          hint: "the rows above come from the destinations that answered; haven doctor checks the others",
+          exitCode: ExitCode.FAILED,
+        });
+      };
+      if (opts.output === "json") {
+        printJson(rows);
+        return partial();
+      }
       if (rows.length === 0) {
         process.stdout.write(`no snapshots${target ? ` of ${target}` : ""}\n`);
-        return;
+        return partial();
       }
       printTable(
         ["TARGET", "SNAPSHOT", "DEST", "STATE", "TIERS", "FINISHED", "SIZE", "STORED"],
@@ -72,5 +93,6 @@ export function snapshotsCommand(): Command {
           typeof r.storedSize === "number" ? formatBytes(r.storedSize) : "",
         ]),
       );
+      partial();
     });
 }
