@@ -102,10 +102,16 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
     const info = jobInfo(job, kind);
     const jobLogger = logger.child({ queue: kind, job: info.id, ...targetOf(job.data) });
     const progress = progressPublisher(job, progressIntervalMs, jobLogger);
-    const signals = bullSignal ? [shutdown.signal, bullSignal] : [shutdown.signal];
+    // One controller per job, fed by the process-long shutdown signal through a listener removed when
+    // the job ends: on Node 20, AbortSignal.any over a long-lived signal keeps every combined signal
+    // (and what its listeners hold) alive for the life of the process (nodejs/node#55351).
+    const jobAbort = new AbortController();
+    const unlink = [shutdown.signal, ...(bullSignal ? [bullSignal] : [])].map((source) =>
+      forwardAbort(source, jobAbort),
+    );
     const ctx: JobContext = {
       logger: jobLogger,
-      signal: AbortSignal.any(signals),
+      signal: jobAbort.signal,
       onProgress: (event) => progress.publish(event),
       reportProgress: (bytes, phase = kind) => progress.publish({ phase, bytes }),
       job: info,
@@ -138,6 +144,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
       throw toJobError(cause, interrupted);
     } finally {
       running--;
+      for (const stop of unlink) stop();
       await progress.flush();
     }
   };
@@ -266,4 +273,15 @@ function describe(error: unknown): string {
 
 function codeOf(error: unknown): string | undefined {
   return error instanceof HavenError ? error.code : undefined;
+}
+
+/** Aborts `target` when `source` aborts, until the returned function is called. */
+function forwardAbort(source: AbortSignal, target: AbortController): () => void {
+  if (source.aborted) {
+    target.abort(source.reason);
+    return () => undefined;
+  }
+  const onAbort = () => target.abort(source.reason);
+  source.addEventListener("abort", onAbort, { once: true });
+  return () => source.removeEventListener("abort", onAbort);
 }
