@@ -69,7 +69,9 @@ export async function withTargetLock<T>(
   const logger = options.logger ?? silentLogger;
   const owner = options.owner === undefined ? "" : encodeURIComponent(options.owner);
   const token = `${hostname()}/${process.pid}/${randomBytes(12).toString("hex")}/${owner}`;
-  const requestedAt = Date.now();
+  // Deadlines on the monotonic clock: a wall-clock step (NTP after a VM resume) must neither end a
+  // healthy run nor stretch a lock past its TTL.
+  const requestedAt = performance.now();
   const taken = await redis.set(key, token, "PX", ttlMs, "NX");
   if (taken !== "OK") throw await lockedError(redis, key, target, ttlMs, owner);
 
@@ -192,14 +194,14 @@ function keepRenewed(
         lose(
           `could not renew it in time (Redis did not confirm a renewal for ${formatDuration(ttlMs - margin)})`,
         ),
-      Math.max(0, validUntil - margin - Date.now()),
+      Math.max(0, validUntil - margin - performance.now()),
     );
     // The run keeps the process alive, not its lock.
     deadline.unref();
   }
 
   const renew = async () => {
-    const sentAt = Date.now();
+    const sentAt = performance.now();
     try {
       const renewed = await redis.eval(RENEW_SCRIPT, 1, key, token, String(ttlMs));
       if (stopped) return;

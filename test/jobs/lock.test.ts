@@ -103,6 +103,28 @@ test("renewal keeps the lock of a run that lasts several times its ttl", async (
   expect(await redis.exists(key)).toBe(0);
 });
 
+test("a backward step of the wall clock (NTP after a VM resume) does not end a healthy run", async () => {
+  const ttl = 300;
+  const realNow = Date.now.bind(Date);
+  const stepped = jest.spyOn(Date, "now");
+  try {
+    const signal = await withTargetLock(
+      redis,
+      "clock-step",
+      ttl,
+      async (signal) => {
+        stepped.mockImplementation(() => realNow() - 10 * ttl);
+        await sleep(ttl * 4);
+        return signal;
+      },
+      { prefix },
+    );
+    expect(signal.aborted).toBe(false);
+  } finally {
+    stepped.mockRestore();
+  }
+});
+
 test("a lost lock aborts the run's signal, and the old holder never deletes the new holder's lock", async () => {
   const key = targetLockKey("stolen", prefix);
   const reason = await withTargetLock(
