@@ -28,7 +28,8 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       return result;
     },
     afterBackup: async (request, result, ctx) => {
-      if (result.state === "committed" || result.state === "partial")
+      if (result.state === "skipped") await monitor.afterBackup(result);
+      else if (result.state === "committed" || result.state === "partial")
         await copyAfterCommit(config, request.target, ctx, monitor);
     },
     verify: async (request, ctx) => {

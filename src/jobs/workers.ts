@@ -40,6 +40,7 @@ export interface Processors {
   /**
    * Runs after `backup`, once the target's lock is released: slow follow-up work (copies to other
    * destinations) must not hold the lock, or the target's next backups would be skipped meanwhile.
+   * Also called with the `skipped` result of a run that found the lock held (`backup` never ran).
    */
   afterBackup?: (request: BackupJobData, result: BackupResult, ctx: JobContext) => Promise<void>;
   verify?: JobProcessor<VerifyJobData, unknown>;
@@ -194,7 +195,14 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
     } catch (error) {
       if (!entered && isHavenError(error, "LOCKED")) {
         ctx.logger.warn({ hint: error.hint }, `${error.message}: this run is skipped`);
-        return skippedBackup(request.target, error, startedAt);
+        const skipped = skippedBackup(request.target, error, startedAt);
+        // Recorded like any other outcome (metrics count skipped runs); never fails the job.
+        await processors
+          .afterBackup?.(request, skipped, ctx)
+          .catch((recordError: unknown) =>
+            ctx.logger.warn({ err: String(recordError) }, "recording the skipped run failed"),
+          );
+        return skipped;
       }
       throw error;
     }

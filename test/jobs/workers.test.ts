@@ -90,7 +90,8 @@ test("two concurrent backups of one target: one runs, the other completes as ski
     await release.wait;
     return committed(request);
   });
-  await start({ backup });
+  const afterBackup = jest.fn((_request: BackupRequest, _result: BackupResult) => Promise.resolve());
+  await start({ backup, afterBackup });
 
   const first = await enqueueBackup(queues, daily(), { retry: fastRetry });
   await started.wait;
@@ -107,6 +108,8 @@ test("two concurrent backups of one target: one runs, the other completes as ski
     error: { code: "LOCKED", message: expect.stringContaining("target orders-db is locked") },
   });
   expect(backup).toHaveBeenCalledTimes(1);
+  // The skipped run is recorded as an outcome (metrics), through the same hook as the others.
+  expect(afterBackup.mock.calls.map(([, result]) => result.state).sort()).toEqual(["committed", "skipped"]);
   const stored = await queues.backup.getJob(second.id!);
   expect(stored?.attemptsMade).toBe(1);
   expect(await stored?.getState()).toBe("completed");
