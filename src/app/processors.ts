@@ -13,6 +13,7 @@ import type { Redis } from "ioredis";
 import { localActor } from "../audit";
 import { copyPending, copyReportError } from "../copy";
 import { isTargetLocked, PRUNE_LOCK_OWNER, withTargetLock } from "../jobs";
+import { isHavenError } from "../lib/errors";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
 import type { Monitor } from "./monitoring";
@@ -62,20 +63,26 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
     },
     maintenance: async (request, ctx) => {
       if (request.kind === "cleanup") {
-        // Hourly: leftovers of failed runs, copies that failed before, and retention for every target.
-        // Each part runs whatever the others did (a destination down must not stop the cleanup of the
-        // rest); the first failure fails the job afterwards, so it is retried and seen.
-        const failures: unknown[] = [];
-        const attempt = <T>(work: () => Promise<T>) =>
-          work().catch((error: unknown) => {
-            failures.push(error);
-            return { failed: error instanceof Error ? error.message : String(error) };
-          });
-        const copies = await attempt(() => copyAll(config, ctx, monitor));
-        const prune = await attempt(() => pruneAll(config, ctx, connectionOf(ctx), monitor));
-        const cleanup = await attempt(() => cleanupAll(config, ctx, connectionOf(ctx)));
-        if (failures.length > 0) throw failures[0];
-        return { cleanup, copies, prune };
+        if (!redis) return runCleanup(ctx);
+        // One cleanup at a time across all workers: the maintenance queue runs two jobs at once so
+        // that a long cleanup (an off-site backlog) never holds up the watchdog behind it.
+        let entered = false;
+        try {
+          return await withTargetLock(
+            redis,
+            CLEANUP_LOCK,
+            config.workers.lockTtl,
+            (lockSignal) => {
+              entered = true;
+              return runCleanup({ ...ctx, signal: AbortSignal.any([ctx.signal, lockSignal]) });
+            },
+            { prefix: config.queuePrefix, logger: ctx.logger, owner: "maintenance-cleanup" },
+          );
+        } catch (error) {
+          if (entered || !isHavenError(error, "LOCKED")) throw error;
+          ctx.logger.info("another cleanup is still running; this one is skipped");
+          return { skipped: "another cleanup is still running" };
+        }
       }
       const outcome = await monitor.watchdog();
       return {
@@ -84,7 +91,27 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       };
     },
   };
+
+  async function runCleanup(ctx: JobContext) {
+    // Hourly: leftovers of failed runs, copies that failed before, and retention for every target.
+    // Each part runs whatever the others did (a destination down must not stop the cleanup of the
+    // rest); the first failure fails the job afterwards, so it is retried and seen.
+    const failures: unknown[] = [];
+    const attempt = <T>(work: () => Promise<T>) =>
+      work().catch((error: unknown) => {
+        failures.push(error);
+        return { failed: error instanceof Error ? error.message : String(error) };
+      });
+    const copies = await attempt(() => copyAll(config, ctx, monitor));
+    const prune = await attempt(() => pruneAll(config, ctx, connectionOf(ctx), monitor));
+    const cleanup = await attempt(() => cleanupAll(config, ctx, connectionOf(ctx)));
+    if (failures.length > 0) throw failures[0];
+    return { cleanup, copies, prune };
+  }
 }
+
+/** The lock of the hourly cleanup; target names cannot start with "_", so it meets no target's. */
+const CLEANUP_LOCK = "_maintenance-cleanup";
 
 /**
  * After a commit, once the target's lock is released: copy the new snapshot to the other destinations.

@@ -57,7 +57,7 @@ export interface StartWorkersOptions {
   prefix?: string;
   processors: Processors;
   logger: Logger;
-  /** Jobs run at once per backup and verify worker; default `workers.concurrency`. Maintenance and report run one at a time. */
+  /** Jobs run at once per backup and verify worker; default `workers.concurrency`. Maintenance runs two at a time (the watchdog beside a cleanup), report one. */
   concurrency?: number;
   /** How long `close()` lets running jobs finish before aborting their signals; default 30 s. */
   shutdownGraceMs?: number;
@@ -209,7 +209,9 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
   });
   const { verify, maintenance, report } = processors;
   if (verify) add("verify", concurrency, verify);
-  if (maintenance) add("maintenance", 1, maintenance);
+  // Two at once: the minute watchdog must not wait behind an hourly cleanup that runs long (its
+  // processor takes a lock so that two cleanups never overlap).
+  if (maintenance) add("maintenance", 2, maintenance);
   if (report) add("report", 1, report);
 
   await Promise.all(workers.map((worker) => worker.waitUntilReady()));

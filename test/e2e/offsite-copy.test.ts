@@ -10,6 +10,7 @@ import { Monitor } from "../../src/app/monitoring";
 import { createProcessors } from "../../src/app/processors";
 import { parseConfigText } from "../../src/config/load";
 import type { HavenConfig } from "../../src/config/types";
+import { withTargetLock } from "../../src/jobs/lock";
 import { silentLogger } from "../../src/lib/logger";
 import { runCli } from "../helpers/cli";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
@@ -116,6 +117,23 @@ test("offsite down: the backup commits on primary, the copy waits, and lands whe
     const rows = await listed();
     expect(rows.map((s) => s.destination).sort()).toEqual(["offsite", "primary"]);
     expect(new Set(rows.map((s) => s.id))).toEqual(new Set([result.snapshotId]));
+  } finally {
+    await monitor.close();
+  }
+});
+
+test("an hourly cleanup that finds another still running is skipped, not run beside it", async () => {
+  const monitor = new Monitor(config, redis, silentLogger);
+  try {
+    const processors = createProcessors(config, monitor, redis);
+    const outcome = await withTargetLock(
+      redis,
+      "_maintenance-cleanup",
+      60_000,
+      () => processors.maintenance!({ kind: "cleanup", requestedBy: "test" }, ctx("maintenance")),
+      { prefix },
+    );
+    expect(outcome).toEqual({ skipped: "another cleanup is still running" });
   } finally {
     await monitor.close();
   }

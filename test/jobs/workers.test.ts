@@ -402,6 +402,31 @@ test("verify, maintenance and report jobs run their processors with their data a
   await expect(waitForResult(queues.report, monthly)).resolves.toEqual({ report: "monthly" });
 });
 
+test("the watchdog does not wait behind a long cleanup: maintenance runs two jobs at once", async () => {
+  const cleanupMayEnd = gate();
+  const cleanupRunning = gate();
+  const maintenance = async (request: { kind: string }) => {
+    if (request.kind === "cleanup") {
+      cleanupRunning.open();
+      await cleanupMayEnd.wait;
+    }
+    return { kind: request.kind };
+  };
+  await start({ backup: (request) => Promise.resolve(committed(request)), maintenance });
+  const cleanup = await queues.maintenance.add("maintenance:cleanup", {
+    kind: "cleanup",
+    requestedBy: "test",
+  });
+  await cleanupRunning.wait;
+  const watchdog = await queues.maintenance.add("maintenance:watchdog", {
+    kind: "watchdog",
+    requestedBy: "test",
+  });
+  await expect(waitForResult(queues.maintenance, watchdog)).resolves.toEqual({ kind: "watchdog" });
+  cleanupMayEnd.open();
+  await expect(waitForResult(queues.maintenance, cleanup)).resolves.toEqual({ kind: "cleanup" });
+});
+
 test("SIGTERM closes gracefully and exits 0; a second signal aborts running jobs at once", async () => {
   const before = new Set(process.listeners("SIGTERM"));
   const closeCalls: unknown[] = [];
