@@ -17,6 +17,7 @@ import {
   type StartWorkersOptions,
   type WorkersHandle,
 } from "../../src/jobs/workers";
+import { runQueuedBackup } from "../../src/cli/commands/queued";
 import { testConfig, uniquePrefix } from "./helpers/config";
 import { connectTestRedis, deleteKeys, redisUrl } from "./helpers/redis";
 
@@ -190,6 +191,26 @@ test("the CLI side: a fail-fast client connection enqueues a backup and follows 
     await cliQueues.close();
     await cli.quit();
   }
+});
+
+test("`haven backup` (queued) with no worker running fails at once with the fix, and queues nothing", async () => {
+  const queued = { ...config, queuePrefix: prefix };
+  const request = { target: "orders-db", tier: "manual" as const, requestedBy: "cli:alice" };
+  const ctx = { logger: silentLogger, signal: new AbortController().signal };
+  await expect(runQueuedBackup(queued, request, ctx)).rejects.toMatchObject({
+    code: "TRANSIENT",
+    exitCode: 1,
+    message: expect.stringContaining("no Haven worker is running") as string,
+    hint: expect.stringContaining("--direct") as string,
+  });
+  expect(await queues.backup.getJobCounts("waiting", "delayed", "active")).toEqual({
+    waiting: 0,
+    delayed: 0,
+    active: 0,
+  });
+
+  await start({ backup: (r) => Promise.resolve(committed(r)) });
+  await expect(runQueuedBackup(queued, request, ctx)).resolves.toMatchObject({ state: "committed" });
 });
 
 test("a TRANSIENT failure is retried with backoff and then succeeds", async () => {
