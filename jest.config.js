@@ -7,4 +7,7 @@ module.exports = {
   testTimeout: 120000,
   maxWorkers: 2,
   setupFiles: ["<rootDir>/test/setup-env.ts"],
+  setupFilesAfterEnv: ["<rootDir>/test/teardown.ts"],
+  // Worker teardown (V8 heap freeing) can exceed the default 500 ms on slow VMs.
+  workerGracefulExitTimeout: 2000,
 };

@@ -183,6 +183,13 @@ export class HashThread {
     if (this.#inFlight === 0) this.#worker?.unref();
   }
 
+  /** Ends the worker thread; call when idle. A later send starts a new one. */
+  async close(): Promise<void> {
+    const worker = this.#worker;
+    this.#worker = undefined;
+    await worker?.terminate();
+  }
+
   #failed(worker: Worker, cause: Error): void {
     if (this.#worker !== worker || this.#failure) return;
     const error = new HavenError("TRANSIENT", `sha256 could not be computed: ${cause.message}`, {
@@ -205,6 +212,17 @@ let shared: HashThread | undefined;
 function thread(): HashThread {
   if (shared === undefined || shared.failed) shared = new HashThread();
   return shared;
+}
+
+/**
+ * Ends the shared hashing thread (the next digest starts a new one). For the test runner, which loads
+ * this module afresh for each test file: every idle thread left behind is unref'd but still joined at
+ * exit, and keeps its file's whole module graph in memory.
+ */
+export async function closeHashThread(): Promise<void> {
+  const current = shared;
+  shared = undefined;
+  await current?.close();
 }
 
 /** An incremental sha256 computed off the main thread. `update` copies, so callers may reuse buffers. */
