@@ -33,7 +33,10 @@ export async function primarySnapshots(
   logger: Logger = silentLogger,
 ): Promise<Map<string, RetentionCandidate>> {
   const folders = await listSnapshotFolders(storage, layout.targetPrefix(target));
-  const { snapshots, unreadable } = await readCandidates(storage, [...folders.values()], logger);
+  // Every primary candidate is seen through asCopy, which drops the verdicts: not read.
+  const { snapshots, unreadable } = await readCandidates(storage, [...folders.values()], logger, {
+    verdicts: false,
+  });
   for (const { id, error } of unreadable) {
     logger.warn(
       { target, snapshot: id, err: error },
@@ -93,7 +96,7 @@ export async function pendingOn(
  * copy that was verified, so the receiving destination's prune will not see them.
  */
 function asCopy(candidate: RetentionCandidate): RetentionCandidate {
-  const { verifiedOk: _verifiedOnPrimary, ...copy } = candidate;
+  const { verifiedOk: _verifiedOnPrimary, damaged: _damagedOnPrimary, ...copy } = candidate;
   return copy;
 }
 

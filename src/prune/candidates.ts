@@ -39,6 +39,8 @@ export async function readCandidates(
   storage: StorageBackend,
   folders: readonly SnapshotFolder[],
   logger: Logger = silentLogger,
+  /** false: manifests only, for a reader that drops the verdicts (a copy's view of the primary). */
+  options: { verdicts?: boolean } = {},
 ): Promise<Candidates> {
   const committed = folders.filter((folder) => folder.manifestKey !== null);
   type Read =
@@ -55,7 +57,8 @@ export async function readCandidates(
     });
     if (manifest === null) return null;
     if ("unreadable" in manifest) return { kind: "unreadable", folder, error: manifest.unreadable };
-    const verdict = await verificationVerdict(storage, folder, logger);
+    const verdict =
+      options.verdicts === false ? { damaged: false } : await verificationVerdict(storage, folder, logger);
     const candidate: RetentionCandidate = {
       id: folder.id,
       createdAt: new Date(manifest.startedAt),
