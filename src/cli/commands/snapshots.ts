@@ -64,35 +64,31 @@ export function snapshotsCommand(): Command {
           await storage.close();
         }
       }
+      if (opts.output === "json") printJson(rows);
+      else if (rows.length === 0) process.stdout.write(`no snapshots${target ? ` of ${target}` : ""}\n`);
+      else printRows(rows);
       // Printed first, then failed: a script must not take a partial list for the whole (as status).
-      const partial = () => {
-        if (unread.length === 0) return;
+      if (unread.length > 0) {
         throw new HavenError("TRANSIENT", `the list is partial: ${unread.join(", ")} could not be read`, {
-          hint: "the rows above come from the destinations that answered; haven doctor checks the others",
+          hint: `the rows above come from the destinations that answered; run haven doctor to see why ${unread.join(", ")} did not`,
           exitCode: ExitCode.FAILED,
         });
-      };
-      if (opts.output === "json") {
-        printJson(rows);
-        return partial();
       }
-      if (rows.length === 0) {
-        process.stdout.write(`no snapshots${target ? ` of ${target}` : ""}\n`);
-        return partial();
-      }
-      printTable(
-        ["TARGET", "SNAPSHOT", "DEST", "STATE", "TIERS", "FINISHED", "SIZE", "STORED"],
-        rows.map((r) => [
-          String(r.target),
-          String(r.id),
-          String(r.destination),
-          String(r.state),
-          Array.isArray(r.tiers) ? r.tiers.join(",") : "",
-          typeof r.finishedAt === "string" ? r.finishedAt.replace(/\.\d+Z$/, "Z") : "",
-          typeof r.plainSize === "number" ? formatBytes(r.plainSize) : "",
-          typeof r.storedSize === "number" ? formatBytes(r.storedSize) : "",
-        ]),
-      );
-      partial();
     });
+}
+
+function printRows(rows: ReadonlyArray<Record<string, unknown>>): void {
+  printTable(
+    ["TARGET", "SNAPSHOT", "DEST", "STATE", "TIERS", "FINISHED", "SIZE", "STORED"],
+    rows.map((r) => [
+      String(r.target),
+      String(r.id),
+      String(r.destination),
+      String(r.state),
+      Array.isArray(r.tiers) ? r.tiers.join(",") : "",
+      typeof r.finishedAt === "string" ? r.finishedAt.replace(/\.\d+Z$/, "Z") : "",
+      typeof r.plainSize === "number" ? formatBytes(r.plainSize) : "",
+      typeof r.storedSize === "number" ? formatBytes(r.storedSize) : "",
+    ]),
+  );
 }
