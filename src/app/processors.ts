@@ -126,9 +126,7 @@ async function copyAfterCommit(
   monitor: Monitor,
 ): Promise<void> {
   try {
-    const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
-    await monitor.afterCopy(report);
-    const error = copyReportError(report);
+    const error = await copyTarget(config, target, ctx, monitor);
     if (error)
       ctx.logger.warn(
         { err: error.message, hint: error.hint },
@@ -173,12 +171,17 @@ async function copyAll(config: HavenConfig, ctx: JobContext, monitor: Monitor) {
   const failures: string[] = [];
   for (const target of Object.values(config.targets)) {
     if (target.destinations.length < 2) continue;
-    const report = await copyPending(config, target.name, { logger: ctx.logger, signal: ctx.signal });
-    await monitor.afterCopy(report);
-    const error = copyReportError(report);
+    const error = await copyTarget(config, target.name, ctx, monitor);
     if (error) failures.push(`${target.name}: ${error.message}`);
   }
   return { failures };
+}
+
+/** Copies what `target` owes its other destinations and reports it to the monitor; the copy's error or null. */
+async function copyTarget(config: HavenConfig, target: string, ctx: JobContext, monitor: Monitor) {
+  const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
+  await monitor.afterCopy(report);
+  return copyReportError(report);
 }
 
 async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined, monitor: Monitor) {
