@@ -37,6 +37,11 @@ export interface WaitOptions {
   signal?: AbortSignal;
   /** Progress the processor published (throttled by the worker). */
   onProgress?: (progress: ProgressEvent) => void;
+  /**
+   * Asked every `everyMs` while the job is unfinished: an error it returns ends the wait with that
+   * error (the job stays in the queue). An error it throws is ignored: the next call asks again.
+   */
+  watch?: { everyMs: number; check: () => Promise<HavenError | undefined> };
 }
 
 /**
@@ -73,6 +78,7 @@ export async function waitForResult<D, R>(
       const settle = (outcome: () => void) => {
         if (settled) return;
         settled = true;
+        clearInterval(watchTimer);
         events.removeAllListeners("completed").removeAllListeners("failed").removeAllListeners("progress");
         options.signal?.removeEventListener("abort", onAbort);
         outcome();
@@ -88,6 +94,21 @@ export async function waitForResult<D, R>(
         );
 
       options.signal?.addEventListener("abort", onAbort, { once: true });
+      const watch = options.watch;
+      let watching = false;
+      const watchTimer =
+        watch &&
+        setInterval(() => {
+          if (watching) return;
+          watching = true;
+          watch
+            .check()
+            .then((error) => {
+              if (error) settle(() => reject(error));
+            })
+            .catch(() => undefined)
+            .finally(() => (watching = false));
+        }, watch.everyMs);
       events.on("completed", (event) => {
         if (event.jobId === jobId) settle(() => resolve(event.returnvalue as R));
       });

@@ -5,7 +5,9 @@
  *   `skipped` (recorded, not stacked behind the running one, not retried);
  * - errors are classified for BullMQ: transient ones are retried with the job's backoff, permanent
  *   ones fail the job at once (UnrecoverableError), interrupted runs are retried;
- * - every processor gets a signal that is aborted on shutdown (after a grace period) or lock loss;
+ * - every processor gets a signal that is aborted on shutdown (after a grace period) or lock loss,
+ *   the target's lock or the job's own BullMQ lock (once that lapsed, BullMQ hands the job to
+ *   another worker: two attempts of one job must not run side by side);
  * - `close()` stops taking jobs and waits until the running ones have settled.
  */
 import { hostname } from "node:os";
@@ -63,6 +65,8 @@ export interface StartWorkersOptions {
   shutdownGraceMs?: number;
   /** Least time between two progress updates of a job; default 1000 ms. */
   progressIntervalMs?: number;
+  /** BullMQ's job lock duration (renewed at half of it); default BullMQ's 30 s. Tests shorten it. */
+  jobLockMs?: number;
 }
 
 export interface CloseOptions {
@@ -92,6 +96,8 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
   const progressIntervalMs = options.progressIntervalMs ?? 1000;
   const shutdown = new AbortController();
   let running = 0;
+  /** The abort of each running job, by queue and job id, for the jobs whose BullMQ lock lapses. */
+  const runningJobs = new Map<string, AbortController>();
 
   /** Runs one job with its context; the body decides the outcome, this wraps bookkeeping and logs. */
   const runJob = async <K extends QueueKind, R>(
@@ -110,6 +116,8 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
     const unlink = [shutdown.signal, ...(bullSignal ? [bullSignal] : [])].map((source) =>
       forwardAbort(source, jobAbort),
     );
+    const runningKey = jobKey(kind, job.id);
+    runningJobs.set(runningKey, jobAbort);
     const ctx: JobContext = {
       logger: jobLogger,
       signal: jobAbort.signal,
@@ -145,6 +153,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
       throw toJobError(cause, interrupted);
     } finally {
       running--;
+      runningJobs.delete(runningKey);
       for (const stop of unlink) stop();
       await progress.flush();
     }
@@ -160,9 +169,35 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
       QUEUE_NAMES[kind],
       // Three parameters: BullMQ hands a cancellation signal only to processors that declare it.
       async (job, _token, signal) => runJob(kind, job, signal, (ctx) => body(job.data, ctx)),
-      { connection, prefix, concurrency: workerConcurrency, name: `${hostname()}/${process.pid}` },
+      {
+        connection,
+        prefix,
+        concurrency: workerConcurrency,
+        name: `${hostname()}/${process.pid}`,
+        ...(options.jobLockMs === undefined ? {} : { lockDuration: options.jobLockMs }),
+      },
     );
     worker.on("error", (error) => logger.error({ queue: kind, err: error.message }, "worker error"));
+    // BullMQ renews a running job's lock but goes on running the job when a renewal finds the lock
+    // gone (this process was paused past the lock, or Redis lost the key). The stalled-job check then
+    // hands the job to another worker, so this attempt is stopped: a backup would otherwise commit a
+    // second snapshot beside the retry, and no attempt could record its outcome (BullMQ refuses to
+    // complete a job whose lock it no longer holds).
+    worker.on("lockRenewalFailed", (jobIds) => {
+      for (const id of jobIds) {
+        const jobAbort = runningJobs.get(jobKey(kind, id));
+        if (jobAbort === undefined || jobAbort.signal.aborted) continue;
+        logger.warn(
+          { queue: kind, job: id },
+          "job lock lapsed: this attempt stops, another worker retries it",
+        );
+        jobAbort.abort(
+          new HavenError("TRANSIENT", `${kind} job ${id} lost its lock in Redis: another worker retries it`, {
+            hint: "if this recurs, look for long pauses of the worker process (CPU starvation, a suspended VM) and make sure Redis does not evict keys (maxmemory-policy noeviction)",
+          }),
+        );
+      }
+    });
     worker.on("stalled", (jobId) =>
       logger.warn(
         { queue: kind, job: jobId },
@@ -270,6 +305,10 @@ function interruptionOf(signal: AbortSignal): HavenError {
     "CANCELLED",
     `the run was cancelled${typeof reason === "string" ? `: ${reason}` : ""}`,
   );
+}
+
+function jobKey(kind: QueueKind, jobId: string | undefined): string {
+  return `${kind}:${jobId ?? ""}`;
 }
 
 function targetOf(data: unknown): { target?: string } {

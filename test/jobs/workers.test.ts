@@ -213,6 +213,36 @@ test("`haven backup` (queued) with no worker running fails at once with the fix,
   await expect(runQueuedBackup(queued, request, ctx)).resolves.toMatchObject({ state: "committed" });
 });
 
+test("a queued `haven backup` whose last worker vanishes mid-run stops waiting with the fix; the job stays queued", async () => {
+  const queued = { ...config, queuePrefix: prefix };
+  const request = { target: "orders-db", tier: "manual" as const, requestedBy: "cli:alice" };
+  const started = gate();
+  const release = gate();
+  const handle = await start({
+    backup: async (r) => {
+      started.open();
+      await release.wait;
+      return committed(r);
+    },
+  });
+  const ctx = { logger: silentLogger, signal: new AbortController().signal };
+  const following = runQueuedBackup(queued, request, ctx, { workerPollMs: 50 });
+  following.catch(() => undefined);
+  await started.wait;
+
+  // What a worker killed mid-run looks like from Redis: its connections go, its job stays active.
+  await Promise.all(handle.workers.map((worker) => worker.close(true)));
+
+  await expect(following).rejects.toMatchObject({
+    code: "TRANSIENT",
+    exitCode: 1,
+    message: expect.stringContaining("no Haven worker has been running") as string,
+    hint: expect.stringContaining("haven worker") as string,
+  });
+  expect(await queues.backup.getJobCounts("active")).toEqual({ active: 1 });
+  release.open();
+});
+
 test("a TRANSIENT failure is retried with backoff and then succeeds", async () => {
   const attempts: number[] = [];
   await start({
@@ -399,6 +429,47 @@ test("close() lets a job that finishes within the grace period complete, and tak
   expect(await (await queues.backup.getJob(job.id!))?.getState()).toBe("completed");
   expect(await (await queues.backup.getJob(late.id!))?.getState()).toBe("waiting");
   expect(backup).toHaveBeenCalledTimes(1);
+});
+
+test("a backup whose BullMQ job lock lapses is stopped and releases the target, so it never runs beside its retry", async () => {
+  const started = gate();
+  let aborted!: (reason: unknown) => void;
+  const abortReason = new Promise<unknown>((resolve) => (aborted = resolve));
+  await start(
+    {
+      backup: (_request, ctx) =>
+        new Promise<BackupResult>((_resolve, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted(ctx.signal.reason);
+            reject(ctx.signal.reason as Error);
+          });
+          started.open();
+        }),
+    },
+    { jobLockMs: 1000 },
+  );
+  const job = await enqueueBackup(queues, daily(), { retry: { attempts: 1, backoffMs: 20 } });
+  await started.wait;
+  expect(await redis.exists(targetLockKey("orders-db", prefix))).toBe(1);
+
+  // What a pause of this process past the lock, or a Redis that lost the key, looks like to BullMQ.
+  await redis.del(`${prefix}:${QUEUE_NAMES.backup}:${job.id}:lock`);
+
+  let timer: NodeJS.Timeout | undefined;
+  const reason = await Promise.race([
+    abortReason,
+    new Promise((resolve) => (timer = setTimeout(resolve, 5000, "still running 5 s after its lock lapsed"))),
+  ]);
+  clearTimeout(timer);
+  expect(reason).toBeInstanceOf(HavenError);
+  expect(reason).toMatchObject({
+    code: "TRANSIENT",
+    message: expect.stringContaining("lost its lock") as string,
+  });
+  for (let i = 0; i < 50 && (await redis.exists(targetLockKey("orders-db", prefix))) === 1; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  expect(await redis.exists(targetLockKey("orders-db", prefix))).toBe(0);
 });
 
 test("verify, maintenance and report jobs run their processors with their data and context", async () => {
