@@ -5,8 +5,9 @@
 import type { Readable } from "node:stream";
 import { findSnapshot } from "../catalog/catalog";
 import { mainObject, type Manifest } from "../catalog/manifest";
-import type { HavenConfig } from "../config/types";
+import type { HavenConfig, TargetConfig } from "../config/types";
 import { HavenError } from "../lib/errors";
+import { silentLogger } from "../lib/logger";
 import { createStorage } from "../storage";
 import type { StorageBackend } from "../storage/types";
 import { createAdapter } from "../targets";
@@ -65,12 +66,29 @@ export async function selectSnapshot(
   }
 }
 
+/**
+ * Refuses `--include` for a target whose adapter restores only whole: a database adapter would
+ * restore everything, over the live database when in place, while the operator asked for a part.
+ */
+export function assertIncludeSupported(target: TargetConfig, include: readonly string[] | undefined): void {
+  if (include === undefined || include.length === 0) return;
+  if (createAdapter(target, silentLogger).capabilities.partialRestore) return;
+  throw new HavenError(
+    "USAGE",
+    `--include is for files targets; ${target.name} is a ${target.type} target, restored only whole`,
+    {
+      hint: `restore the whole snapshot into another place (--to) and copy out what you need${target.type === "postgres" ? ", or restore it to a file and use pg_restore -t TABLE" : ""}`,
+    },
+  );
+}
+
 export async function runRestore(
   config: HavenConfig,
   request: RestoreRequest,
   ctx: EngineContext,
 ): Promise<RestoreResult> {
   const target = targetOrThrow(config, request.target);
+  assertIncludeSupported(target, request.include);
   const storage = storageFor(config, request.target, request.from, ctx);
   const started = Date.now();
   try {

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Redis } from "ioredis";
@@ -677,6 +677,13 @@ describe("SQLite through the CLI: written to during the backup", () => {
       expect(restored).toMatchObject({ check: "ok", unbalanced: 0, totals: restored.rows });
       expect(restored.rows).toBeGreaterThanOrEqual(rowsBeforeBackup);
       expect(restored.rows).toBeLessThan(final.rows);
+
+      // A database restores only whole: --include would restore every table while one was asked for.
+      const partialPath = join(work, "partial-app.db");
+      const partial = await cli("restore", "app", "--to", partialPath, "--include", "ledger");
+      expect(partial.code).toBe(2);
+      expect(partial.stderr).toContain("--include is for files targets");
+      await expect(stat(partialPath)).rejects.toMatchObject({ code: "ENOENT" });
     } finally {
       await writer.stop().catch(() => undefined);
     }

@@ -2,7 +2,7 @@ import { createInterface } from "node:readline/promises";
 import { Command } from "commander";
 import { alertBreakGlass, audit, openAudit } from "../../app/audit";
 import type { HavenConfig, TargetConfig } from "../../config/types";
-import { selectSnapshot, runRestore, type RestoreResult } from "../../engine/restore";
+import { assertIncludeSupported, selectSnapshot, runRestore, type RestoreResult } from "../../engine/restore";
 import { targetOrThrow } from "../../engine/backup";
 import { HavenError, ExitCode, isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
@@ -62,6 +62,7 @@ export function restoreCommand(): Command {
         });
       }
       const to = restoreDestination(target, opts.to);
+      assertIncludeSupported(target, opts.include);
       const signal = interruptSignal();
       const ctx = { logger, signal };
       const snapshot =
