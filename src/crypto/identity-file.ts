@@ -37,6 +37,16 @@ export function parseIdentities(fileText: string, source = "identity file"): Age
  * @throws HavenError CONFIG when the file is missing, unreadable or malformed.
  */
 export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
+  if (/AGE-SECRET-KEY-1/i.test(path)) {
+    // Never quoted back: the key itself was given where its file's path belongs.
+    throw new HavenError(
+      "CONFIG",
+      "the age identity file setting holds a secret key, not the path of a file",
+      {
+        hint: "write the key to a file readable only by Haven's user (`age-keygen -o KEYFILE`, or chmod 600) and set encryption.identityFile (or HAVEN_IDENTITY_FILE, or --identity) to that file's path; treat the key as exposed if it was pasted where others could see it",
+      },
+    );
+  }
   let text: string;
   try {
     text = await readFile(path, "utf8");

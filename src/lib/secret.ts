@@ -30,9 +30,21 @@ function secretParts(value: string): string[] {
   } catch {
     return [value];
   }
-  const password = url.password ? [decodeURIComponent(url.password)] : [];
+  const password = url.password ? [decodeUrlPart(url.password)] : [];
   if (url.protocol === "http:" || url.protocol === "https:") return [value, url.href, ...password];
   return password;
+}
+
+/**
+ * A URL's user or password, percent-decoded; one with a bare `%` (not written as `%25`) is kept as
+ * written instead of failing the whole config load with "URI malformed".
+ */
+export function decodeUrlPart(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    return raw;
+  }
 }
 
 function addForms(value: string): void {
@@ -83,8 +95,11 @@ export function scrubKnownSecrets(text: string): string {
   for (const form of knownForms) {
     if (out.includes(form)) out = out.split(form).join(REDACTED);
   }
-  return out;
+  // An age secret key is recognisable by its form wherever it turns up (say, pasted as a path).
+  return out.replace(AGE_SECRET_KEY, REDACTED);
 }
+
+const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[0-9A-Z]+/gi;
 
 /** Replaces every occurrence of the given secrets' values in `text` (for a child process's stderr). */
 export function scrubSecrets(text: string, secrets: ReadonlyArray<Secret | string | undefined>): string {

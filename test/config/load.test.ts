@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { inspect } from "node:util";
 import { describeConfig, formatConfig } from "../../src/config/describe";
 import { ConfigError, loadConfig, parseConfigText, resolveConfigPath } from "../../src/config/load";
-import { Secret } from "../../src/lib/secret";
+import { Secret, scrubKnownSecrets } from "../../src/lib/secret";
 
 const minimalFixture = join(__dirname, "../fixtures/config/minimal.yaml");
 const base = [
@@ -107,6 +107,12 @@ describe("loadConfig", () => {
     expect(config.destinations.minio).toMatchObject({ name: "minio", forcePathStyle: true });
     expect(config.destinations.aws).not.toHaveProperty("forcePathStyle");
     expect(config.destinations.pinned).toMatchObject({ forcePathStyle: false });
+  });
+
+  it("loads a connection URL whose password holds a bare %, and keeps that password secret", () => {
+    const config = parse([...base, "redis: 'redis://:50%off-sale@127.0.0.1:6379'", "targets: {}"]);
+    expect(inspect(config.redis)).not.toContain("50%off-sale");
+    expect(scrubKnownSecrets("auth failed for 50%off-sale")).toBe("auth failed for [redacted]");
   });
 });
 

@@ -159,4 +159,14 @@ describe("age keys", () => {
       message: `${bad}:2: not a valid age identity (AGE-SECRET-KEY-1...)`,
     });
   });
+
+  it("loadIdentityFile given the key itself instead of a path refuses without quoting it", async () => {
+    const key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS7HQWEX";
+    const error = (await loadIdentityFile(key).catch((e: unknown) => e)) as Error & { hint?: string };
+    expect(error).toMatchObject({
+      code: "CONFIG",
+      message: expect.stringContaining("holds a secret key") as string,
+    });
+    expect(`${error.message} ${error.hint ?? ""}`).not.toContain("AGE-SECRET-KEY-1Q");
+  });
 });

@@ -111,3 +111,15 @@ describe("secret URLs", () => {
     );
   });
 });
+
+describe("an age secret key", () => {
+  it("is scrubbed by its form even when no Secret holds it (pasted where a path belongs)", () => {
+    const key = "AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQS7HQWEX";
+    expect(scrubKnownSecrets(`age identity file ${key} does not exist`)).toBe(
+      "age identity file [redacted] does not exist",
+    );
+    const { logger, lines } = capturedLogger();
+    logger.error({ path: key.toLowerCase() }, `cannot read ${key}`);
+    expect(lines.join("\n")).not.toMatch(/AGE-SECRET-KEY-1Q/i);
+  });
+});

@@ -6,7 +6,7 @@
  */
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
-import { Secret } from "../../lib/secret";
+import { Secret, decodeUrlPart } from "../../lib/secret";
 import { PrivateDir } from "../process";
 
 export type MysqlFlavor = "mariadb" | "mysql";
@@ -58,12 +58,12 @@ function parseMysqlUrl(url: Secret, target: string): Partial<MysqlConnection> {
   if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
     throw new HavenError("CONFIG", `target ${target}: url must start with mysql:// or mariadb://`);
   }
-  const decode = (text: string) => (text ? decodeURIComponent(text) : undefined);
+  const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {
     host: decode(parsed.hostname),
     port: parsed.port ? Number(parsed.port) : undefined,
     user: decode(parsed.username),
-    password: parsed.password ? new Secret(decodeURIComponent(parsed.password)) : undefined,
+    password: parsed.password ? new Secret(decodeUrlPart(parsed.password)) : undefined,
     database: decode(parsed.pathname.replace(/^\//, "")),
   };
 }

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import type { ClientConfig } from "pg";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
-import { Secret } from "../../lib/secret";
+import { Secret, decodeUrlPart } from "../../lib/secret";
 import { PrivateDir, toolEnv } from "../process";
 
 export type SslMode = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
@@ -80,12 +80,12 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
       hint: `use one of ${SSL_MODES.join(", ")}`,
     });
   }
-  const decode = (text: string) => (text ? decodeURIComponent(text) : undefined);
+  const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {
     host: decode(parsed.hostname) ?? query.get("host") ?? undefined,
     port: parsed.port ? Number(parsed.port) : undefined,
     user: decode(parsed.username) ?? query.get("user") ?? undefined,
-    password: parsed.password ? new Secret(decodeURIComponent(parsed.password)) : undefined,
+    password: parsed.password ? new Secret(decodeUrlPart(parsed.password)) : undefined,
     database: decode(parsed.pathname.replace(/^\//, "")) ?? query.get("dbname") ?? undefined,
     // libpq's "allow" has no client-side equivalent worth keeping apart from "prefer".
     sslMode: sslMode === undefined ? undefined : sslMode === "allow" ? "prefer" : (sslMode as SslMode),

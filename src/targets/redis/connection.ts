@@ -7,7 +7,7 @@ import type { RedisOptions } from "ioredis";
 import { readFileSync } from "node:fs";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
-import { Secret } from "../../lib/secret";
+import { Secret, decodeUrlPart } from "../../lib/secret";
 import { toolEnv } from "../process";
 
 export interface RedisConnection {
@@ -51,12 +51,12 @@ function parseRedisUrl(url: Secret, target: string): Partial<RedisConnection> {
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     throw new HavenError("CONFIG", `target ${target}: url must start with redis:// or rediss://`);
   }
-  const decode = (text: string) => (text ? decodeURIComponent(text) : undefined);
+  const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {
     host: decode(parsed.hostname),
     port: parsed.port ? Number(parsed.port) : undefined,
     username: decode(parsed.username),
-    password: parsed.password ? new Secret(decodeURIComponent(parsed.password)) : undefined,
+    password: parsed.password ? new Secret(decodeUrlPart(parsed.password)) : undefined,
     tls: parsed.protocol === "rediss:" ? { rejectUnauthorized: true } : undefined,
   };
 }
