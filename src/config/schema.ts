@@ -6,8 +6,10 @@
  * Secret keys (`password`, `secretAccessKey`, ...) each have a `<key>File` twin: the loader reads that
  * file and fills the secret, so a secret never has to stand in the YAML itself.
  */
+import { CronExpressionParser } from "cron-parser";
 import { validate as validateCron } from "node-cron";
 import { z } from "zod";
+import { parseRecipient } from "../crypto/keys";
 import { parseDuration } from "../lib/duration";
 import { Secret } from "../lib/secret";
 
@@ -17,10 +19,42 @@ export const duration = () =>
     .refine((s) => parseDuration(s) !== null, { message: "not a duration: use e.g. 90s, 15m, 26h, 7d" })
     .transform((s) => parseDuration(s) as number);
 
+/**
+ * node-cron validates the form; cron-parser must read it too, because it is what BullMQ schedules
+ * with and what the RPO and the report compute firings with: node-cron accepts patterns cron-parser
+ * refuses (a day listed twice: "0 2 * * 0,7"), and those failed only later, in serve or the watchdog.
+ */
 export const cron = () =>
-  z.string().refine((s) => validateCron(s), {
-    message: 'not a valid cron expression (5 or 6 fields, e.g. "0 2 * * *")',
-  });
+  z
+    .string()
+    .refine((s) => validateCron(s), {
+      message: 'not a valid cron expression (5 or 6 fields, e.g. "0 2 * * *")',
+    })
+    .superRefine((s, ctx) => {
+      if (!validateCron(s)) return;
+      try {
+        CronExpressionParser.parse(s);
+      } catch (error) {
+        ctx.addIssue({
+          code: "custom",
+          message: `not a cron expression the scheduler can use: ${error instanceof Error ? error.message : String(error)} (list each value once; Sunday is 0)`,
+        });
+      }
+    });
+
+/** An age recipient, checked as the backup will (Bech32 checksum, key length), not only by its look. */
+const recipient = () =>
+  z
+    .string()
+    .regex(/^age1[0-9a-z]+$/, "not an age X25519 recipient (age1...)")
+    .superRefine((s, ctx) => {
+      if (!/^age1[0-9a-z]+$/.test(s)) return;
+      try {
+        parseRecipient(s);
+      } catch (error) {
+        ctx.addIssue({ code: "custom", message: error instanceof Error ? error.message : String(error) });
+      }
+    });
 
 /** A secret in clear text in the YAML (usually from ${VAR}); prefer the `<key>File` twin. */
 const secret = () =>
@@ -296,7 +330,13 @@ const webhook = z.strictObject({
 const alerts = z.strictObject({
   email: email.optional(),
   webhooks: z.array(webhook).default([]),
-  repeat: duration().prefault("4h").describe("re-send an open incident this often"),
+  repeat: duration()
+    .refine((ms) => ms >= 10 * 60_000, {
+      message:
+        "at least 10m: the watchdog runs every minute, so a shorter repeat re-sends every open incident each minute",
+    })
+    .prefault("4h")
+    .describe("re-send an open incident this often (at least 10m)"),
 });
 
 const reports = z.strictObject({
@@ -309,7 +349,7 @@ const reports = z.strictObject({
 });
 
 const encryption = z.strictObject({
-  recipients: z.array(z.string().regex(/^age1[0-9a-z]+$/, "not an age X25519 recipient (age1...)")).min(1),
+  recipients: z.array(recipient()).min(1),
   identityFile: z
     .string()
     .optional()

@@ -239,3 +239,34 @@ describe("problem positions", () => {
       expect(error.message).not.toContain(secret);
   });
 });
+
+describe("values that look right but would fail later", () => {
+  it("reports a cron pattern the scheduler cannot read, a recipient with a bad checksum and a minute-long repeat", () => {
+    const error = errorOf(
+      [
+        "destinations:",
+        "  d: { type: filesystem, path: /backups }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  share:",
+        "    type: files",
+        "    path: /srv/share",
+        '    schedule: { weekly: "0 2 * * 0,7" }',
+        "alerts:",
+        "  webhooks: [ { url: 'https://hooks.example.com/x' } ]",
+        "  repeat: 0s",
+        "encryption:",
+        "  recipients: [age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gr]",
+      ].join("\n"),
+    );
+    const lines = error.message.split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(
+      /^haven\.yaml:8:\d+: targets\.share\.schedule\.weekly: not a cron expression the scheduler can use: .*Sunday is 0/,
+    );
+    expect(lines[1]).toMatch(/^haven\.yaml:11:\d+: alerts\.repeat: at least 10m/);
+    expect(lines[2]).toMatch(
+      /^haven\.yaml:13:\d+: encryption\.recipients\[0\]: .*not a valid age recipient \(bad Bech32 encoding or checksum\)/,
+    );
+  });
+});

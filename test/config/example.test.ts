@@ -31,8 +31,11 @@ afterAll(async () => {
 });
 
 describe("config/haven.example.yaml", () => {
-  it("validates with only HAVEN_SECRETS_DIR set, and covers every kind of target and destination", async () => {
-    const config = await loadConfig(example, { HAVEN_SECRETS_DIR: secretsDir });
+  it("validates with HAVEN_SECRETS_DIR and HAVEN_AGE_RECIPIENT set, and covers every kind of target and destination", async () => {
+    const config = await loadConfig(example, {
+      HAVEN_SECRETS_DIR: secretsDir,
+      HAVEN_AGE_RECIPIENT: "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq",
+    });
 
     expect(new Set(Object.values(config.targets).map((target) => target.type))).toEqual(
       new Set(["postgres", "mysql", "redis", "sqlite", "files"]),
@@ -56,16 +59,17 @@ describe("config/haven.example.yaml", () => {
     expect(undocumented).toEqual([]);
   });
 
-  it("needs nothing but the secret files with an empty environment", async () => {
+  it("needs nothing but the secret files and a real recipient in place of the placeholder", async () => {
     const error = await loadConfig(example, {}).then(
       () => null,
       (thrown: unknown) => thrown,
     );
     expect(error).toBeInstanceOf(ConfigError);
     const issues = (error as ConfigError).issues;
-    expect(issues.map((issue) => issue.message)).toEqual(
-      secretFiles.map((name) => `cannot use secret file /run/secrets/${name}: no such file`),
-    );
+    expect(issues.map((issue) => issue.message)).toEqual([
+      ...secretFiles.map((name) => `cannot use secret file /run/secrets/${name}: no such file`),
+      expect.stringContaining('"age1replacewithyourownrecipient" is not a valid age recipient'),
+    ]);
   });
 
   it("matches the JSON Schema editors get, once variables are substituted", async () => {
