@@ -93,6 +93,16 @@ describe("entry paths", () => {
     expect(includeMatcher(undefined)("anything")).toBe(true);
     expect(includeMatcher([])("anything")).toBe(true);
   });
+
+  test("include patterns are relative to the root and each remembers whether it matched", () => {
+    const included = includeMatcher(["/docs/", "./etc", "Docs", "*.txt"]);
+    expect(included("docs/a.txt")).toBe(true);
+    expect(included("etc/x")).toBe(true);
+    expect(included("top.txt")).toBe(true);
+    expect(included("deep/b.txt")).toBe(false);
+    expect(included.unmatched()).toEqual(["Docs"]);
+    expect(includeMatcher(undefined).unmatched()).toEqual([]);
+  });
 });
 
 describe("AdaptiveCalls", () => {

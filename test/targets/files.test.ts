@@ -284,6 +284,23 @@ describe("round trip", () => {
     expect((await readdir(join(out, "docs"))).sort()).toEqual(["readme.txt", "ünïcødé – файл 日本語 🙂.txt"]);
   });
 
+  test("an include pattern that matches nothing fails the restore naming it; /docs/ and ./docs mean docs", async () => {
+    const adapter = createFilesAdapter(filesTarget(src));
+    const out = scratch("unmatched");
+    const backup = await adapter.backup(testRun().run);
+    const failure = adapter.restore(backup.main.body, { kind: "path", path: out }, testRun().run, {
+      include: ["/docs/", "./bin/run.sh", "DOCS", "nothing/here"],
+    });
+    await expect(failure).rejects.toMatchObject({
+      code: "USAGE",
+      message: expect.stringMatching(
+        /--include matched nothing in this snapshot: "DOCS", "nothing\/here" \(the other patterns restored \d+ files\)/,
+      ) as string,
+    });
+    await backup.done;
+    expect((await readdir(out)).sort()).toEqual(["bin", "docs"]);
+  });
+
   test("a non-empty destination is refused without force and written into with it", async () => {
     const adapter = createFilesAdapter(filesTarget(src));
     const out = scratch("busy");

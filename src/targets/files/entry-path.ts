@@ -28,12 +28,46 @@ export function parentPaths(path: string): string[] {
   return parents;
 }
 
+/** An `--include` filter: which paths it takes, and which of its patterns took none. */
+export interface IncludeFilter {
+  (path: string): boolean;
+  /** The patterns (as given) that matched no path tested so far. */
+  unmatched(): string[];
+}
+
 /**
- * A predicate for `--include` globs (picomatch, dotfiles matched): a path is included when it or one
- * of its parent directories matches, so `docs` restores the whole `docs` tree. No patterns: everything.
+ * `--include` globs (picomatch, dotfiles matched): a path is included when it or one of its parent
+ * directories matches, so `docs` restores the whole `docs` tree. Patterns are relative to the share
+ * root: a leading `/` or `./` and a trailing `/` are dropped (`/docs/` is `docs`). No patterns:
+ * everything. Each pattern's matches are tracked, so a restore can say which took nothing (as tar
+ * says "Not found in archive") instead of reporting success for 0 files.
  */
-export function includeMatcher(patterns: readonly string[] | undefined): (path: string) => boolean {
-  if (patterns === undefined || patterns.length === 0) return () => true;
-  const matches = picomatch([...patterns], { dot: true });
-  return (path) => matches(path) || parentPaths(path).some((parent) => matches(parent));
+export function includeMatcher(patterns: readonly string[] | undefined): IncludeFilter {
+  if (patterns === undefined || patterns.length === 0)
+    return Object.assign(() => true, { unmatched: () => [] });
+  const each = patterns.map((pattern) => ({
+    pattern,
+    matches: picomatch(normalizePattern(pattern), { dot: true }),
+    used: false,
+  }));
+  const filter = (path: string): boolean => {
+    let included = false;
+    const candidates = [path, ...parentPaths(path)];
+    for (const entry of each) {
+      if (entry.used && included) continue;
+      if (candidates.some((candidate) => entry.matches(candidate))) {
+        entry.used = true;
+        included = true;
+      }
+    }
+    return included;
+  };
+  return Object.assign(filter, {
+    unmatched: () => each.filter((entry) => !entry.used).map((entry) => entry.pattern),
+  });
+}
+
+function normalizePattern(pattern: string): string {
+  const trimmed = pattern.replace(/^(\.\/|\/)+/, "").replace(/\/+$/, "");
+  return trimmed === "" ? "**" : trimmed;
 }

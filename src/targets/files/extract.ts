@@ -19,7 +19,7 @@ import { HavenError, isHavenError } from "../../lib/errors";
 import type { RestoreStats, RunContext } from "../types";
 import type { AdaptiveCalls, IoMode } from "./adaptive-calls";
 import { destinationCalls, type DestinationCalls } from "./destination-io";
-import { includeMatcher, normalizeEntryPath, parentPaths } from "./entry-path";
+import { includeMatcher, normalizeEntryPath, parentPaths, type IncludeFilter } from "./entry-path";
 import type { FileIndexEntry } from "./file-index";
 import { IndexVerifier } from "./index-verifier";
 import { Sha256 } from "../../lib/hash-thread";
@@ -127,7 +127,7 @@ class Extraction {
   readonly #destination: string;
   readonly #run: RunContext;
   readonly #io: AdaptiveCalls<DestinationCalls>;
-  readonly #included: (path: string) => boolean;
+  readonly #included: IncludeFilter;
   readonly #verifier: IndexVerifier | undefined;
   /** Relative paths known to be real directories (checked with lstat, or made by us). "" is the destination. */
   readonly #realDirectories = new Set<string>([""]);
@@ -398,6 +398,19 @@ class Extraction {
     }
   }
 
+  /** Throws USAGE naming the `--include` patterns that matched nothing in the whole archive. */
+  checkIncludes(): void {
+    const unmatched = this.#included.unmatched();
+    if (unmatched.length === 0) return;
+    throw new HavenError(
+      "USAGE",
+      `--include matched nothing in this snapshot: ${unmatched.map((pattern) => JSON.stringify(pattern)).join(", ")}${this.stats.files > 0 ? ` (the other patterns restored ${this.stats.files} files)` : ""}`,
+      {
+        hint: "patterns are paths relative to the share's root, matched case-sensitively: a folder (docs) takes its whole tree, * stays within one folder, ** crosses folders (docs/**/*.txt)",
+      },
+    );
+  }
+
   /** Throws INTEGRITY when files differ from the index (or index files are missing from the archive). */
   async checkIntegrity(): Promise<void> {
     if (this.#verifier === undefined) return;
@@ -454,5 +467,6 @@ export async function extractTar(body: Readable, options: ExtractOptions): Promi
     throw classify(error, options.destination);
   }
   await extraction.checkIntegrity();
+  extraction.checkIncludes();
   return extraction.stats;
 }
