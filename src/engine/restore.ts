@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { findSnapshot } from "../catalog/catalog";
 import { mainObject, type Manifest } from "../catalog/manifest";
 import type { HavenConfig, TargetConfig } from "../config/types";
-import { HavenError } from "../lib/errors";
+import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import { createStorage } from "../storage";
 import type { StorageBackend } from "../storage/types";
@@ -135,6 +135,17 @@ export async function runRestore(
     const seconds = (Date.now() - started) / 1000;
     logger.info({ seconds, stats: { files: stats.files, bytes: stats.bytes } }, "restore finished");
     return { target: target.name, snapshotId: manifest.id, stats, warnings, seconds };
+  } catch (error) {
+    // Ctrl-C reaches the decompressor child too, whose death then looks like a source or destination
+    // failure (EPIPE, "restore into … failed"): a cancelled run is CANCELLED (exit 130), whatever
+    // broke on the way out.
+    if (ctx.signal.aborted && !isHavenError(error, "CANCELLED")) {
+      throw new HavenError("CANCELLED", "the restore was cancelled", {
+        cause: error,
+        hint: "what was written so far stays in place: restore again with --force over it, or remove it",
+      });
+    }
+    throw error;
   } finally {
     await storage.close();
   }

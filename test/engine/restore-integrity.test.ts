@@ -137,3 +137,21 @@ test("a newest snapshot whose manifest cannot be read stops a restore of 'the ne
     await storage.close();
   }
 });
+
+test("a restore cancelled mid-stream fails with CANCELLED (exit 130), whatever broke on the way out", async () => {
+  await writeFile(dataPath, pristine);
+  const controller = new AbortController();
+  const outcome = await runRestore(
+    cfg,
+    { target, to: { kind: "path", path: join(work, "cancelled") } },
+    {
+      ...context(),
+      signal: controller.signal,
+      onProgress: (event) => {
+        if (event.bytes > 0) controller.abort();
+      },
+    },
+  ).catch((error: unknown) => error);
+  expect(controller.signal.aborted).toBe(true);
+  expect(outcome).toMatchObject({ code: "CANCELLED", exitCode: 130 });
+});
