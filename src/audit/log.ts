@@ -24,6 +24,7 @@ import { layout } from "../catalog/layout";
 import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger, type Logger } from "../lib/logger";
 import type { Secret } from "../lib/secret";
+import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import { localActor } from "./actor";
 import { checkChain, type AuditProblem, type ReadAuditEntry } from "./chain";
@@ -204,8 +205,14 @@ export class AuditLog {
           contentType: "application/json",
         });
       } catch (error) {
-        if (isHavenError(error, "ALREADY_EXISTS") && attempt < CREATE_ATTEMPTS) continue;
-        throw error;
+        if (!isHavenError(error, "ALREADY_EXISTS")) throw error;
+        // The key holds a fresh random id, so a clash is not another writer's record: the client's
+        // own retry of a put whose answer was lost found the first one stored. Writing it again
+        // under a new id would put two records at one seq, a fork `audit verify` reports as tampering.
+        if (!(await this.#storedAs(key, record))) {
+          if (attempt < CREATE_ATTEMPTS) continue;
+          throw error;
+        }
       }
       this.#cachedHead = { seq, sha256: record.sha256, key, at };
       await writeHeadPointer(this.storage, headOf(record, key)).catch((error: unknown) => {
@@ -216,6 +223,11 @@ export class AuditLog {
       });
       return record;
     }
+  }
+
+  /** True when `key` holds exactly this record (a create that succeeded though it was reported to fail). */
+  async #storedAs(key: string, record: AuditRecord): Promise<boolean> {
+    return (await readTextIfPresent(this.storage, key).catch(() => undefined)) === serializeRecord(record);
   }
 
   /**

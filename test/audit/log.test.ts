@@ -1,7 +1,8 @@
 import { mkdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { layout } from "../../src/catalog/layout";
-import { AUDIT_HEAD_KEY } from "../../src/audit/keys";
+import { AUDIT_HEAD_KEY, isAuditRecordKey } from "../../src/audit/keys";
+import { HavenError } from "../../src/lib/errors";
 import { AuditLog } from "../../src/audit/log";
 import { verifyAuditLogs } from "../../src/audit/cli";
 import { recordSha256, serializeRecord, type AuditRecord } from "../../src/audit/record";
@@ -316,4 +317,34 @@ test("haven audit verify over several logs: the lines to print, exit code 1 when
   } finally {
     await other.cleanup();
   }
+});
+
+test("a record stored by a put reported as failed (ALREADY_EXISTS on the client's own retry) is kept once, not forked", async () => {
+  // What an S3 client's retry of a PutObject whose answer was lost sees: the first put landed, and
+  // the retry's If-None-Match is refused.
+  let lostAnswers = 1;
+  const storage = new Proxy(env.storage, {
+    get(target, property, receiver) {
+      if (property !== "put") {
+        const value = Reflect.get(target, property, receiver) as unknown;
+        // The backend's private fields need the real object as `this`.
+        return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      }
+      return async (...args: Parameters<typeof target.put>) => {
+        const stored = await target.put(...args);
+        if (lostAnswers > 0 && isAuditRecordKey(args[0])) {
+          lostAnswers--;
+          throw new HavenError("ALREADY_EXISTS", `${args[0]} already exists`);
+        }
+        return stored;
+      };
+    },
+  });
+  const log = new AuditLog(storage, { clock: env.clock.now });
+  await log.append({ action: "backup", outcome: "ok", actor, target: "orders-db" });
+  await log.append({ action: "restore", outcome: "ok", actor, target: "orders-db" });
+
+  expect(lostAnswers).toBe(0);
+  expect((await log.list()).map((record) => record.seq)).toEqual([1, 2]);
+  expect(await log.verify()).toMatchObject({ ok: true, records: 2, problems: [] });
 });
