@@ -24,7 +24,10 @@ export interface RpoInput {
   /** When given, scheduled firings with no snapshot finished after them are reported as missed. */
   schedule?: BackupSchedule;
   now: Date;
-  /** How long after a firing its snapshot may still finish. Default 1 h. */
+  /**
+   * How long after a firing its snapshot may still finish. Default 1 h, or twice the longest run
+   * among the target's recent snapshots when that is longer (a 3-hour dump is not missed at 1 h).
+   */
   graceMs?: number;
   /** How far back missed firings are looked for. Default 7 days. */
   lookbackMs?: number;
@@ -61,7 +64,7 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
           input.trackedSince,
           new Date(now.getTime() - (input.lookbackMs ?? DEFAULT_MISSED_LOOKBACK_MS)),
         ),
-        before: new Date(now.getTime() - (input.graceMs ?? DEFAULT_SCHEDULE_GRACE_MS)),
+        before: new Date(now.getTime() - scheduleGraceMs(input)),
         configKey: `targets.${target}.schedule`,
       })
     : [];
@@ -125,6 +128,22 @@ export function newestRecoveryPoint(snapshots: readonly SnapshotPoint[]): Snapsh
   return newest;
 }
 
+/** Recent snapshots whose run length sets the grace (the newest few: a target's size changes). */
+const GRACE_SAMPLE = 10;
+
+function scheduleGraceMs(input: RpoInput): number {
+  if (input.graceMs !== undefined) return input.graceMs;
+  const durations = [...input.snapshots]
+    .filter((s) => s.startedAt !== undefined)
+    .sort((a, b) => b.finishedAt.getTime() - a.finishedAt.getTime())
+    .slice(0, GRACE_SAMPLE)
+    .map((s) => s.finishedAt.getTime() - (s.startedAt as Date).getTime());
+  return Math.max(DEFAULT_SCHEDULE_GRACE_MS, 2 * Math.max(0, ...durations));
+}
+
+/** Firings enumerated per pattern at most (a per-minute pattern over the 7-day lookback is 10,080). */
+const MAX_FIRINGS_SCANNED = 20_000;
+
 /**
  * Firings strictly after `after` and strictly before `before`, oldest first. `configKey` names the
  * schedule in the config, for the error when a pattern cannot be read.
@@ -136,13 +155,17 @@ export function findMissedSchedules(
   if (window.before.getTime() <= window.after.getTime()) return [];
   const missed: MissedSchedule[] = [];
   for (const pattern of schedule.patterns) {
-    const firings = parseCron(pattern, schedule.timezone, window.before, window.configKey);
-    // prev() walks back from `before`, exclusive: a firing exactly `grace` ago is not missed yet.
-    for (let count = 0; count < MAX_MISSED_PER_PATTERN && firings.hasPrev(); count++) {
-      const at = firings.prev().toDate();
-      if (at.getTime() <= window.after.getTime()) break;
-      missed.push({ at, pattern });
+    // Forward with next(), as BullMQ schedules: walking back with prev() disagreed with it across
+    // DST changes (it saw the repeated autumn hour twice, and skipped the shifted spring firing).
+    const firings = parseCron(pattern, schedule.timezone, window.after, window.configKey);
+    const found: MissedSchedule[] = [];
+    for (let count = 0; count < MAX_FIRINGS_SCANNED && firings.hasNext(); count++) {
+      const at = firings.next().toDate();
+      // next() is strictly after `after`; `before` is exclusive: a firing exactly `grace` ago is not missed yet.
+      if (at.getTime() >= window.before.getTime()) break;
+      found.push({ at, pattern });
     }
+    missed.push(...found.slice(-MAX_MISSED_PER_PATTERN));
   }
   return missed.sort((a, b) => a.at.getTime() - b.at.getTime() || a.pattern.localeCompare(b.pattern));
 }

@@ -164,6 +164,50 @@ describe("evaluateRpo", () => {
     ]);
   });
 
+  test("a target whose runs take hours gets twice its longest recent run as grace, so a running dump is not missed", () => {
+    const schedule = { patterns: ["0 2 * * *"], timezone: "UTC" };
+    // Yesterday's run took 2.5 h; today's started at 02:00 and is still running at 04:30.
+    const snapshots = [snapshot("a", "2026-11-21T04:30:00Z", { startedAt: at("2026-11-21T02:00:00Z") })];
+    const running = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots,
+      schedule,
+      now: at("2026-11-22T04:30:00Z"),
+    });
+    expect(running.missedSchedules).toEqual([]);
+    // Past twice that (5 h) it counts as missed.
+    const late = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots,
+      schedule,
+      now: at("2026-11-22T07:01:00Z"),
+    });
+    expect(late.missedSchedules.map((m) => m.at)).toEqual([at("2026-11-22T02:00:00Z")]);
+  });
+
+  test("across DST changes the firings are BullMQ's: the repeated autumn hour once, the shifted spring firing counted", () => {
+    // Europe/Berlin leaves summer time on 2026-10-25 at 03:00 (02:00-03:00 happens twice).
+    const autumn = evaluateRpo({
+      target: "t",
+      rpoMs: 3 * DAY,
+      snapshots: [snapshot("a", "2026-10-24T23:00:00Z")],
+      schedule: { patterns: ["0 2 * * *"], timezone: "Europe/Berlin" },
+      now: at("2026-10-25T12:00:00Z"),
+    });
+    expect(autumn.missedSchedules).toHaveLength(1);
+    // Summer time starts on 2026-03-29 at 02:00: 02:30 does not exist that day and fires at 03:30 (01:30 UTC).
+    const spring = evaluateRpo({
+      target: "t",
+      rpoMs: 3 * DAY,
+      snapshots: [snapshot("a", "2026-03-28T23:00:00Z")],
+      schedule: { patterns: ["30 2 * * *"], timezone: "Europe/Berlin" },
+      now: at("2026-03-29T12:00:00Z"),
+    });
+    expect(spring.missedSchedules).toHaveLength(1);
+  });
+
   test("missed firings are looked for within the lookback only", () => {
     const result = evaluateRpo({
       target: "t",
