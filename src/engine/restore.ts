@@ -3,13 +3,18 @@
  * through verification, and hand the plain stream to the target adapter. The manifest alone says how.
  */
 import type { Readable } from "node:stream";
-import { findSnapshot } from "../catalog/catalog";
+import { findSnapshot, type SnapshotSelector } from "../catalog/catalog";
+import { layout } from "../catalog/layout";
 import { mainObject, type Manifest } from "../catalog/manifest";
 import type { HavenConfig, TargetConfig } from "../config/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import { createStorage } from "../storage";
+import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
+import { parseVerificationRecord } from "../slo/inputs";
+import type { VerificationPoint } from "../slo/types";
+import { damagedSnapshots } from "../verify/damage";
 import { createAdapter } from "../targets";
 import type { RestoreDestination, RestoreStats, RunContext } from "../targets/types";
 import { primaryStorage, targetOrThrow } from "./backup";
@@ -53,6 +58,38 @@ export function storageFor(
   return createStorage(destination, ctx.logger);
 }
 
+/**
+ * The snapshot a restore means (`findSnapshot`), except that "the newest" (or the newest at `--at`)
+ * is refused when its verifications proved it damaged: restoring it in place would overwrite good
+ * data and then fail, or restore wrong content. `--snapshot ID` still takes it, on purpose.
+ */
+async function findRestorable(
+  storage: StorageBackend,
+  target: string,
+  selector: SnapshotSelector,
+): Promise<Manifest> {
+  const manifest = await findSnapshot(storage, target, selector);
+  if (selector.id) return manifest;
+  const points: VerificationPoint[] = [];
+  for await (const object of storage.list(layout.verificationsPrefix(target, manifest.id))) {
+    const raw = await readTextIfPresent(storage, object.key);
+    if (raw === undefined) continue;
+    try {
+      points.push(parseVerificationRecord(raw, object.key));
+    } catch {
+      // An unreadable record proves nothing either way.
+    }
+  }
+  if (!damagedSnapshots(points).has(manifest.id)) return manifest;
+  throw new HavenError(
+    "INTEGRITY",
+    `snapshot ${manifest.id} of ${target} is the newest one asked for, and its verification proved it damaged`,
+    {
+      hint: `restore an older snapshot with --snapshot ID (haven snapshots ${target} lists them, with their verification); --snapshot ${manifest.id} restores this one anyway`,
+    },
+  );
+}
+
 export async function selectSnapshot(
   config: HavenConfig,
   request: Pick<RestoreRequest, "target" | "snapshot" | "at" | "from">,
@@ -60,7 +97,7 @@ export async function selectSnapshot(
 ): Promise<Manifest> {
   const storage = storageFor(config, request.target, request.from, ctx);
   try {
-    return await findSnapshot(storage, request.target, { id: request.snapshot, at: request.at });
+    return await findRestorable(storage, request.target, { id: request.snapshot, at: request.at });
   } finally {
     await storage.close();
   }
@@ -92,7 +129,7 @@ export async function runRestore(
   const storage = storageFor(config, request.target, request.from, ctx);
   const started = Date.now();
   try {
-    const manifest = await findSnapshot(storage, target.name, { id: request.snapshot, at: request.at });
+    const manifest = await findRestorable(storage, target.name, { id: request.snapshot, at: request.at });
     const logger = ctx.logger.child({ target: target.name, snapshot: manifest.id });
     const warnings: string[] = [];
     const run: RunContext = {

@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
-import { listSnapshotRefs, readManifest } from "../../src/catalog/catalog";
+import { findSnapshot, listSnapshotRefs, readManifest } from "../../src/catalog/catalog";
 import { layout, newSnapshotId } from "../../src/catalog/layout";
 import { mainObject } from "../../src/catalog/manifest";
 import type { HavenConfig } from "../../src/config/types";
@@ -154,4 +154,45 @@ test("a restore cancelled mid-stream fails with CANCELLED (exit 130), whatever b
   ).catch((error: unknown) => error);
   expect(controller.signal.aborted).toBe(true);
   expect(outcome).toMatchObject({ code: "CANCELLED", exitCode: 130 });
+});
+
+test("'the newest' is refused when its verification proved it damaged; --snapshot still restores it", async () => {
+  await writeFile(dataPath, pristine);
+  const storage = createStorage(cfg.destinations.primary!, silentLogger);
+  const { id } = await findSnapshot(storage, target);
+  const finished = new Date();
+  const record = {
+    formatVersion: 1,
+    kind: "integrity",
+    target,
+    snapshotId: id,
+    result: "failed",
+    error: { code: "INTEGRITY", message: "data.tar.zst: sha256 differs from the manifest's" },
+    startedAt: new Date(finished.getTime() - 1000).toISOString(),
+    finishedAt: finished.toISOString(),
+    phases: {},
+    totalMs: 1000,
+    checks: [],
+    host: "test",
+  };
+  const key = layout.verification(target, id, finished);
+  await storage.put(key, Readable.from([Buffer.from(JSON.stringify(record))]));
+  try {
+    await expect(
+      runRestore(cfg, { target, to: { kind: "path", path: join(work, "newest-damaged") } }, context()),
+    ).rejects.toMatchObject({
+      code: "INTEGRITY",
+      message: expect.stringContaining("its verification proved it damaged") as string,
+      hint: expect.stringContaining(`--snapshot ${id}`) as string,
+    });
+    const chosen = await runRestore(
+      cfg,
+      { target, snapshot: id, to: { kind: "path", path: join(work, "chosen-anyway") } },
+      context(),
+    );
+    expect(chosen.snapshotId).toBe(id);
+  } finally {
+    await storage.remove([key]);
+    await storage.close();
+  }
 });
