@@ -43,21 +43,25 @@ export function pruneOutcome(report: PruneReport): IncidentChanges {
 }
 
 /**
- * A copy that failed for a snapshot older than the target's RPO raises `copy-behind`: the other
- * destination no longer holds a recent enough recovery point. A run without failures clears it.
- * Younger failures only wait for the next retry: a short outage of the off-site store is no alert.
+ * A copy that failed while a snapshot older than the target's RPO was still owed to the other
+ * destination raises `copy-behind`: it no longer holds a recent enough recovery point. The age is the
+ * oldest snapshot still owed, not the one that failed: copies go newest first, so a destination whose
+ * writes fail (disk full) fails on the youngest snapshot every hour while the backlog ages. A run
+ * without failures clears it. Younger backlogs only wait for the next retry: a short outage of the
+ * off-site store is no alert.
  */
 export function copyOutcome(report: CopyReport, rpoMs: number, now: Date): IncidentChanges {
   const key = incidentKey({ type: "copy-behind", target: report.target });
   if (report.failed.length === 0) return { raise: [], clear: [key] };
   const behind = report.failed.flatMap((failure) => {
-    if (failure.snapshotId === undefined) return [];
-    const taken = snapshotIdTime(failure.snapshotId);
-    return now.getTime() - taken.getTime() > rpoMs ? [{ failure, taken }] : [];
+    const owed = failure.oldestPending ?? failure.snapshotId;
+    if (owed === undefined) return [];
+    const taken = snapshotIdTime(owed);
+    return now.getTime() - taken.getTime() > rpoMs ? [{ failure, owed, taken }] : [];
   });
   const oldest = behind.sort((a, b) => a.taken.getTime() - b.taken.getTime())[0];
   if (!oldest) return { raise: [], clear: [] };
-  const { failure, taken } = oldest;
+  const { failure, owed, taken } = oldest;
   return {
     raise: [
       condition({
@@ -65,8 +69,13 @@ export function copyOutcome(report: CopyReport, rpoMs: number, now: Date): Incid
         target: report.target,
         destination: failure.to,
         since: new Date(taken.getTime() + rpoMs).toISOString(),
-        summary: `snapshot ${failure.snapshotId ?? "?"} of ${report.target} is still not copied from ${report.from} to ${failure.to}, past the RPO: ${failure.message}`,
-        details: { snapshot: failure.snapshotId ?? "?", destination: failure.to, code: failure.code },
+        summary: `snapshot ${owed} of ${report.target} is still not copied from ${report.from} to ${failure.to}, past the RPO: ${failure.message}`,
+        details: {
+          snapshot: owed,
+          ...(failure.snapshotId && failure.snapshotId !== owed ? { failedAt: failure.snapshotId } : {}),
+          destination: failure.to,
+          code: failure.code,
+        },
       }),
     ],
     clear: [],

@@ -25,6 +25,11 @@ export interface CopyRunOptions {
 export interface CopyFailure {
   to: string;
   snapshotId?: string;
+  /**
+   * The oldest snapshot still owed to `to` when the copy stopped (copies go newest first, so the one
+   * that failed is usually the youngest): how far behind the destination is. Absent when its listing failed.
+   */
+  oldestPending?: string;
   code: ErrorCode;
   message: string;
   hint?: string;
@@ -67,9 +72,12 @@ export async function copyPending(
     const primary = await primarySnapshots(from, target, logger);
     for (const name of others) {
       let snapshotId: string | undefined;
+      const owed = new Set<string>();
       try {
         const to = open(name);
-        for (const pending of await pendingOn(config, targetConfig, primary, primaryName, to, now, logger)) {
+        const pendings = await pendingOn(config, targetConfig, primary, primaryName, to, now, logger);
+        for (const pending of pendings) owed.add(pending.snapshotId);
+        for (const pending of pendings) {
           snapshotId = pending.snapshotId;
           options.signal?.throwIfAborted();
           report.copied.push(
@@ -79,15 +87,18 @@ export async function copyPending(
               ...(options.signal ? { signal: options.signal } : {}),
             }),
           );
+          owed.delete(pending.snapshotId);
         }
       } catch (error) {
         const haven = isHavenError(error)
           ? error
           : new HavenError("TRANSIENT", String(error), { cause: error });
         logger.error({ to: name, snapshot: snapshotId, code: haven.code, err: haven.message }, "copy failed");
+        const oldestPending = [...owed].sort()[0];
         report.failed.push({
           to: name,
           ...(snapshotId === undefined ? {} : { snapshotId }),
+          ...(oldestPending === undefined ? {} : { oldestPending }),
           code: haven.code,
           message: haven.message,
           ...(haven.hint ? { hint: haven.hint } : {}),

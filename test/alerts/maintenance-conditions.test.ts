@@ -43,6 +43,34 @@ test("a copy failing for a snapshot older than the RPO raises copy-behind, dated
   });
 });
 
+test("a copy failing on a young snapshot while an old one is still owed raises copy-behind for the old one", () => {
+  // Copies go newest first: a destination whose writes fail (disk full) fails on today's snapshot
+  // every hour while the backlog behind it ages.
+  const changes = copyOutcome(
+    copyReport([
+      {
+        to: "offsite",
+        snapshotId: "20261122T020000Z-0123abce",
+        oldestPending: "20261112T020000Z-0123abcd",
+        code: "TRANSIENT",
+        message: "ENOSPC: no space left on device",
+      },
+    ]),
+    26 * H,
+    now,
+  );
+  expect(changes.raise).toHaveLength(1);
+  expect(changes.raise[0]).toMatchObject({
+    event: {
+      type: "copy-behind",
+      since: "2026-11-13T04:00:00.000Z",
+      summary: expect.stringContaining(
+        "snapshot 20261112T020000Z-0123abcd of orders-db is still not copied",
+      ) as string,
+    },
+  });
+});
+
 test("a young failure waits for the retry (no alert); a clean run clears copy-behind", () => {
   const young = copyOutcome(
     copyReport([

@@ -163,7 +163,12 @@ test("a destination that goes down fails the copy with TRANSIENT, leaves no mani
     };
     const halfway = await copyPending(config, target, { openStorage: open, logger });
     expect(halfway.failed).toEqual([
-      expect.objectContaining({ to: "offsite", snapshotId: snapshot!.id, code: "TRANSIENT" }),
+      expect.objectContaining({
+        to: "offsite",
+        snapshotId: snapshot!.id,
+        oldestPending: snapshot!.id,
+        code: "TRANSIENT",
+      }),
     ]);
     await proxy.comeBack();
     offsite.beforePut = undefined;
