@@ -171,8 +171,13 @@ test("a bit-flipped or truncated payload never restores as success", async () =>
   expect(JSON.parse(restoreRaw)).toMatchObject({ kind: "restore", result: "failed" });
   expect(parseVerificationRecord(restoreRaw, newest).damaged).toBe(true);
 
+  // Proven damaged, it is no longer "the newest" to restore; asked for by id, it still fails loudly.
+  const damagedId = (JSON.parse(raw) as { snapshotId: string }).snapshotId;
+  const newestRefused = await cli(["restore", "share", "--to", join(work, "newest")]);
+  expect(newestRefused.code).not.toBe(0);
+  expect(newestRefused.stderr).toContain(`its verification proved it damaged`);
   await truncate(data, Math.floor(size / 2));
-  const truncated = await cli(["restore", "share", "--to", join(work, "truncated")]);
+  const truncated = await cli(["restore", "share", "--snapshot", damagedId, "--to", join(work, "truncated")]);
   expect(truncated.code).not.toBe(0);
   expect(truncated.stderr).toMatch(/corrupt|truncat|decrypt/i);
 });
