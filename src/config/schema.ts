@@ -25,30 +25,33 @@ export const duration = () =>
  * refuses (a day listed twice: "0 2 * * 0,7"), and those failed only later, in serve or the watchdog.
  */
 export const cron = () =>
-  z
-    .string()
-    .refine((s) => validateCron(s), {
-      message: 'not a valid cron expression (5 or 6 fields, e.g. "0 2 * * *")',
-    })
-    .superRefine((s, ctx) => {
-      if (!validateCron(s)) return;
-      try {
-        CronExpressionParser.parse(s);
-      } catch (error) {
-        ctx.addIssue({
-          code: "custom",
-          message: `not a cron expression the scheduler can use: ${error instanceof Error ? error.message : String(error)} (list each value once; Sunday is 0)`,
-        });
-      }
-    });
+  z.string().superRefine((s, ctx) => {
+    const problem = cronProblem(s);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  });
 
-/** An age recipient, checked as the backup will (Bech32 checksum, key length), not only by its look. */
+function cronProblem(pattern: string): string | undefined {
+  if (!validateCron(pattern)) return 'not a valid cron expression (5 or 6 fields, e.g. "0 2 * * *")';
+  try {
+    CronExpressionParser.parse(pattern);
+    return undefined;
+  } catch (error) {
+    return `not a cron expression the scheduler can use: ${error instanceof Error ? error.message : String(error)} (list each value once; Sunday is 0)`;
+  }
+}
+
+/**
+ * An age recipient, checked as the backup will (Bech32 checksum, key length), not only by its look.
+ * The regex stays for the JSON Schema editors get (`pattern`); zod runs the refinement even when it
+ * failed, hence the second test.
+ */
+const AGE_RECIPIENT = /^age1[0-9a-z]+$/;
 const recipient = () =>
   z
     .string()
-    .regex(/^age1[0-9a-z]+$/, "not an age X25519 recipient (age1...)")
+    .regex(AGE_RECIPIENT, "not an age X25519 recipient (age1...)")
     .superRefine((s, ctx) => {
-      if (!/^age1[0-9a-z]+$/.test(s)) return;
+      if (!AGE_RECIPIENT.test(s)) return;
       try {
         parseRecipient(s);
       } catch (error) {
