@@ -75,7 +75,9 @@ export async function restoreMysql(
       },
     );
     const [feedError, exit] = await Promise.all([fed, restore.exit]);
-    if (feedError && (exit.ok || exit.signal)) throw feedError as Error;
+    // The input's own failure is the cause, however the client then ended (killed, or exiting on the
+    // statement cut off when its stdin closed first). Only a broken pipe means the client failed first.
+    if (feedError && (exit.ok || exit.signal || !isBrokenPipe(feedError))) throw feedError as Error;
     if (!exit.ok)
       throw toolError(client.command, exit, classifyMysqlStderr, `read ${client.command}'s error above`);
     return { bytes: counter.bytes, database: conn.database, created };
@@ -87,6 +89,12 @@ export async function restoreMysql(
   } finally {
     await optionFile?.remove();
   }
+}
+
+/** The pipe into the client broke because the client went away (its exit status then says why). */
+function isBrokenPipe(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_PREMATURE_CLOSE";
 }
 
 /**
