@@ -396,6 +396,75 @@ describe("index verification on restore", () => {
     });
   });
 
+  test("a forced restore keeps an existing file whose copy in the archive fails verification", async () => {
+    const corrupt = Buffer.from(tar);
+    corrupt[corrupt.indexOf("hello, world")] = "j".charCodeAt(0);
+    const out = scratch("forced-corrupt");
+    await mkdir(join(out, "docs"), { recursive: true });
+    await writeFile(join(out, "docs/readme.txt"), "precious");
+    await writeFile(join(out, "big.old"), "untouched");
+    const restore = createFilesAdapter(filesTarget(src)).restore(
+      Readable.from([corrupt]),
+      { kind: "path", path: out },
+      testRun().run,
+      { force: true, extra: { index: () => Promise.resolve(Readable.from([index])) } },
+    );
+    await expect(restore).rejects.toMatchObject({
+      code: "INTEGRITY",
+      message: expect.stringContaining("docs/readme.txt"),
+    });
+    expect(await readFile(join(out, "docs/readme.txt"), "utf8")).toBe("precious");
+    // The other files are restored as usual.
+    expect(
+      (await readFile(join(out, "big/large.bin"))).equals(await readFile(join(src, "big/large.bin"))),
+    ).toBe(true);
+    expect(
+      (await readdir(out, { recursive: true })).filter((name) => name.includes(".haven-restore-")),
+    ).toEqual([]);
+  });
+
+  test("a forced restore replaces existing files and links with the archive's", async () => {
+    const out = scratch("forced-replace");
+    await mkdir(join(out, "docs"), { recursive: true });
+    await mkdir(join(out, "big"), { recursive: true });
+    await writeFile(join(out, "docs/readme.txt"), "stale");
+    await symlink("/etc/passwd", join(out, "big/large.bin"));
+    const forcedRestore = () =>
+      createFilesAdapter(filesTarget(src)).restore(
+        Readable.from([tar]),
+        { kind: "path", path: out },
+        testRun().run,
+        {
+          force: true,
+          extra: { index: () => Promise.resolve(Readable.from([index])) },
+        },
+      );
+    const restored = await forcedRestore();
+    expect(restored.verified).toBe(restored.files);
+    expect(await compareTrees(src, out)).toEqual([]);
+    // Restoring over its own result replaces every entry, the symbolic links included.
+    const again = await forcedRestore();
+    expect(again.files).toBe(restored.files);
+    expect(await compareTrees(src, out)).toEqual([]);
+  });
+
+  test("a truncated archive leaves the existing file it was replacing as it was", async () => {
+    const at = tar.indexOf("big/large.bin");
+    expect(at).toBeGreaterThan(0);
+    const out = scratch("forced-truncated");
+    await mkdir(join(out, "big"), { recursive: true });
+    await writeFile(join(out, "big/large.bin"), "precious");
+    const restore = createFilesAdapter(filesTarget(src)).restore(
+      Readable.from([tar.subarray(0, at + 512 + MiB / 2)]),
+      { kind: "path", path: out },
+      testRun().run,
+      { force: true },
+    );
+    await expect(restore).rejects.toMatchObject({ code: "INTEGRITY" });
+    expect(await readFile(join(out, "big/large.bin"), "utf8")).toBe("precious");
+    expect(await readdir(join(out, "big"))).toEqual(["large.bin"]);
+  });
+
   test("a truncated archive fails with INTEGRITY", async () => {
     const restore = createFilesAdapter(filesTarget(src)).restore(
       Readable.from([tar.subarray(0, Math.floor(tar.length / 2) + 100)]),

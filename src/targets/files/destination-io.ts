@@ -12,6 +12,8 @@ export interface DestinationCalls {
   lstat: (path: string) => Maybe<fs.Stats>;
   mkdir: (path: string, mode: number) => Maybe<void>;
   unlink: (path: string) => Maybe<void>;
+  /** Replaces `to` (a file or link, never a directory) atomically: it never stops existing. */
+  rename: (from: string, to: string) => Maybe<void>;
   open: (path: string, flags: number, mode: number) => Maybe<number>;
   /** Returns the bytes written (a short write is possible). */
   writev: (fd: number, buffers: Buffer[], position: number) => Maybe<number>;
@@ -32,6 +34,7 @@ const blockingCalls: DestinationCalls = {
   lstat: (path) => fs.lstatSync(path),
   mkdir: (path, mode) => void fs.mkdirSync(path, { mode }),
   unlink: (path) => fs.unlinkSync(path),
+  rename: (from, to) => fs.renameSync(from, to),
   open: (path, flags, mode) => fs.openSync(path, flags, mode),
   writev: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
   fchmod: (fd, mode) => fs.fchmodSync(fd, mode),
@@ -51,6 +54,7 @@ const threadPoolCalls: DestinationCalls = {
   lstat: promisify(fs.lstat),
   mkdir: async (path, mode) => void (await mkdirAsync(path, { mode })),
   unlink: promisify(fs.unlink),
+  rename: promisify(fs.rename),
   open: promisify(fs.open),
   writev: (fd, buffers, position) =>
     new Promise((resolve, reject) =>
@@ -82,7 +86,7 @@ export function destinationCalls(
 ): AdaptiveCalls<DestinationCalls> {
   return new AdaptiveCalls(blockingCalls, threadPoolCalls, {
     mode,
-    timed: ["lstat", "mkdir", "unlink", "open", "symlink", "link"],
+    timed: ["lstat", "mkdir", "unlink", "rename", "open", "symlink", "link"],
     slowCallMs: DESTINATION_SLOW_CALL_MS,
     onSwitch,
   });

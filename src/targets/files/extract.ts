@@ -6,12 +6,16 @@
  * Why nothing escapes: every name is normalized before use; every parent directory is checked with
  * lstat (or created by us) before anything is written below it, and a directory is never replaced by
  * anything else, so a checked parent stays a real directory; files, links and directories are created
- * create-only (O_EXCL|O_NOFOLLOW, symlink(), link(), mkdir()), and whatever is in the way is removed
- * first, so an existing symlink or hard link is never written through. Symbolic links are restored as
- * links (they are data) and never followed.
+ * create-only (O_EXCL|O_NOFOLLOW, symlink(), link(), mkdir()), so an existing symlink or hard link is
+ * never written through. Symbolic links are restored as links (they are data) and never followed.
+ *
+ * Why a forced restore loses no file to a bad archive: an entry whose name is taken (by a file or a
+ * link) is written to a staged sibling and renamed over it only once complete, and for a file with an
+ * index only once its sha256 matches. A truncated or corrupt archive leaves the existing file as it was.
  */
 import { constants } from "node:fs";
-import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { extract as tarExtract, type Header } from "tar-stream";
@@ -113,6 +117,14 @@ async function writeAll(
     pending = rest;
   }
 }
+
+/** Where an entry whose name is taken is written first: beside it, so the rename that swaps it in is atomic. */
+function stagingPath(abs: string): string {
+  return join(dirname(abs), `.haven-restore-${randomBytes(6).toString("hex")}.partial`);
+}
+
+/** Created at the entry's own name, or at a staged sibling (see stagingPath) when that is taken. */
+type Created<T> = { value: T; staged?: string } | { refused: string };
 
 function errnoCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -261,15 +273,41 @@ class Extraction {
   }
 
   /**
-   * Creates with `create` (create-only: it fails on anything already there, symlinks included). What
-   * is in the way is removed first, unless it is a directory: the refusal is returned then.
+   * Runs the create-only `create` at `abs`, or at a staged sibling when something other than a
+   * directory is there (a directory in the way is refused).
    */
-  async #createReplacing(abs: string, create: () => unknown): Promise<string | undefined> {
-    if (await this.#tryCreate(create)) return undefined;
-    if ((await this.#calls.lstat(abs)).isDirectory()) return "a directory is in the way";
-    await this.#calls.unlink(abs);
-    await create();
+  async #createOrStage<T>(abs: string, create: (at: string) => Promise<T> | T): Promise<Created<T>> {
+    let value: T | undefined;
+    if (await this.#tryCreate(async () => (value = await create(abs)))) return { value: value as T };
+    if ((await this.#calls.lstat(abs)).isDirectory()) return { refused: "a directory is in the way" };
+    const staged = stagingPath(abs);
+    return { value: await create(staged), staged };
+  }
+
+  /** Creates a link at `abs` (see #createOrStage), swapping it in at once when staged. */
+  async #createReplacing(abs: string, create: (at: string) => unknown): Promise<string | undefined> {
+    const created = await this.#createOrStage(abs, create);
+    if ("refused" in created) return created.refused;
+    if (created.staged !== undefined) await this.#swapIn(created.staged, abs);
     return undefined;
+  }
+
+  /** Renames a complete staged entry over `abs`; removes it when that fails. */
+  async #swapIn(staged: string, abs: string): Promise<void> {
+    try {
+      await this.#calls.rename(staged, abs);
+    } catch (error) {
+      await this.#removeStaged(staged);
+      throw error;
+    }
+  }
+
+  async #removeStaged(staged: string): Promise<void> {
+    try {
+      await this.#calls.unlink(staged);
+    } catch {
+      // Already gone, or the destination failed: the error being reported says more than this one.
+    }
   }
 
   async #directory(path: string): Promise<string | undefined> {
@@ -288,11 +326,9 @@ class Extraction {
 
   async #file(path: string, header: Header, stream: Source): Promise<string | undefined> {
     const abs = this.#abs(path);
-    let fd = -1;
-    const blocked = await this.#createReplacing(abs, async () => {
-      fd = await this.#calls.open(abs, CREATE_FLAGS, 0o600);
-    });
-    if (blocked !== undefined) return blocked;
+    const created = await this.#createOrStage(abs, (at) => this.#calls.open(at, CREATE_FLAGS, 0o600));
+    if ("refused" in created) return created.refused;
+    const { value: fd, staged } = created;
     const meta = metaOf(header);
     const hash = this.#verifier === undefined ? undefined : new Sha256();
     const calls = this.#calls; // one set for the whole file, even if the choice changes meanwhile
@@ -306,13 +342,29 @@ class Extraction {
       await calls.futimes(fd, time, time);
     } catch (error) {
       hash?.discard();
+      if (staged !== undefined) await this.#removeStaged(staged);
       throw error;
     } finally {
       await calls.close(fd);
     }
+    // A new file is checked in the background; a replacement must match before it is swapped in.
+    const matches =
+      hash === undefined
+        ? undefined
+        : this.#verifier?.check(path, hash.digest({ batched: staged === undefined }));
+    if (staged !== undefined) {
+      if (matches !== undefined && !(await matches)) {
+        await this.#removeStaged(staged);
+        this.#run.logger.warn(
+          { path },
+          "restore: kept the existing file: its copy in the snapshot failed verification",
+        );
+        return undefined;
+      }
+      await this.#swapIn(staged, abs);
+    }
     this.stats.files++;
     this.stats.bytes += size;
-    if (hash !== undefined) this.#verifier?.check(path, hash.digest({ batched: true }));
     return undefined;
   }
 
@@ -349,7 +401,7 @@ class Extraction {
     if (!target) return "symbolic link without a target";
     if (target.includes("\0")) return "symbolic link target contains a NUL byte";
     const abs = this.#abs(path);
-    const blocked = await this.#createReplacing(abs, () => this.#calls.symlink(target, abs));
+    const blocked = await this.#createReplacing(abs, (at) => this.#calls.symlink(target, at));
     if (blocked !== undefined) return blocked;
     const meta = metaOf(header);
     if (asRoot) await this.#calls.lchown(abs, meta.uid, meta.gid);
@@ -373,7 +425,7 @@ class Extraction {
       return `hard link target ${JSON.stringify(target.path)} was not restored`;
     }
     const abs = this.#abs(path);
-    const blocked = await this.#createReplacing(abs, () => this.#calls.link(targetAbs, abs));
+    const blocked = await this.#createReplacing(abs, (at) => this.#calls.link(targetAbs, at));
     if (blocked !== undefined) return blocked;
     this.stats.files++;
     return undefined;

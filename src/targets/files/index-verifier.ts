@@ -17,33 +17,41 @@ export class IndexVerifier {
   readonly #seen = new Set<string>();
   readonly #mismatches: Array<{ path: string; reason: string }> = [];
   /** Digests still being computed on the hashing thread. */
-  readonly #pending = new Set<Promise<void>>();
+  readonly #pending = new Set<Promise<boolean>>();
 
   constructor(expected: Map<string, FileIndexEntry>) {
     this.#expected = expected;
   }
 
-  /** Records a restored file and the sha256 of the bytes written (compared once it is known). */
-  check(path: string, sha256: Promise<string>): void {
+  /**
+   * Records a restored file and the sha256 of the bytes written (compared once it is known). Settles
+   * with whether they match, for a caller that must know before it goes on (a staged replacement).
+   */
+  check(path: string, sha256: Promise<string>): Promise<boolean> {
     this.#seen.add(path);
     const expected = this.#expected.get(path);
     if (expected === undefined) {
       this.#mismatches.push({ path, reason: "not in the snapshot's file index" });
       sha256.catch(() => undefined);
-      return;
+      return Promise.resolve(false);
     }
     const compared = sha256.then(
       (actual) => {
-        if (expected.sha256 !== actual)
-          this.#mismatches.push({ path, reason: "sha256 differs from the file index" });
-        else this.verified++;
+        if (expected.sha256 === actual) {
+          this.verified++;
+          return true;
+        }
+        this.#mismatches.push({ path, reason: "sha256 differs from the file index" });
+        return false;
       },
       (error: unknown) => {
         this.#mismatches.push({ path, reason: `sha256 could not be computed (${(error as Error).message})` });
+        return false;
       },
     );
     this.#pending.add(compared);
     void compared.then(() => this.#pending.delete(compared));
+    return compared;
   }
 
   /**
