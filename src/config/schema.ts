@@ -178,6 +178,14 @@ const filesTarget = z.strictObject({
   type: z.literal("files"),
   path: z.string().min(1).describe("directory to back up (local path or mounted share)"),
   exclude: z.array(z.string()).default([]).describe("glob patterns relative to path"),
+  mountpoint: z
+    .boolean()
+    .default(false)
+    .describe("path must be a mount point: a backup fails when the share is not mounted"),
+  allowEmpty: z
+    .boolean()
+    .default(false)
+    .describe("back up an empty path instead of failing (an unmounted share looks empty)"),
   ...targetCommon,
 });
 

@@ -40,6 +40,7 @@ import { silentLogger } from "../../src/lib/logger";
 import { createFilesAdapter } from "../../src/targets/files/adapter";
 import { createTarArchive, LOOKAHEAD } from "../../src/targets/files/archive";
 import { extractTar } from "../../src/targets/files/extract";
+import { isMountPoint } from "../../src/targets/files/source-guard";
 import { drained } from "../../src/targets/files/tar-writer";
 import type { FileIndexEntry } from "../../src/targets/files/file-index";
 import type { RunContext } from "../../src/targets/types";
@@ -64,8 +65,20 @@ function testRun(signal: AbortSignal = new AbortController().signal): {
 }
 
 /** The adapter reads only name, path and exclude; the config loader fills the rest in real use. */
-function filesTarget(path: string, exclude: string[] = []): TargetConfigOf<"files"> {
-  return { type: "files", name: "share", path, exclude } as unknown as TargetConfigOf<"files">;
+function filesTarget(
+  path: string,
+  exclude: string[] = [],
+  guard: { mountpoint?: boolean; allowEmpty?: boolean } = {},
+): TargetConfigOf<"files"> {
+  return { type: "files", name: "share", path, exclude, ...guard } as unknown as TargetConfigOf<"files">;
+}
+
+/** Backs `config` up and expects the body and `done` to fail with SOURCE_FAILED matching `expected`. */
+async function expectSourceFailed(config: TargetConfigOf<"files">, expected: Record<string, unknown>) {
+  const backup = await createFilesAdapter(config).backup(testRun().run);
+  await expect(collect(backup.main.body)).rejects.toMatchObject({ code: "SOURCE_FAILED" });
+  await expect(backup.done).rejects.toMatchObject({ code: "SOURCE_FAILED", ...expected });
+  return backup;
 }
 
 async function collect(body: Readable): Promise<Buffer> {
@@ -591,10 +604,7 @@ describe("backup", () => {
 
   test("a missing root fails: the body errors and done rejects with SOURCE_FAILED", async () => {
     const missing = scratch("missing");
-    const backup = await createFilesAdapter(filesTarget(missing)).backup(testRun().run);
-    await expect(collect(backup.main.body)).rejects.toMatchObject({ code: "SOURCE_FAILED" });
-    await expect(backup.done).rejects.toMatchObject({
-      code: "SOURCE_FAILED",
+    const backup = await expectSourceFailed(filesTarget(missing), {
       message: expect.stringContaining("does not exist"),
       hint: expect.stringContaining("targets.share.path"),
     });
@@ -604,12 +614,50 @@ describe("backup", () => {
   test("a root that is a file fails with SOURCE_FAILED", async () => {
     const file = scratch("file-root");
     await writeFile(file, "not a directory");
-    const backup = await createFilesAdapter(filesTarget(file)).backup(testRun().run);
+    await expectSourceFailed(filesTarget(file), { message: expect.stringContaining("not a directory") });
+  });
+
+  test("an empty source is refused (an unmounted share looks empty) unless allowEmpty", async () => {
+    const empty = scratch("empty-root");
+    await mkdir(empty);
+    await expectSourceFailed(filesTarget(empty), {
+      message: expect.stringContaining("is empty"),
+      hint: expect.stringContaining("targets.share.allowEmpty: true"),
+    });
+
+    const allowed = await createFilesAdapter(filesTarget(empty, [], { allowEmpty: true })).backup(
+      testRun().run,
+    );
+    const tar = await collect(allowed.main.body);
+    expect(await allowed.done).toMatchObject({ files: 0 });
+    expect(tar.length).toBeGreaterThan(0); // a valid, empty tar
+  });
+
+  test("with mountpoint: true, a source that is not a mount point is refused before anything is read", async () => {
+    const folder = scratch("not-mounted");
+    await mkdir(folder);
+    await writeFile(join(folder, "left-on-the-local-disk.txt"), "x");
+    const backup = await createFilesAdapter(filesTarget(folder, [], { mountpoint: true })).backup(
+      testRun().run,
+    );
     await expect(collect(backup.main.body)).rejects.toMatchObject({ code: "SOURCE_FAILED" });
     await expect(backup.done).rejects.toMatchObject({
       code: "SOURCE_FAILED",
-      message: expect.stringContaining("not a directory"),
+      message: expect.stringContaining("is not a mount point"),
+      hint: expect.stringContaining(`mount the share at ${folder}`),
     });
+  });
+
+  test("mount points are told from plain folders, through symbolic links too", async () => {
+    const folder = scratch("plain");
+    await mkdir(folder);
+    const link = scratch("link-to-proc");
+    await symlink("/proc", link);
+    expect(await isMountPoint("/")).toBe(true);
+    expect(await isMountPoint("/proc")).toBe(true);
+    expect(await isMountPoint(link)).toBe(true);
+    expect(await isMountPoint(folder)).toBe(false);
+    expect(await isMountPoint(dirname(folder))).toBe(false);
   });
 
   test("cancelling stops the stream, rejects done with CANCELLED and leaves no file open", async () => {
@@ -752,9 +800,27 @@ describe("probe and recipe", () => {
     const dir = scratch("probe");
     await mkdir(dir);
     const signal = new AbortController().signal;
+    const empty = await createFilesAdapter(filesTarget(dir)).probe(signal);
+    expect(empty.ok).toBe(false);
+    expect(empty.checks.find((c) => c.name === "backup would start")).toMatchObject({
+      ok: false,
+      hint: expect.stringContaining("allowEmpty"),
+    });
+    const notMounted = await createFilesAdapter(filesTarget(dir, [], { mountpoint: true })).probe(signal);
+    expect(notMounted.checks.find((c) => c.name === "backup would start")).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining("not a mount point"),
+    });
+
+    await writeFile(join(dir, "data.txt"), "x");
     const ok = await createFilesAdapter(filesTarget(dir)).probe(signal);
     expect(ok.ok).toBe(true);
-    expect(ok.checks.map((c) => c.name)).toEqual(["path exists", "is a directory", "readable"]);
+    expect(ok.checks.map((c) => c.name)).toEqual([
+      "path exists",
+      "is a directory",
+      "readable",
+      "backup would start",
+    ]);
 
     const missing = await createFilesAdapter(filesTarget(join(dir, "nope"))).probe(signal);
     expect(missing.ok).toBe(false);
@@ -764,8 +830,7 @@ describe("probe and recipe", () => {
       hint: expect.stringContaining("targets.share.path"),
     });
 
-    await writeFile(join(dir, "file"), "x");
-    const file = await createFilesAdapter(filesTarget(join(dir, "file"))).probe(signal);
+    const file = await createFilesAdapter(filesTarget(join(dir, "data.txt"))).probe(signal);
     expect(file.ok).toBe(false);
     expect(file.checks.find((c) => c.name === "is a directory")).toMatchObject({ ok: false });
   });

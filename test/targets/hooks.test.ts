@@ -232,7 +232,7 @@ describe("adapter registry", () => {
   test("creates the adapter of each target type without connecting to anything", () => {
     const common = commonTargetFields("t");
     const configs: TargetConfig[] = [
-      { ...common, type: "files", path: dir, exclude: [] },
+      { ...common, type: "files", path: dir, exclude: [], mountpoint: false, allowEmpty: false },
       { ...common, type: "postgres", database: "x", globals: false, rowCounts: "exact" },
       { ...common, type: "mysql", database: "x" },
       { ...common, type: "redis" },

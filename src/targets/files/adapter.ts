@@ -30,7 +30,7 @@ export function createFilesAdapter(
     capabilities: { pointInTime: false, restoreElsewhere: true, partialRestore: true },
 
     async probe(signal) {
-      const result = await probeDirectory(config.name, config.path, signal);
+      const result = await probeDirectory(config, signal);
       if (!result.ok)
         logger.warn({ target: config.name, checks: result.checks }, "files target probe failed");
       return result;
@@ -41,6 +41,8 @@ export function createFilesAdapter(
         target: config.name,
         root: config.path,
         exclude: config.exclude,
+        mountpoint: config.mountpoint,
+        allowEmpty: config.allowEmpty,
         run,
       });
       return Promise.resolve({

@@ -14,6 +14,7 @@ import { FileIndexBuilder } from "./file-index";
 import { readAhead } from "./read-ahead";
 import type { IoMode } from "./adaptive-calls";
 import { loadEntry, releaseEntry, type LoadedEntry } from "./source-entry";
+import { sourceRefusal } from "./source-guard";
 import { sourceCalls } from "./source-io";
 import { LARGE_FILE_CHUNK, TarEntryWriter, type ArchiveStats } from "./tar-writer";
 import { walkTree, type WalkEntry } from "./walk";
@@ -31,6 +32,10 @@ export interface ArchiveOptions {
   run: RunContext;
   /** How to call the file system (see adaptive-calls.ts); default "adaptive". */
   io?: IoMode;
+  /** The root must be a mount point (see source-guard.ts). */
+  mountpoint?: boolean;
+  /** An empty root is archived instead of refused (see source-guard.ts). */
+  allowEmpty?: boolean;
 }
 
 export interface TarArchive {
@@ -145,6 +150,8 @@ export function createTarArchive(options: ArchiveOptions): TarArchive {
       });
       if (!root.isDirectory())
         throw sourceFailed(options, Object.assign(new Error("not a directory"), { code: "ENOTDIR" }));
+      const refused = await sourceRefusal({ name: options.target, path: options.root, ...options });
+      if (refused !== undefined) throw refused;
       // walkTree rejects only when the root cannot be listed: asArchiveError makes that SOURCE_FAILED.
       const walk = walkTree(options.root, {
         exclude: options.exclude,

@@ -1,10 +1,12 @@
 /**
- * The files target's probe: the source directory exists, is a directory, and can be listed and read
- * by this process. Read-only and cheap; failures are reported, never thrown.
+ * The files target's probe: the source directory exists, is a directory, can be listed and read by
+ * this process, and a backup would not refuse it (source-guard.ts: empty, or not the mount point it
+ * must be). Read-only and cheap; failures are reported, never thrown.
  */
 import { constants } from "node:fs";
 import { access, opendir, stat } from "node:fs/promises";
 import type { ProbeResult } from "../types";
+import { sourceRefusal, type SourceGuardConfig } from "./source-guard";
 
 type Check = ProbeResult["checks"][number];
 
@@ -21,12 +23,9 @@ async function check(name: string, run: () => Promise<Check>): Promise<Check> {
   }
 }
 
-export async function probeDirectory(
-  target: string,
-  path: string,
-  signal: AbortSignal,
-): Promise<ProbeResult> {
-  const where = `targets.${target}.path`;
+export async function probeDirectory(config: SourceGuardConfig, signal: AbortSignal): Promise<ProbeResult> {
+  const { path } = config;
+  const where = `targets.${config.name}.path`;
   const checks: Check[] = [];
   const finish = () => ({ ok: checks.every((c) => c.ok), checks });
 
@@ -70,5 +69,19 @@ export async function probeDirectory(
   });
   if (!readable.ok) readable.hint = `run the worker as a user that can read ${path}, or fix its permissions`;
   checks.push(readable);
+  if (!readable.ok || signal.aborted) return finish();
+
+  const refused = await check("backup would start", async () => {
+    const refusal = await sourceRefusal(config);
+    return {
+      name: "backup would start",
+      ok: refusal === undefined,
+      detail:
+        refusal?.message ??
+        `${path} is not empty${config.mountpoint === true ? " and is a mount point" : ""}`,
+      ...(refusal?.hint === undefined ? {} : { hint: refusal.hint }),
+    };
+  });
+  checks.push(refused);
   return finish();
 }
