@@ -3,7 +3,7 @@
  * approvals) keys on that, so `--to` naming the original place must count as in place: otherwise
  * `--to /srv/share --force` would overwrite the live share with none of the guard's checks.
  */
-import { realpath } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve, sep } from "node:path";
 import type { TargetConfig } from "../config/types";
 import { resolveMysqlConnection } from "./mysql/connection";
@@ -31,16 +31,45 @@ function isSameOrInside(path: string, root: string): boolean {
   return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
+async function identity(path: string): Promise<string | undefined> {
+  try {
+    const info = await stat(path);
+    return `${info.dev}:${info.ino}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether `path` or one of its existing parents is the very file or folder `root` is (same device and
+ * inode). Paths alone miss a bind mount of the share (`/mnt/alias` showing `/srv/share`) and a hard
+ * link to the SQLite file: both write over the live data under another name.
+ */
+async function reachesSameInode(path: string, root: string, parents: boolean): Promise<boolean> {
+  const rootIdentity = await identity(root);
+  if (rootIdentity === undefined) return false;
+  for (let at = resolve(path); ; at = dirname(at)) {
+    if ((await identity(at)) === rootIdentity) return true;
+    if (!parents || at === dirname(at)) return false;
+  }
+}
+
 export async function restoresInPlace(target: TargetConfig, to: RestoreDestination): Promise<boolean> {
   if (to.kind === "original") return true;
   switch (target.type) {
     case "files":
       // Into the share itself or any folder of it: restored entries may land on live files.
       return (
-        to.kind === "path" && isSameOrInside(await canonicalPath(to.path), await canonicalPath(target.path))
+        to.kind === "path" &&
+        (isSameOrInside(await canonicalPath(to.path), await canonicalPath(target.path)) ||
+          (await reachesSameInode(to.path, target.path, true)))
       );
     case "sqlite":
-      return to.kind === "path" && (await canonicalPath(to.path)) === (await canonicalPath(target.path));
+      return (
+        to.kind === "path" &&
+        ((await canonicalPath(to.path)) === (await canonicalPath(target.path)) ||
+          (await reachesSameInode(to.path, target.path, false)))
+      );
     case "postgres":
       // `--to NAME` restores into NAME on the target's own server.
       return (

@@ -2,7 +2,8 @@
  * Which `--to` counts as restoring over the target's own data (targets/in-place.ts): the restore
  * guard keys on it. Pure logic over real paths in a temporary folder.
  */
-import { mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { link, mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import type { TargetConfig } from "../../src/config/types";
@@ -36,9 +37,26 @@ test("files: the share itself, any folder in it and a link to it are in place; a
   expect(await at(dir)).toBe(false);
 });
 
-test("sqlite: the database file itself is in place; another file is not", async () => {
+test("files: a bind mount of the share is the share (needs root for mount --bind; CI runs as root)", async () => {
+  const share = target({ type: "files", path: join(dir, "share") });
+  const alias = join(dir, "bound");
+  await mkdir(alias);
+  execFileSync("mount", ["--bind", join(dir, "share"), alias]);
+  try {
+    expect(await restoresInPlace(share, { kind: "path", path: alias })).toBe(true);
+    expect(await restoresInPlace(share, { kind: "path", path: join(alias, "sub") })).toBe(true);
+    expect(await restoresInPlace(share, { kind: "path", path: join(alias, "not-yet", "deeper") })).toBe(true);
+  } finally {
+    execFileSync("umount", [alias]);
+  }
+  expect(await restoresInPlace(share, { kind: "path", path: alias })).toBe(false);
+});
+
+test("sqlite: the database file itself, or a hard link to it, is in place; another file is not", async () => {
   const db = target({ type: "sqlite", path: join(dir, "app.db") });
+  await link(join(dir, "app.db"), join(dir, "app-alias.db"));
   expect(await restoresInPlace(db, { kind: "path", path: join(dir, ".", "app.db") })).toBe(true);
+  expect(await restoresInPlace(db, { kind: "path", path: join(dir, "app-alias.db") })).toBe(true);
   expect(await restoresInPlace(db, { kind: "path", path: join(dir, "app-restored.db") })).toBe(false);
 });
 
