@@ -5,6 +5,7 @@
 import type { Redis } from "ioredis";
 import type { Notice } from "../alerts";
 import { AuditLog, collectSecrets, type AuditActor, type AuditEntry, type AuditRecord } from "../audit";
+import { layout } from "../catalog/layout";
 import type { PruneReport } from "../prune";
 import type { HavenConfig, NamedDestination } from "../config/types";
 import type { Logger } from "../lib/logger";
@@ -35,29 +36,50 @@ export function openAudit(config: HavenConfig, logger: Logger, redis?: Redis): A
   return { log, storage, close: () => storage.close() };
 }
 
+/** What became of one append: the record, or the error and the folder it could not be written to. */
+export type AuditAttempt =
+  { written: true; record: AuditRecord } | { written: false; error: unknown; where: string };
+
+/** Appends one record and reports whether it was written; callers decide what a failure means. */
+export async function tryAudit(
+  config: HavenConfig,
+  logger: Logger,
+  entry: AuditEntry,
+  options: { redis?: Redis } = {},
+): Promise<AuditAttempt> {
+  const handle = openAudit(config, logger, options.redis);
+  try {
+    return { written: true, record: await handle.log.append(entry) };
+  } catch (error) {
+    const where = `${layout.auditPrefix()} on destination ${handle.storage.name} (${handle.storage.location})`;
+    return { written: false, error, where };
+  } finally {
+    await handle.close();
+  }
+}
+
 /**
- * Appends one record. `required`: the action must not go ahead (or be reported done) unaudited, so a
- * failure throws; otherwise a failure is logged loudly and the caller carries on.
+ * Appends one record, best effort: a failure is logged loudly and the caller carries on. For
+ * actions that change no data (backup, verify, key check, config reload), whose refusal in a
+ * disaster would cost more than a missing record. Restores use `tryAudit` (restore-audit.ts).
  */
 export async function audit(
   config: HavenConfig,
   logger: Logger,
   entry: AuditEntry,
-  options: { required?: boolean; redis?: Redis } = {},
+  options: { redis?: Redis } = {},
 ): Promise<AuditRecord | null> {
-  const handle = openAudit(config, logger, options.redis);
-  try {
-    return await handle.log.append(entry);
-  } catch (error) {
-    if (options.required) throw error;
-    logger.error(
-      { err: error instanceof Error ? error.message : String(error), action: entry.action },
-      "audit record not written",
-    );
-    return null;
-  } finally {
-    await handle.close();
-  }
+  const attempt = await tryAudit(config, logger, entry, options);
+  if (attempt.written) return attempt.record;
+  logger.error(
+    {
+      err: attempt.error instanceof Error ? attempt.error.message : String(attempt.error),
+      action: entry.action,
+      where: attempt.where,
+    },
+    "audit record not written",
+  );
+  return null;
 }
 
 /** A break-glass is alerted at once, to every channel, outside the incident machinery. */

@@ -17,12 +17,13 @@ import type { JsonValue } from "./redact";
 export const AUDIT_FORMAT_VERSION = 1;
 
 /**
- * What was done. Operator actions (backup now, restore, verify, prune, config reload, key check,
- * break-glass, restore requests and approvals) and automatic destructive ones (`prune-delete`: one
+ * What was done. Operator actions (backup now, restore start and outcome, verify, prune, config
+ * reload, key check, break-glass, restore requests and approvals) and automatic destructive ones (`prune-delete`: one
  * snapshot removed by retention). Readers accept any kebab-case action, so newer Havens may add some.
  */
 export const AUDIT_ACTIONS = [
   "backup",
+  "restore-start",
   "restore",
   "verify",
   "prune",

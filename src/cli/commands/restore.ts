@@ -1,10 +1,11 @@
 import { createInterface } from "node:readline/promises";
 import { Command } from "commander";
 import { alertBreakGlass, audit, openAudit } from "../../app/audit";
+import { auditRestoreEnd, auditRestoreStart } from "../../app/restore-audit";
 import type { HavenConfig, TargetConfig } from "../../config/types";
 import { assertIncludeSupported, selectSnapshot, runRestore, type RestoreResult } from "../../engine/restore";
 import { targetOrThrow } from "../../engine/backup";
-import { HavenError, ExitCode, isHavenError } from "../../lib/errors";
+import { describeError, HavenError, ExitCode, isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { decideRestoreGuard, operatorActor, RestoreApprovals, type Operator } from "../../operators";
 import { restoresInPlace } from "../../targets/in-place";
@@ -98,6 +99,16 @@ export function restoreCommand(): Command {
         opts,
       });
 
+      const auditScope = {
+        config,
+        logger,
+        actor: operatorActor(operator),
+        target: targetName,
+        snapshot: manifest.id,
+        to: where,
+        inPlace,
+      };
+      await auditRestoreStart(auditScope);
       const progress = createProgress(`restore ${targetName}`);
       let result: RestoreResult;
       try {
@@ -114,35 +125,28 @@ export function restoreCommand(): Command {
           { ...ctx, onProgress: (event) => progress.update(event) },
         );
       } catch (error) {
-        await audit(config, logger, {
-          action: "restore",
-          outcome: "failed",
-          actor: operatorActor(operator),
-          target: targetName,
-          snapshot: manifest.id,
-          detail: { to: where, error: error instanceof Error ? error.message : String(error) },
-        });
-        throw error;
-      } finally {
         progress.stop();
+        const missing = await auditRestoreEnd(auditScope, "failed", {
+          error: error instanceof Error ? error.message : String(error),
+        });
+        // The restore's own failure decides the exit status; the missing record is said first.
+        if (missing) process.stderr.write(`haven: ${describeError(missing)}\n`);
+        throw error;
       }
+      progress.stop();
       const rejected = result.stats.rejected ?? [];
-      await audit(config, logger, {
-        action: "restore",
+      const missingAudit = await auditRestoreEnd(
+        auditScope,
         // Entries refused for unsafe paths were not restored: the trail must not read as a full restore.
-        outcome: rejected.length > 0 ? "partial" : "ok",
-        actor: operatorActor(operator),
-        target: targetName,
-        snapshot: manifest.id,
-        detail: {
-          to: where,
+        rejected.length > 0 ? "partial" : "ok",
+        {
           files: result.stats.files ?? 0,
           seconds: result.seconds,
           rejected: rejected.length,
           ...(opts.requestId ? { request: opts.requestId } : {}),
           ...(opts.breakGlass ? { breakGlass: true } : {}),
         },
-      });
+      );
       if (opts.output === "json") printJson(result);
       else {
         process.stdout.write(
@@ -152,11 +156,13 @@ export function restoreCommand(): Command {
         for (const r of rejected) process.stdout.write(`rejected ${JSON.stringify(r.path)}: ${r.reason}\n`);
       }
       if (rejected.length > 0) {
+        if (missingAudit) process.stderr.write(`haven: ${describeError(missingAudit)}\n`);
         throw new HavenError("PARTIAL", `${rejected.length} archive entries were rejected and not restored`, {
           hint: "the snapshot holds unsafe paths; inspect it before trusting it",
           exitCode: ExitCode.BREACH_OR_PARTIAL,
         });
       }
+      if (missingAudit) throw missingAudit;
     });
 }
 
