@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { HavenError } from "../lib/errors";
 import { keyFormatError } from "./errors";
 import { parseIdentity, type AgeIdentity } from "./keys";
@@ -34,7 +34,8 @@ export function parseIdentities(fileText: string, source = "identity file"): Age
 
 /**
  * Reads and parses an identity file.
- * @throws HavenError CONFIG when the file is missing, unreadable or malformed.
+ * @throws HavenError CONFIG when the file is missing, unreadable, open to its group or others, or
+ * malformed.
  */
 export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
   if (/AGE-SECRET-KEY-1/i.test(path)) {
@@ -49,8 +50,17 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
   }
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    // Mode and bytes come from one open file, so the file checked is the file read.
+    const file = await open(path, "r");
+    try {
+      const { mode } = await file.stat();
+      text = await file.readFile("utf8"); // first: a directory fails here (EISDIR), not as "too open"
+      assertPrivate(path, mode);
+    } finally {
+      await file.close();
+    }
   } catch (error) {
+    if (error instanceof HavenError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
     const reason =
       code === "ENOENT"
@@ -66,4 +76,21 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
     });
   }
   return parseIdentities(text, path);
+}
+
+/**
+ * Refuses an identity file that its group or others may access, as ssh refuses such a private key:
+ * whoever can read it can decrypt every snapshot. CONFIG, not DECRYPT: a restore test that meets it
+ * says nothing about the snapshot (verify/damage.ts). Not checked on Windows, which has no such bits.
+ */
+function assertPrivate(path: string, mode: number): void {
+  if (process.platform === "win32" || (mode & 0o077) === 0) return;
+  const octal = (mode & 0o777).toString(8).padStart(4, "0");
+  throw new HavenError(
+    "CONFIG",
+    `age identity file ${path} is accessible by its group or others (mode ${octal}): anyone who can read it can decrypt every snapshot`,
+    {
+      hint: `chmod 600 ${path} (a mounted secret: give it mode 0400, e.g. Kubernetes defaultMode: 0400, or copy it to a file of mode 0600 and point HAVEN_IDENTITY_FILE at the copy)`,
+    },
+  );
 }

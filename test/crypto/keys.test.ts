@@ -1,4 +1,4 @@
-import { writeFile, mkdir } from "node:fs/promises";
+import { chmod, writeFile, mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { inspect } from "node:util";
 import { bech32 } from "bech32";
@@ -153,11 +153,34 @@ describe("age keys", () => {
       message: expect.stringMatching(/is a directory/),
     });
     const bad = join(dir, "bad.txt");
-    await writeFile(bad, "# comment\nAGE-SECRET-KEY-1NOTAKEY\n");
+    await writeFile(bad, "# comment\nAGE-SECRET-KEY-1NOTAKEY\n", { mode: 0o600 });
     await expect(loadIdentityFile(bad)).rejects.toMatchObject({
       code: "CONFIG",
       message: `${bad}:2: not a valid age identity (AGE-SECRET-KEY-1...)`,
     });
+  });
+
+  it("loadIdentityFile refuses a key file its group or others may access, as ssh does, saying chmod 600", async () => {
+    const { identity } = generateIdentity();
+    for (const mode of [0o644, 0o640, 0o604, 0o620]) {
+      const file = join(dir, `open-${mode.toString(8)}.txt`);
+      await writeFile(file, `${identity}\n`);
+      await chmod(file, mode); // writeFile's mode passes through the umask; chmod sets it exactly
+      const error = (await loadIdentityFile(file).catch((e: unknown) => e)) as HavenError;
+      expect(error).toBeInstanceOf(HavenError);
+      expect(error).toMatchObject({
+        code: "CONFIG",
+        message: `age identity file ${file} is accessible by its group or others (mode 0${mode.toString(8)}): anyone who can read it can decrypt every snapshot`,
+      });
+      expect(error.hint).toMatch(new RegExp(`^chmod 600 ${file} `));
+      expect(`${error.message} ${error.hint}`).not.toContain(identity);
+    }
+    for (const mode of [0o600, 0o400]) {
+      const file = join(dir, `private-${mode.toString(8)}.txt`);
+      await writeFile(file, `${identity}\n`);
+      await chmod(file, mode);
+      expect(await loadIdentityFile(file)).toHaveLength(1);
+    }
   });
 
   it("loadIdentityFile given the key itself instead of a path refuses without quoting it", async () => {
