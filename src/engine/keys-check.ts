@@ -18,6 +18,10 @@ import type { StorageBackend } from "../storage/types";
 /** Enough ciphertext for the header and the first 64 KiB chunk. */
 const PROBE_BYTES = 256 * 1024;
 
+/**
+ * One object checked, or one destination that could not be listed: then `target`, `snapshot` and
+ * `object` are empty, and none of its snapshots was checked.
+ */
 export interface KeyCheckRow {
   destination: string;
   target: string;
@@ -25,6 +29,24 @@ export interface KeyCheckRow {
   object: string;
   ok: boolean;
   detail: string;
+}
+
+export interface KeyCheckSummary {
+  /** Objects checked (and manifests that could not be read). */
+  objects: number;
+  /** Of those, the ones that failed. */
+  failed: number;
+  /** Destinations that could not be listed: none of their snapshots was checked. */
+  unlisted: string[];
+}
+
+export function summarizeKeyCheck(rows: KeyCheckRow[]): KeyCheckSummary {
+  const unlisted = rows.filter((r) => !r.ok && r.object === "").map((r) => r.destination);
+  return {
+    objects: rows.length - unlisted.length,
+    failed: rows.filter((r) => !r.ok).length - unlisted.length,
+    unlisted,
+  };
 }
 
 export async function checkKeys(
@@ -39,35 +61,47 @@ export async function checkKeys(
   }
   const identities = await loadIdentityFile(path);
   const rows: KeyCheckRow[] = [];
+  // Every destination is checked whatever the others do: one that is down must not hide the key
+  // problem of another, which is what this command exists to find.
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, options.logger);
     try {
-      for (const { ref, manifest, error } of await loadManifests(storage, await listSnapshotRefs(storage))) {
-        if (!manifest) {
-          rows.push({
-            destination: destination.name,
-            target: ref.target,
-            snapshot: ref.id,
-            object: "manifest.json",
-            ok: false,
-            detail: error ?? "unreadable",
-          });
-          continue;
-        }
-        for (const object of manifest.payload.filter((o) => o.encryption !== null)) {
-          const detail = await decryptsFirstChunk(storage, object.key, object.size, identities);
-          rows.push({
-            destination: destination.name,
-            target: ref.target,
-            snapshot: ref.id,
-            object: object.key,
-            ok: detail === null,
-            detail: detail ?? "decrypts",
-          });
-        }
-      }
+      rows.push(...(await checkDestination(storage, identities)));
+    } catch (error) {
+      const detail = `could not list it: ${error instanceof Error ? error.message : String(error)}`;
+      rows.push({ destination: destination.name, target: "", snapshot: "", object: "", ok: false, detail });
     } finally {
       await storage.close();
+    }
+  }
+  return rows;
+}
+
+/** One row per encrypted object (and per unreadable manifest); throws when the listing fails. */
+async function checkDestination(storage: StorageBackend, identities: AgeIdentity[]): Promise<KeyCheckRow[]> {
+  const rows: KeyCheckRow[] = [];
+  for (const { ref, manifest, error } of await loadManifests(storage, await listSnapshotRefs(storage))) {
+    if (!manifest) {
+      rows.push({
+        destination: storage.name,
+        target: ref.target,
+        snapshot: ref.id,
+        object: "manifest.json",
+        ok: false,
+        detail: error ?? "unreadable",
+      });
+      continue;
+    }
+    for (const object of manifest.payload.filter((o) => o.encryption !== null)) {
+      const detail = await decryptsFirstChunk(storage, object.key, object.size, identities);
+      rows.push({
+        destination: storage.name,
+        target: ref.target,
+        snapshot: ref.id,
+        object: object.key,
+        ok: detail === null,
+        detail: detail ?? "decrypts",
+      });
     }
   }
   return rows;

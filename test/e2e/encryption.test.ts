@@ -137,6 +137,32 @@ test("keys check: every snapshot decrypts with the identity at hand; a stranger'
   expect(bad.code).toBe(12);
 });
 
+test("keys check checks every destination: one it cannot list is its own failed row, the rest are checked, exit 1", async () => {
+  // First in the config, so it comes first: a share that did not mount (Haven never creates a root).
+  const twoDestinations = join(work, "two-destinations.yaml");
+  await writeFile(
+    twoDestinations,
+    readFileSync(configPath, "utf8").replace(
+      "destinations:\n",
+      `destinations:\n  unmounted: { type: filesystem, path: ${join(work, "unmounted")} }\n`,
+    ),
+  );
+  const result = await runCli(["-c", twoDestinations, "keys", "check", "-o", "json"]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).not.toMatch(/\n\s+at /); // a finding, not a crash
+  expect(result.stderr).toMatch(/1 destination could not be listed: unmounted/);
+  const rows = JSON.parse(result.stdout) as Array<{ destination: string; ok: boolean; detail: string }>;
+  expect(rows.filter((r) => !r.ok)).toEqual([
+    expect.objectContaining({
+      destination: "unmounted",
+      detail: expect.stringContaining("could not list it"),
+    }),
+  ]);
+  const checked = rows.filter((r) => r.destination === "nas");
+  expect(checked.length).toBeGreaterThanOrEqual(2);
+  expect(checked.every((r) => r.ok)).toBe(true);
+});
+
 test("a bit-flipped or truncated payload never restores as success", async () => {
   const data = await payloadPath("share");
   const size = (await stat(data)).size;

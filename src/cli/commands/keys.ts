@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import { generateIdentity } from "../../crypto/age";
-import { checkKeys } from "../../engine/keys-check";
+import { checkKeys, summarizeKeyCheck } from "../../engine/keys-check";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
 import { operatorActor } from "../../operators";
@@ -25,11 +25,12 @@ export function keysCommand(): Command {
       const logger = commandLogger(command);
       const operator = await commandOperator(command, config);
       const rows = await checkKeys(config, { identityFile: opts.identity, logger });
+      const { objects, failed, unlisted } = summarizeKeyCheck(rows);
       await audit(config, logger, {
         action: "keys-check",
         outcome: rows.every((r) => r.ok) ? "ok" : "failed",
         actor: operatorActor(operator),
-        detail: { objects: rows.length, failed: rows.filter((r) => !r.ok).length },
+        detail: { objects, failed, unlisted },
       });
       if (opts.output === "json") printJson(rows);
       else if (rows.length === 0) process.stdout.write("no encrypted snapshots\n");
@@ -45,16 +46,27 @@ export function keysCommand(): Command {
             r.detail,
           ]),
         );
-      const failed = rows.filter((r) => !r.ok).length;
+      // Said whatever else fails: a destination not listed is a destination not proven.
+      const notListed =
+        unlisted.length === 0
+          ? undefined
+          : `${unlisted.length} destination${unlisted.length === 1 ? "" : "s"} could not be listed: ${unlisted.join(", ")}`;
       if (failed > 0) {
         throw new HavenError(
           "DECRYPT",
-          `${failed} of ${rows.length} encrypted objects cannot be decrypted with these identities`,
+          `${failed} of ${objects} encrypted objects cannot be decrypted with these identities` +
+            (notListed ? `; and ${notListed}` : ""),
           {
             hint: "keep the old identity files of rotated keys until their snapshots expire; add them to the identity file",
             exitCode: ExitCode.DECRYPT_OR_CREDENTIALS,
           },
         );
+      }
+      if (notListed) {
+        throw new HavenError("PERMANENT", `${notListed}; their snapshots were not checked`, {
+          hint: "see each one's row for the error (haven doctor probes them), then run haven keys check again",
+          exitCode: ExitCode.FAILED,
+        });
       }
     });
   keys
