@@ -1,9 +1,12 @@
 /**
  * `${VAR}` substitution in config values, the way shells and docker compose do it:
  *
- * - `${NAME}` is the value of NAME; an unset NAME is an error (set to the empty string is fine);
+ * - `${NAME}` is the value of NAME; an unset NAME is an error, and so is one set to the empty string:
+ *   an empty secret or host is almost always a deployment mistake (a variable exported from an unset
+ *   one), and an unquoted value that comes out empty is left out of the config (yaml-source.ts), so
+ *   a password would be dropped silently. Like compose's `${NAME:?}`;
  * - `${NAME:-default}` is the default when NAME is unset **or empty**; the default is taken literally
- *   up to the first `}` (no nesting);
+ *   up to the first `}` (no nesting). `${NAME:-}` is how a config says that empty is meant;
  * - `$${` is a literal `${`; any other `$` is kept as it is.
  *
  * Pure: works on one string and an environment, and reports problems by offset in that string so the
@@ -94,6 +97,11 @@ function resolveReference(body: string, env: NodeJS.ProcessEnv): string | { prob
   if (value === undefined) {
     return {
       problem: `environment variable ${name} is not set: set it, or give a default with \${${name}:-value}`,
+    };
+  }
+  if (value === "") {
+    return {
+      problem: `environment variable ${name} is set but empty: give it a value, or a default with \${${name}:-value} (\${${name}:-} where empty is meant)`,
     };
   }
   return value;

@@ -18,8 +18,16 @@ describe("interpolate", () => {
     expect(interpolate("${MISSING:-}", env)).toEqual({ text: "", substituted: true, problems: [] });
   });
 
-  it("keeps a variable that is set to the empty string", () => {
-    expect(interpolate("[${EMPTY}]", env)).toEqual({ text: "[]", substituted: true, problems: [] });
+  it("reports a variable set to the empty string as it reports an unset one; a default says empty is meant", () => {
+    expect(interpolate("[${EMPTY}]", env).problems).toEqual([
+      {
+        offset: 1,
+        reference: "${EMPTY}",
+        message:
+          "environment variable EMPTY is set but empty: give it a value, or a default with ${EMPTY:-value} (${EMPTY:-} where empty is meant)",
+      },
+    ]);
+    expect(interpolate("[${EMPTY:-}]", env)).toEqual({ text: "[]", substituted: true, problems: [] });
   });
 
   it("reports an unset variable without a default at the offset of its ${", () => {

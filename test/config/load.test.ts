@@ -176,6 +176,16 @@ describe("${VAR} in the YAML", () => {
     });
   });
 
+  it("reports a variable set but empty at its line and column, instead of leaving the key out", () => {
+    expect(
+      messagesOf([...base, "targets:", "  db:", "    type: postgres", "    password: ${PG_PASSWORD}"], {
+        PG_PASSWORD: "",
+      }),
+    ).toEqual([
+      `${join(dir, "haven.yaml")}:7:15: targets.db.password: environment variable PG_PASSWORD is set but empty: give it a value, or a default with \${PG_PASSWORD:-value} (\${PG_PASSWORD:-} where empty is meant)`,
+    ]);
+  });
+
   it("reports an unset variable at its own column, once even when its value is anchored and reused", () => {
     expect(
       messagesOf(
