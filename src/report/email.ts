@@ -19,6 +19,7 @@ import type { HavenConfig } from "../config/types";
 import { HavenError } from "../lib/errors";
 import { silentLogger, type Logger } from "../lib/logger";
 import { scrubSecrets } from "../lib/secret";
+import { isPermanentSmtpError } from "../lib/smtp-errors";
 
 export interface ReportAttachment {
   filename: string;
@@ -51,9 +52,6 @@ export interface SentReport {
   to: string[];
   attempts: number;
 }
-
-/** SMTP client errors that fail the same way again. */
-const PERMANENT_CODES = new Set(["EAUTH", "EENVELOPE", "EMESSAGE", "ETLS"]);
 
 /** Where the report goes, from the config; a CONFIG error says which key is missing. */
 export function reportRecipients(config: HavenConfig): { from: string; to: string[]; smtp: SmtpConfig } {
@@ -105,7 +103,7 @@ export async function sendReport(
         return { messageId: info.messageId, to, attempts: attempt };
       } catch (error) {
         const reason = scrubSecrets(error instanceof Error ? error.message : String(error), [smtp.password]);
-        if (isPermanent(error)) {
+        if (isPermanentSmtpError(error)) {
           throw new HavenError("PERMANENT", `sending the monthly report via ${where} failed: ${reason}`, {
             hint: "check alerts.email (smtp user, password, TLS settings, from) and reports.monthly.to",
           });
@@ -131,16 +129,6 @@ export async function sendReport(
   } finally {
     transport.close();
   }
-}
-
-/**
- * The server's reply code decides when there is one (nodemailer tags a 451 refusal of the message
- * EMESSAGE too, yet 4xx means "try again later"); the client's error code decides otherwise.
- */
-function isPermanent(error: unknown): boolean {
-  const e = error as { code?: unknown; responseCode?: unknown };
-  if (typeof e.responseCode === "number") return e.responseCode >= 500;
-  return typeof e.code === "string" && PERMANENT_CODES.has(e.code);
 }
 
 async function transportOptions(smtp: SmtpConfig, timeoutMs: number): Promise<SMTPTransport.Options> {

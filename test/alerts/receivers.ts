@@ -1,6 +1,7 @@
 /**
  * Real receivers for alert tests: an SMTP server (smtp-server, STARTTLS with its built-in certificate,
- * authentication required) that parses each message with mailparser before accepting it, and an HTTP
+ * authentication required) that parses each message with mailparser before accepting it, and can
+ * refuse the first recipients or messages with a given reply code (451 greylisting), and an HTTP
  * webhook receiver whose answers can be scripted (500 then 200, ...).
  */
 import { once } from "node:events";
@@ -16,18 +17,39 @@ export interface SmtpReceiver {
   messages: ParsedMail[];
   /** Whether each accepted session had upgraded to TLS. */
   secured: boolean[];
+  /** RCPT TO commands received, refused ones included. */
+  readonly recipientsOffered: number;
   close(): Promise<void>;
+}
+
+/** Answer the first `first` RCPT TO (greylisting's place) or DATA commands with `code`. */
+export interface SmtpRefusal {
+  at: "rcpt" | "data";
+  code: number;
+  first: number;
 }
 
 export async function startSmtpReceiver(credentials: {
   user: string;
   password: string;
+  refuse?: SmtpRefusal;
 }): Promise<SmtpReceiver> {
   const messages: ParsedMail[] = [];
   const secured: boolean[] = [];
+  const seen = { rcpt: 0, data: 0 };
+  const refusal = (at: SmtpRefusal["at"]): Error | null => {
+    seen[at] += 1;
+    const refuse = credentials.refuse;
+    if (refuse?.at !== at || seen[at] > refuse.first) return null;
+    const text = refuse.code < 500 ? "greylisted, try again later" : "mailbox unavailable";
+    return Object.assign(new Error(text), { responseCode: refuse.code });
+  };
   const server = new SMTPServer({
     logger: false,
     disabledCommands: [],
+    onRcptTo(_address, _session, callback) {
+      callback(refusal("rcpt") ?? undefined);
+    },
     onAuth(auth, _session, callback) {
       if (auth.username === credentials.user && auth.password === credentials.password) {
         callback(null, { user: auth.username });
@@ -36,6 +58,12 @@ export async function startSmtpReceiver(credentials: {
       }
     },
     onData(stream, session, callback) {
+      const refused = refusal("data");
+      if (refused) {
+        stream.resume();
+        stream.once("end", () => callback(refused));
+        return;
+      }
       // Accept (answer 250) only once the message is parsed, so a resolved send means it is here.
       simpleParser(stream).then(
         (mail) => {
@@ -54,6 +82,9 @@ export async function startSmtpReceiver(credentials: {
     port,
     messages,
     secured,
+    get recipientsOffered() {
+      return seen.rcpt;
+    },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }

@@ -9,6 +9,7 @@ import { createTransport, type Transporter } from "nodemailer";
 import type { AlertsConfig } from "../../config/types";
 import { HavenError } from "../../lib/errors";
 import { scrubSecrets } from "../../lib/secret";
+import { isPermanentSmtpError } from "../../lib/smtp-errors";
 import { renderText, type Notice } from "../message";
 import type { AlertChannel } from "./types";
 
@@ -18,9 +19,6 @@ export interface EmailChannelOptions {
   /** Connection, greeting and socket timeout. Default 30 s. */
   timeoutMs?: number;
 }
-
-/** SMTP reply codes 5xx and these client errors fail the same way again: do not retry them. */
-const PERMANENT_NODEMAILER_CODES = new Set(["EAUTH", "EENVELOPE", "EMESSAGE", "ETLS"]);
 
 export function createEmailChannel(config: EmailConfig, options: EmailChannelOptions = {}): AlertChannel {
   return new EmailChannel(config, options.timeoutMs ?? 30_000);
@@ -92,21 +90,23 @@ class EmailChannel implements AlertChannel {
 }
 
 function classify(error: unknown, config: EmailConfig): HavenError {
-  const e = error as { code?: unknown; responseCode?: unknown; message?: unknown };
+  const e = error as { message?: unknown; responseCode?: unknown };
   const message = scrubSecrets(typeof e.message === "string" ? e.message : String(error), [
     config.smtp.password,
   ]);
   const where = `SMTP server ${config.smtp.host}:${config.smtp.port}`;
-  const permanent =
-    (typeof e.responseCode === "number" && e.responseCode >= 500) ||
-    (typeof e.code === "string" && PERMANENT_NODEMAILER_CODES.has(e.code));
+  // A 4xx reply (greylisting) is retried by `deliver`, though nodemailer tags it as a refused envelope.
+  const permanent = isPermanentSmtpError(error);
+  const hint = permanent
+    ? "check alerts.email (smtp user, password, TLS settings, from and to addresses)"
+    : typeof e.responseCode === "number"
+      ? `the SMTP server answered ${e.responseCode} (try again later, as greylisting does); delivery is retried`
+      : "the SMTP server may be down or unreachable; check the network and alerts.email.smtp.host";
   return new HavenError(
     permanent ? "PERMANENT" : "TRANSIENT",
     `sending alert email via ${where} failed: ${message}`,
     {
-      hint: permanent
-        ? "check alerts.email (smtp user, password, TLS settings, from and to addresses)"
-        : "the SMTP server may be down or unreachable; check the network and alerts.email.smtp.host",
+      hint,
     },
   );
 }
