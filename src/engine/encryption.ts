@@ -28,9 +28,14 @@ export function encryptionPlan(config: EncryptionConfig | undefined): Encryption
   };
 }
 
+/** Where restores and verifications on this host read the age identity: HAVEN_IDENTITY_FILE, or the config. */
+export function identityFilePath(config: EncryptionConfig | undefined): string | undefined {
+  return process.env.HAVEN_IDENTITY_FILE ?? config?.identityFile;
+}
+
 /** A decrypting stream for restores; the identity file comes from HAVEN_IDENTITY_FILE or the config. */
 export async function createDecryptor(config: EncryptionConfig | undefined): Promise<Transform> {
-  const path = process.env.HAVEN_IDENTITY_FILE ?? config?.identityFile;
+  const path = identityFilePath(config);
   if (!path) {
     throw new HavenError("DECRYPT", "this snapshot is encrypted and no age identity is configured", {
       hint: "set encryption.identityFile in the config or HAVEN_IDENTITY_FILE to the age identity file",

@@ -11,6 +11,7 @@ import type { HavenConfig } from "../config/types";
 import { loadIdentityFile, type AgeIdentity } from "../crypto/age";
 import { createDecryptStream } from "../crypto/age";
 import { HavenError } from "../lib/errors";
+import { identityFilePath } from "./encryption";
 import type { Logger } from "../lib/logger";
 import { createStorage } from "../storage";
 import type { StorageBackend } from "../storage/types";
@@ -53,7 +54,7 @@ export async function checkKeys(
   config: HavenConfig,
   options: { identityFile?: string; logger: Logger },
 ): Promise<KeyCheckRow[]> {
-  const path = options.identityFile ?? process.env.HAVEN_IDENTITY_FILE ?? config.encryption?.identityFile;
+  const path = options.identityFile ?? identityFilePath(config.encryption);
   if (!path) {
     throw new HavenError("USAGE", "no age identity file to check with", {
       hint: "pass --identity FILE, set HAVEN_IDENTITY_FILE, or set encryption.identityFile in the config",

@@ -2,12 +2,13 @@ import { Command, Option } from "commander";
 import type { HavenConfig } from "../../config/types";
 import { describeError, ExitCode, HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
+import { checkIdentity } from "../../engine/identity-check";
 import { createStorage } from "../../storage";
 import { createAdapter } from "../../targets";
 import { commandConfig, commandLogger, printJson, printTable } from "../context";
 
 export interface DoctorRow {
-  kind: "target" | "destination";
+  kind: "target" | "destination" | "encryption";
   name: string;
   check: string;
   ok: boolean;
@@ -15,7 +16,10 @@ export interface DoctorRow {
   fix?: string;
 }
 
-/** Probes every target and destination; never throws for a failing probe, only reports it. */
+/**
+ * Probes every destination, this host's age identity and every target; never throws for a failing
+ * probe, only reports it.
+ */
 export async function runDoctor(
   config: HavenConfig,
   logger: Logger,
@@ -47,6 +51,9 @@ export async function runDoctor(
       await storage.close();
     }
   }
+  const identity = await checkIdentity(config.encryption);
+  if (identity !== undefined)
+    rows.push({ kind: "encryption", name: "identity", check: "identity file", ...identity });
   for (const target of Object.values(config.targets)) {
     try {
       const probe = await createAdapter(target, logger).probe(signal);
