@@ -11,7 +11,7 @@ import { hashToken } from "../../src/operators";
 import { Secret } from "../../src/lib/secret";
 import { startWebhookReceiver, type WebhookReceiver } from "../alerts/receivers";
 import { runCli } from "../helpers/cli";
-import { tempDir, writeConfigFile } from "../helpers/s3-config";
+import { tempDir, writeNasConfigFile } from "../helpers/s3-config";
 
 const tokens = {
   alice: "alice-token-0123456789",
@@ -25,16 +25,12 @@ let webhook: WebhookReceiver;
 beforeAll(async () => {
   work = await tempDir("haven-e2e-guard");
   webhook = await startWebhookReceiver();
-  await mkdir(join(work, "nas")); // the destination's root: Haven never creates it
   await mkdir(join(work, "vault"));
   await writeFile(join(work, "vault", "ledger.txt"), "balance: 100\n");
   const sha = (t: string) => hashToken(new Secret(t));
-  configPath = await writeConfigFile(
+  configPath = await writeNasConfigFile(
     work,
     `
-destinations:
-  nas: { type: filesystem, path: ${join(work, "nas")} }
-defaults: { destinations: [nas] }
 targets:
   vault: { type: files, path: ${join(work, "vault")}, protected: true }
 operators:

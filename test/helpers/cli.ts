@@ -10,22 +10,23 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** A command that runs Node, e.g. `unshare --user --map-root-user` for a user namespace. */
+  prefix?: string[];
+}
+
 /** Runs the built CLI (dist/, built by `pretest`) as an operator would. */
-export function runCli(
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<CliResult> {
+export function runCli(args: string[], options: RunOptions = {}): Promise<CliResult> {
   return runNodeScript(CLI, args, options);
 }
 
 /** Runs a built script of ours (the CLI, the demo) in a child Node process and collects its output. */
-export function runNodeScript(
-  script: string,
-  args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string } = {},
-): Promise<CliResult> {
+export function runNodeScript(script: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
+  const [command, ...prefixArgs] = [...(options.prefix ?? []), process.execPath];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], {
+    const child = spawn(command, [...prefixArgs, script, ...args], {
       cwd: options.cwd,
       env: { ...process.env, HAVEN_LOG_LEVEL: "warn", ...options.env },
       stdio: ["ignore", "pipe", "pipe"],

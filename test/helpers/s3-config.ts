@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { S3rverHandle } from "../../src/lib/s3rver-process";
@@ -55,4 +55,16 @@ export async function writeConfigFile(dir: string, yaml: string): Promise<string
   const path = join(dir, "haven.yaml");
   await writeFile(path, yaml);
   return path;
+}
+
+/**
+ * Writes `dir`/haven.yaml with one filesystem destination, "nas" (`dir`/nas, created here: Haven never
+ * creates a destination's root), the default of every target, and `rest` (targets, operators...).
+ */
+export async function writeNasConfigFile(dir: string, rest: string): Promise<string> {
+  await mkdir(join(dir, "nas"));
+  return writeConfigFile(
+    dir,
+    `destinations:\n  nas: { type: filesystem, path: ${join(dir, "nas")} }\ndefaults: { destinations: [nas] }\n${rest}`,
+  );
 }

@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import {
   chmod,
+  lstat,
   mkdir,
   mkdtemp,
   readFile,
@@ -42,6 +43,7 @@ import { createTarArchive, LOOKAHEAD } from "../../src/targets/files/archive";
 import { extractTar } from "../../src/targets/files/extract";
 import { isMountPoint } from "../../src/targets/files/source-guard";
 import { drained } from "../../src/targets/files/tar-writer";
+import type { DestinationCalls } from "../../src/targets/files/destination-io";
 import type { FileIndexEntry } from "../../src/targets/files/file-index";
 import type { RunContext } from "../../src/targets/types";
 import { compareTrees, makeFixtureTree, removeTree, type FixtureTree } from "../helpers/fixture-tree";
@@ -207,6 +209,83 @@ describe("round trip", () => {
     await archive.done;
     expect(stats).toMatchObject({ files: fixture.files, bytes: fixture.bytes, rejected: [] });
     expect(await compareTrees(src, out)).toEqual([]);
+  });
+
+  /** The destination's calls with fchown and lchown failing as `code`; counts the refusals. */
+  function refusingOwners(code: string): {
+    wrap: (calls: DestinationCalls) => DestinationCalls;
+    refused: () => number;
+  } {
+    let refused = 0;
+    const fail = (call: string) => () => {
+      refused++;
+      throw Object.assign(new Error(`${code}: ${call} refused by the destination`), { code, syscall: call });
+    };
+    return {
+      wrap: (calls) => ({ ...calls, fchown: fail("fchown"), lchown: fail("lchown") }),
+      refused: () => refused,
+    };
+  }
+
+  test.each(["EPERM", "EINVAL"])(
+    "a destination that refuses owners (%s: root_squash, an unmapped uid) gets everything else, one warning with the count, no setuid/setgid",
+    async (code) => {
+      const out = scratch(`no-owners-${code}`);
+      await mkdir(out);
+      const { run, warnings } = testRun();
+      const owners = refusingOwners(code);
+      const archive = createTarArchive({ target: "share", root: src, exclude: [], run: testRun().run });
+      const stats = await extractTar(archive.body, {
+        destination: out,
+        run,
+        sameOwner: true,
+        wrapCalls: owners.wrap,
+      });
+      await archive.done;
+
+      // Every file, link and directory was refused its owner, and each one is counted.
+      expect(owners.refused()).toBeGreaterThan(fixture.files);
+      expect(stats).toMatchObject({
+        files: fixture.files,
+        bytes: fixture.bytes,
+        rejected: [],
+        ownersNotSet: owners.refused(),
+      });
+      expect(warnings).toEqual([
+        {
+          message: expect.stringContaining(
+            `could not set the owner of ${owners.refused()} restored entries`,
+          ) as string,
+          detail: expect.objectContaining({ ownersNotSet: owners.refused(), code }) as Record<
+            string,
+            unknown
+          >,
+        },
+      ]);
+      // The files keep the restoring user as owner: their setuid and setgid bits would now be its own.
+      expect((await lstat(join(out, "bin/setuid-tool"))).mode & 0o7777).toBe(0o755);
+      expect((await lstat(join(out, "bin/setgid-tool"))).mode & 0o7777).toBe(0o755);
+      expect((await compareTrees(src, out)).sort()).toEqual([
+        "bin/setgid-tool: mode 2755 vs 755",
+        "bin/setuid-tool: mode 4755 vs 755",
+      ]);
+    },
+  );
+
+  test("an ownership error that is not a refusal (EIO) still fails the restore", async () => {
+    const out = scratch("owner-eio");
+    await mkdir(out);
+    const archive = createTarArchive({ target: "share", root: src, exclude: [], run: testRun().run });
+    await expect(
+      extractTar(archive.body, {
+        destination: out,
+        run: testRun().run,
+        sameOwner: true,
+        wrapCalls: refusingOwners("EIO").wrap,
+      }),
+    ).rejects.toMatchObject({ code: "PERMANENT", message: expect.stringContaining("EIO") as string });
+    archive.body.destroy();
+    await archive.done.catch(() => undefined);
   });
 
   test.each(["thread-pool", "adaptive"] as const)(

@@ -135,14 +135,17 @@ export function restoreCommand(): Command {
       }
       progress.stop();
       const rejected = result.stats.rejected ?? [];
+      const { warnings } = result;
       const missingAudit = await auditRestoreEnd(
         auditScope,
-        // Entries refused for unsafe paths were not restored: the trail must not read as a full restore.
-        rejected.length > 0 ? "partial" : "ok",
+        // Refused entries were not restored, and a warning is something not restored as it was
+        // (an owner the destination refused): the trail must not read as a full restore.
+        rejected.length > 0 || warnings.length > 0 ? "partial" : "ok",
         {
           files: result.stats.files ?? 0,
           seconds: result.seconds,
           rejected: rejected.length,
+          warnings: warnings.length,
           ...(opts.requestId ? { request: opts.requestId } : {}),
           ...(opts.breakGlass ? { breakGlass: true } : {}),
         },
@@ -154,6 +157,7 @@ export function restoreCommand(): Command {
             `${result.stats.files ?? 0} files, ${formatBytes(result.stats.bytes ?? 0)} in ${result.seconds.toFixed(1)}s\n`,
         );
         for (const r of rejected) process.stdout.write(`rejected ${JSON.stringify(r.path)}: ${r.reason}\n`);
+        for (const warning of warnings) process.stdout.write(`warning: ${warning}\n`);
       }
       if (rejected.length > 0) {
         if (missingAudit) process.stderr.write(`haven: ${describeError(missingAudit)}\n`);
@@ -161,6 +165,18 @@ export function restoreCommand(): Command {
           hint: "the snapshot holds unsafe paths; inspect it before trusting it",
           exitCode: ExitCode.BREACH_OR_PARTIAL,
         });
+      }
+      if (warnings.length > 0) {
+        if (missingAudit) process.stderr.write(`haven: ${describeError(missingAudit)}\n`);
+        // As GNU tar exits non-zero after "Cannot change ownership": the data is there, not all as it was.
+        throw new HavenError(
+          "PARTIAL",
+          `the restore finished with ${warnings.length} ${warnings.length === 1 ? "warning" : "warnings"}`,
+          {
+            hint: "see each warning above for what was not restored as the snapshot has it, and what to do",
+            exitCode: ExitCode.BREACH_OR_PARTIAL,
+          },
+        );
       }
       if (missingAudit) throw missingAudit;
     });

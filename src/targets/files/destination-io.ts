@@ -79,12 +79,16 @@ const threadPoolCalls: DestinationCalls = {
  */
 const DESTINATION_SLOW_CALL_MS = 2;
 
-/** The destination's calls for one restore: blocking while fast (see adaptive-calls.ts). */
+/**
+ * The destination's calls for one restore: blocking while fast (see adaptive-calls.ts). `wrap` sees
+ * both sets (tests make a call fail as a real destination would: NFS refusing chown, say).
+ */
 export function destinationCalls(
   mode: IoMode,
   onSwitch: (slowShare: number) => void,
+  wrap: (calls: DestinationCalls) => DestinationCalls = (calls) => calls,
 ): AdaptiveCalls<DestinationCalls> {
-  return new AdaptiveCalls(blockingCalls, threadPoolCalls, {
+  return new AdaptiveCalls(wrap(blockingCalls), wrap(threadPoolCalls), {
     mode,
     timed: ["lstat", "mkdir", "unlink", "rename", "open", "symlink", "link"],
     slowCallMs: DESTINATION_SLOW_CALL_MS,

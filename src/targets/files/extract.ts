@@ -41,6 +41,10 @@ export interface ExtractOptions {
   expected?: Map<string, FileIndexEntry>;
   /** How to call the file system (see adaptive-calls.ts); default "adaptive". */
   io?: IoMode;
+  /** Set owners from the archive; default: when running as root (as tar does). */
+  sameOwner?: boolean;
+  /** Wraps the destination's calls (destination-io.ts); for tests that need a destination to fail. */
+  wrapCalls?: (calls: DestinationCalls) => DestinationCalls;
 }
 
 export interface ExtractStats extends RestoreStats {
@@ -49,6 +53,8 @@ export interface ExtractStats extends RestoreStats {
   rejected: Array<{ path: string; reason: string }>;
   /** Files whose sha256 was checked against the index (0 without an index). */
   verified: number;
+  /** Entries whose owner the destination refused to set (see OWNER_REFUSED): they keep the one it gave them. */
+  ownersNotSet: number;
 }
 
 interface EntryMeta {
@@ -130,33 +136,49 @@ function errnoCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
 }
 
-/** Ownership is restored only by root (as tar -p does); others cannot give files away. */
+/** Ownership is restored only by root (as tar does); others cannot give files away. */
 const asRoot = process.getuid?.() === 0;
+
+/**
+ * How a destination says it cannot keep an owner, even for root: NFS with root_squash (EPERM), a user
+ * namespace where the archive's uid is not mapped (EINVAL), a file system without owners (ENOTSUP).
+ * GNU tar warns and goes on; so does a restore (see #setOwner). Other errors still fail it.
+ */
+const OWNER_REFUSED = new Set(["EPERM", "EINVAL", "ENOTSUP"]);
+/** setuid and setgid: granted by whoever owns the file, so kept only when the archive's owner was set. */
+const SET_ID_BITS = 0o6000;
 
 /** One extraction; holds what is known about the destination while entries stream through. */
 class Extraction {
-  readonly stats: ExtractStats = { files: 0, bytes: 0, rejected: [], verified: 0 };
+  readonly stats: ExtractStats = { files: 0, bytes: 0, rejected: [], verified: 0, ownersNotSet: 0 };
   readonly #destination: string;
   readonly #run: RunContext;
   readonly #io: AdaptiveCalls<DestinationCalls>;
   readonly #included: IncludeFilter;
   readonly #verifier: IndexVerifier | undefined;
+  readonly #sameOwner: boolean;
   /** Relative paths known to be real directories (checked with lstat, or made by us). "" is the destination. */
   readonly #realDirectories = new Set<string>([""]);
   /** Directory metadata from the archive, applied once their contents are written. */
   readonly #directoryMeta = new Map<string, EntryMeta>();
   /** Directories this extraction created or restored: the only ones whose metadata it sets. */
   readonly #touchedDirectories = new Set<string>();
+  /** The first owner the destination refused, for the warning (see warnOwnersNotSet). */
+  #firstOwnerRefusal: { path: string; code: string } | undefined;
 
   constructor(options: ExtractOptions) {
     this.#destination = options.destination;
     this.#run = options.run;
-    this.#io = destinationCalls(options.io ?? "adaptive", (slowShare) =>
-      options.run.logger.info(
-        { slowShare },
-        "restore destination is slow: writing on the thread pool from now on",
-      ),
+    this.#io = destinationCalls(
+      options.io ?? "adaptive",
+      (slowShare) =>
+        options.run.logger.info(
+          { slowShare },
+          "restore destination is slow: writing on the thread pool from now on",
+        ),
+      options.wrapCalls,
     );
+    this.#sameOwner = options.sameOwner ?? asRoot;
     this.#included = includeMatcher(options.include);
     this.#verifier = options.expected === undefined ? undefined : new IndexVerifier(options.expected);
   }
@@ -336,8 +358,8 @@ class Extraction {
     try {
       size = await this.#writeContent(calls, fd, stream, hash);
       // Owner first: chown clears setuid and setgid, for root too, so the mode must come after it.
-      if (asRoot) await calls.fchown(fd, meta.uid, meta.gid);
-      await calls.fchmod(fd, meta.mode);
+      const owned = await this.#setOwner(path, () => calls.fchown(fd, meta.uid, meta.gid));
+      await calls.fchmod(fd, this.#modeFor(meta, owned));
       const time = new Date(meta.mtime);
       await calls.futimes(fd, time, time);
     } catch (error) {
@@ -396,6 +418,48 @@ class Extraction {
     return position + batchBytes;
   }
 
+  /**
+   * Gives `path` the archive's owner (with `chown`) when restoring owners. False when not restoring
+   * them, or when the destination refused (OWNER_REFUSED): the entry is restored all the same and
+   * counted, as GNU tar warns and goes on; one warning at the end says how many.
+   */
+  async #setOwner(path: string, chown: () => unknown): Promise<boolean> {
+    if (!this.#sameOwner) return false;
+    try {
+      await chown();
+      return true;
+    } catch (error) {
+      const code = errnoCode(error);
+      if (code === undefined || !OWNER_REFUSED.has(code)) throw error;
+      this.stats.ownersNotSet++;
+      this.#firstOwnerRefusal ??= { path, code };
+      return false;
+    }
+  }
+
+  /**
+   * The archive's mode, without setuid and setgid when the owner was refused: the entry then belongs
+   * to whoever the destination made its owner (root, nobody), and the bits would grant that user's
+   * rights instead of the archived owner's.
+   */
+  #modeFor(meta: EntryMeta, owned: boolean): number {
+    return this.#sameOwner && !owned ? meta.mode & ~SET_ID_BITS : meta.mode;
+  }
+
+  /** One warning for all the owners the destination refused (see #setOwner). */
+  warnOwnersNotSet(): void {
+    const first = this.#firstOwnerRefusal;
+    const count = this.stats.ownersNotSet;
+    if (first === undefined) return;
+    this.#run.warn(
+      `could not set the owner of ${count} restored ${count === 1 ? "entry" : "entries"}: the destination refused it ` +
+        `(${first.code}, first on ${JSON.stringify(first.path)}); they keep the owner the destination gave them, ` +
+        "without setuid/setgid bits. Set the owners by hand, or restore onto a file system where root may set them " +
+        "(not NFS with root_squash, nor a user namespace that lacks those ids)",
+      { ownersNotSet: count, code: first.code, firstPath: first.path },
+    );
+  }
+
   async #symlink(path: string, header: Header): Promise<string | undefined> {
     const target = header.linkname;
     if (!target) return "symbolic link without a target";
@@ -404,7 +468,7 @@ class Extraction {
     const blocked = await this.#createReplacing(abs, (at) => this.#calls.symlink(target, at));
     if (blocked !== undefined) return blocked;
     const meta = metaOf(header);
-    if (asRoot) await this.#calls.lchown(abs, meta.uid, meta.gid);
+    await this.#setOwner(path, () => this.#calls.lchown(abs, meta.uid, meta.gid));
     const time = new Date(meta.mtime);
     await this.#calls.lutimes(abs, time, time);
     return undefined;
@@ -443,8 +507,8 @@ class Extraction {
         await this.#calls.chmod(abs, 0o755);
         continue;
       }
-      if (asRoot) await this.#calls.lchown(abs, meta.uid, meta.gid);
-      await this.#calls.chmod(abs, meta.mode);
+      const owned = await this.#setOwner(path, () => this.#calls.lchown(abs, meta.uid, meta.gid));
+      await this.#calls.chmod(abs, this.#modeFor(meta, owned));
       const time = new Date(meta.mtime);
       await this.#calls.utimes(abs, time, time);
     }
@@ -518,6 +582,7 @@ export async function extractTar(body: Readable, options: ExtractOptions): Promi
   } catch (error) {
     throw classify(error, options.destination);
   }
+  extraction.warnOwnersNotSet();
   await extraction.checkIntegrity();
   extraction.checkIncludes();
   return extraction.stats;
