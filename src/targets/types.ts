@@ -66,11 +66,19 @@ export interface RestoreOptions {
   extra?: Record<string, () => Promise<Readable>>;
 }
 
+/**
+ * What kept an entry out: what the archive holds (an unsafe name, a device, a link out of the
+ * destination), or what the destination has in its place (a directory where the entry is a file, a
+ * symbolic link where it is a folder, a name too long for that file system). The operator's remedy
+ * differs: inspect the snapshot, or clear the destination.
+ */
+export type RejectionCause = "archive" | "destination";
+
 export interface RestoreStats {
   files?: number;
   bytes?: number;
-  /** Entries refused (unsafe paths in an archive, etc.): each with the reason. */
-  rejected?: Array<{ path: string; reason: string }>;
+  /** Entries refused (unsafe paths in an archive, etc.): each with the reason and, when known, its cause. */
+  rejected?: Array<{ path: string; reason: string; cause?: RejectionCause }>;
   [key: string]: unknown;
 }
 

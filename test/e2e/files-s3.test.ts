@@ -176,6 +176,7 @@ test("a hostile archive restores nothing outside --to and reports each rejected 
   expect(restore.stdout).toContain('rejected "../evil"');
   expect(restore.stdout).toContain(`rejected ${JSON.stringify(join(outside, "abs-evil"))}`);
   expect(restore.stdout).toContain('rejected "link/through-link"');
+  expect(restore.stderr).toContain("3 entries refused for what the snapshot holds");
   expect(await readdir(outside)).toEqual([]);
   expect(existsSync(join(work, "evil"))).toBe(false);
   // The audit trail says the restore was partial, not "ok".

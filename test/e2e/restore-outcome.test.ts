@@ -62,3 +62,15 @@ test("owners the destination refuses: everything restored, one warning with the 
     detail: { warnings: 1 },
   });
 });
+
+test("entries the destination keeps out: the hint says to clear the destination, not that the snapshot is unsafe", async () => {
+  const to = join(work, "restored-over-a-folder");
+  await mkdir(join(to, "app", "report.txt"), { recursive: true }); // a folder where the snapshot has a file
+  const result = await runCli(["-c", configPath, "restore", "share", "--to", to, "--force"]);
+  expect(result.stdout).toContain('rejected "app/report.txt": a directory is in the way');
+  expect(result.code).toBe(3);
+  expect(result.stderr).toContain("1 archive entry was rejected and not restored");
+  expect(result.stderr).toContain("1 entry refused for what is at the destination");
+  expect(result.stderr).not.toMatch(/unsafe|inspect it/);
+  expect(await readFile(join(to, "app", "tool"), "utf8")).toContain("echo tool");
+});

@@ -71,10 +71,10 @@ test("path escapes are refused one by one and the safe entries still restored", 
   const stats = await restore(tar);
 
   expect(stats.rejected).toEqual([
-    { path: "../outside/dotdot", reason: expect.stringContaining("..") },
-    { path: "a/b/../../../outside/nested-dotdot", reason: expect.stringContaining("..") },
-    { path: join(outside, "absolute"), reason: expect.stringContaining("absolute path") },
-    { path: "../outside/pax-path", reason: expect.stringContaining("..") },
+    { path: "../outside/dotdot", reason: expect.stringContaining(".."), cause: "archive" },
+    { path: "a/b/../../../outside/nested-dotdot", reason: expect.stringContaining(".."), cause: "archive" },
+    { path: join(outside, "absolute"), reason: expect.stringContaining("absolute path"), cause: "archive" },
+    { path: "../outside/pax-path", reason: expect.stringContaining(".."), cause: "archive" },
   ]);
   expect(stats.files).toBe(2);
   expect(await readdir(outside)).toEqual([]);
@@ -96,10 +96,10 @@ test("a symlink is restored as a link but never written through", async () => {
   const stats = await restore(tar);
 
   expect(stats.rejected).toEqual([
-    { path: "link/evil", reason: 'parent "link" is a symbolic link' },
-    { path: "link/sub", reason: 'parent "link" is a symbolic link' },
-    { path: "rel/evil2", reason: 'parent "rel" is a symbolic link' },
-    { path: "dir", reason: "a directory is in the way" },
+    { path: "link/evil", reason: 'parent "link" is a symbolic link', cause: "archive" },
+    { path: "link/sub", reason: 'parent "link" is a symbolic link', cause: "archive" },
+    { path: "rel/evil2", reason: 'parent "rel" is a symbolic link', cause: "archive" },
+    { path: "dir", reason: "a directory is in the way", cause: "archive" },
   ]);
   expect(await readdir(outside)).toEqual([]);
   expect(readlinkSync(join(to, "link"))).toBe(outside);
@@ -124,11 +124,15 @@ test("hard links must point at a regular file restored inside the destination", 
   const stats = await restore(tar);
 
   expect(stats.rejected).toEqual([
-    { path: "up", reason: expect.stringContaining("outside the destination") },
-    { path: "abs", reason: expect.stringContaining("outside the destination") },
-    { path: "via-symlink", reason: "hard link target is not a regular file" },
-    { path: "missing", reason: expect.stringContaining("was not restored") },
-    { path: "through-parent", reason: expect.stringContaining('parent "sym2" is a symbolic link') },
+    { path: "up", reason: expect.stringContaining("outside the destination"), cause: "archive" },
+    { path: "abs", reason: expect.stringContaining("outside the destination"), cause: "archive" },
+    { path: "via-symlink", reason: "hard link target is not a regular file", cause: "archive" },
+    { path: "missing", reason: expect.stringContaining("was not restored"), cause: "archive" },
+    {
+      path: "through-parent",
+      reason: expect.stringContaining('parent "sym2" is a symbolic link'),
+      cause: "archive",
+    },
   ]);
   expect(lstatSync(join(to, "good-link")).ino).toBe(lstatSync(join(to, "real.txt")).ino);
   expect(lstatSync(join(outside, "victim")).nlink).toBe(1);
@@ -144,9 +148,9 @@ test("device files and FIFOs are refused", async () => {
   ]);
   const stats = await restore(tar);
   expect(stats.rejected).toEqual([
-    { path: "null", reason: "character-device entries are not restored" },
-    { path: "disk", reason: "block-device entries are not restored" },
-    { path: "pipe", reason: "fifo entries are not restored" },
+    { path: "null", reason: "character-device entries are not restored", cause: "archive" },
+    { path: "disk", reason: "block-device entries are not restored", cause: "archive" },
+    { path: "pipe", reason: "fifo entries are not restored", cause: "archive" },
   ]);
   expect(await readdir(to)).toEqual(["plain.txt"]);
 });
@@ -162,11 +166,52 @@ test("with --force, links already in the destination are replaced, never written
   ]);
   const stats = await restore(tar, true);
 
-  expect(stats.rejected).toEqual([{ path: "parent/evil", reason: 'parent "parent" is a symbolic link' }]);
+  // The link was there before: the destination kept the entry out, not the archive.
+  expect(stats.rejected).toEqual([
+    { path: "parent/evil", reason: 'parent "parent" is a symbolic link', cause: "destination" },
+  ]);
   expect(lstatSync(join(to, "file.txt")).isFile()).toBe(true);
   expect(await readFile(join(to, "file.txt"), "utf8")).toBe("replaced");
   expect(await readFile(join(outside, "victim"), "utf8")).toBe("secret");
   expect(existsSync(join(outside, "evil"))).toBe(false);
+});
+
+test("a forced restore tells what the destination had in the way from what the archive itself holds", async () => {
+  await mkdir(join(to, "report.txt"), { recursive: true }); // a directory where the snapshot has a file
+  await writeFile(join(to, "docs"), "a file where the snapshot has a folder");
+  await symlink(outside, join(to, "data")); // a link where the snapshot has a folder
+  const tar = await archive([
+    { header: { name: "report.txt" }, data: "report" },
+    { header: { name: "docs/readme.txt" }, data: "readme" },
+    { header: { name: "data/table.csv" }, data: "1,2" },
+    // Hostile even when the destination is not empty: a link, then an entry through it.
+    { header: { name: "made", type: "symlink", linkname: outside } },
+    { header: { name: "made/evil" }, data: "evil" },
+    // A folder, then a file of the same name: both from the archive.
+    { header: { name: "twice/", type: "directory" } },
+    { header: { name: "twice" }, data: "file" },
+  ]);
+  const stats = await restore(tar, true);
+
+  expect(stats.rejected).toEqual([
+    { path: "report.txt", reason: "a directory is in the way", cause: "destination" },
+    { path: "docs/readme.txt", reason: 'parent "docs" is not a directory', cause: "destination" },
+    { path: "data/table.csv", reason: 'parent "data" is a symbolic link', cause: "destination" },
+    { path: "made/evil", reason: 'parent "made" is a symbolic link', cause: "archive" },
+    { path: "twice", reason: "a directory is in the way", cause: "archive" },
+  ]);
+  expect(await readdir(outside)).toEqual([]);
+});
+
+test("into an empty destination, whatever is in the way came from the archive", async () => {
+  const tar = await archive([
+    { header: { name: "plain" }, data: "a file" },
+    { header: { name: "plain/inside" }, data: "under a file" },
+  ]);
+  const stats = await restore(tar);
+  expect(stats.rejected).toEqual([
+    { path: "plain/inside", reason: 'parent "plain" is not a directory', cause: "archive" },
+  ]);
 });
 
 test("garbage instead of a tar fails with INTEGRITY", async () => {
@@ -186,11 +231,12 @@ test("a link target with a NUL byte and a name too long for this file system are
   ]);
   const stats = await restore(tar);
 
+  const tooLong = { reason: "name too long for the destination's file system", cause: "destination" };
   expect(stats.rejected).toEqual([
-    { path: "nul-link", reason: "symbolic link target contains a NUL byte" },
-    { path: `dir/${longName}`, reason: "name too long for the destination's file system" },
-    { path: `${longName}-dir`, reason: "name too long for the destination's file system" },
-    { path: `${longName}-dir/inside.txt`, reason: "name too long for the destination's file system" },
+    { path: "nul-link", reason: "symbolic link target contains a NUL byte", cause: "archive" },
+    { path: `dir/${longName}`, ...tooLong },
+    { path: `${longName}-dir`, ...tooLong },
+    { path: `${longName}-dir/inside.txt`, ...tooLong },
   ]);
   expect((await readdir(to)).sort()).toEqual(["dir", "ok-after.txt", "ok-before.txt"]);
   expect(await readFile(join(to, "ok-after.txt"), "utf8")).toBe("fine too");

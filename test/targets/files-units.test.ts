@@ -1,10 +1,12 @@
 /**
  * Pure pieces of the files target: tar headers, entry-path checks, include globs, the adaptive
- * choice between blocking and thread-pool calls, and the look-ahead.
+ * choice between blocking and thread-pool calls, the look-ahead, and the file index's failures.
  */
 import type { Stats } from "node:fs";
+import { Readable } from "node:stream";
 import { AdaptiveCalls } from "../../src/targets/files/adaptive-calls";
 import { includeMatcher, normalizeEntryPath, parentPaths } from "../../src/targets/files/entry-path";
+import { readFileIndex } from "../../src/targets/files/file-index";
 import { readAhead } from "../../src/targets/files/read-ahead";
 import { tarHeader } from "../../src/targets/files/tar-header";
 
@@ -207,5 +209,19 @@ describe("readAhead", () => {
       if (value === 2) break;
     }
     expect(released.sort((a, b) => a - b)).toEqual([3, 4, 5, 6]);
+  });
+});
+
+describe("file index", () => {
+  test("a corrupt index names what the operator can do: another snapshot, or the standard-tools recipe", async () => {
+    const failure = readFileIndex(Readable.from(['{"path":"a","type":"file","sha256":"00"}\n{not json\n']));
+    await expect(failure).rejects.toMatchObject({
+      code: "INTEGRITY",
+      message: "file index line 2 is not valid JSON",
+      hint: expect.stringMatching(/--snapshot ID.*manifest\.json.*"restore"/) as string,
+    });
+    await expect(failure).rejects.not.toMatchObject({
+      hint: expect.stringContaining("without verification") as string,
+    });
   });
 });

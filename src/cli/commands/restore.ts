@@ -12,6 +12,7 @@ import { restoresInPlace } from "../../targets/in-place";
 import type { RestoreDestination } from "../../targets/types";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 import { createProgress, formatBytes } from "../progress";
+import { restoreShortfall } from "../restore-outcome";
 
 interface RestoreOptions {
   snapshot?: string;
@@ -159,24 +160,11 @@ export function restoreCommand(): Command {
         for (const r of rejected) process.stdout.write(`rejected ${JSON.stringify(r.path)}: ${r.reason}\n`);
         for (const warning of warnings) process.stdout.write(`warning: ${warning}\n`);
       }
-      if (rejected.length > 0) {
+      const shortfall = restoreShortfall(rejected, warnings);
+      if (shortfall !== undefined) {
+        // The shortfall decides the exit status; the missing audit record is said first.
         if (missingAudit) process.stderr.write(`haven: ${describeError(missingAudit)}\n`);
-        throw new HavenError("PARTIAL", `${rejected.length} archive entries were rejected and not restored`, {
-          hint: "the snapshot holds unsafe paths; inspect it before trusting it",
-          exitCode: ExitCode.BREACH_OR_PARTIAL,
-        });
-      }
-      if (warnings.length > 0) {
-        if (missingAudit) process.stderr.write(`haven: ${describeError(missingAudit)}\n`);
-        // As GNU tar exits non-zero after "Cannot change ownership": the data is there, not all as it was.
-        throw new HavenError(
-          "PARTIAL",
-          `the restore finished with ${warnings.length} ${warnings.length === 1 ? "warning" : "warnings"}`,
-          {
-            hint: "see each warning above for what was not restored as the snapshot has it, and what to do",
-            exitCode: ExitCode.BREACH_OR_PARTIAL,
-          },
-        );
+        throw shortfall;
       }
       if (missingAudit) throw missingAudit;
     });

@@ -14,13 +14,14 @@
  * index only once its sha256 matches. A truncated or corrupt archive leaves the existing file as it was.
  */
 import { constants } from "node:fs";
+import { opendir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { extract as tarExtract, type Header } from "tar-stream";
 import { HavenError, isHavenError } from "../../lib/errors";
-import type { RestoreStats, RunContext } from "../types";
+import type { RejectionCause, RestoreStats, RunContext } from "../types";
 import type { AdaptiveCalls, IoMode } from "./adaptive-calls";
 import { destinationCalls, type DestinationCalls } from "./destination-io";
 import { includeMatcher, normalizeEntryPath, parentPaths, type IncludeFilter } from "./entry-path";
@@ -50,7 +51,7 @@ export interface ExtractOptions {
 export interface ExtractStats extends RestoreStats {
   files: number;
   bytes: number;
-  rejected: Array<{ path: string; reason: string }>;
+  rejected: Array<{ path: string; reason: string; cause: RejectionCause }>;
   /** Files whose sha256 was checked against the index (0 without an index). */
   verified: number;
   /** Entries whose owner the destination refused to set (see OWNER_REFUSED): they keep the one it gave them. */
@@ -129,8 +130,16 @@ function stagingPath(abs: string): string {
   return join(dirname(abs), `.haven-restore-${randomBytes(6).toString("hex")}.partial`);
 }
 
+/** Why an entry is not restored, and whether the archive or the destination caused it. */
+interface Refusal {
+  reason: string;
+  cause: RejectionCause;
+}
+
+const byArchive = (reason: string): Refusal => ({ reason, cause: "archive" });
+
 /** Created at the entry's own name, or at a staged sibling (see stagingPath) when that is taken. */
-type Created<T> = { value: T; staged?: string } | { refused: string };
+type Created<T> = { value: T; staged?: string } | { refused: Refusal };
 
 function errnoCode(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
@@ -165,9 +174,14 @@ class Extraction {
   readonly #touchedDirectories = new Set<string>();
   /** The first owner the destination refused, for the warning (see warnOwnersNotSet). */
   #firstOwnerRefusal: { path: string; code: string } | undefined;
+  /** Symbolic links this extraction made: a parent found to be one of them came from the archive. */
+  readonly #linksMade = new Set<string>();
+  /** The destination held nothing when the extraction started: whatever is in the way came from the archive. */
+  readonly #emptyAtStart: boolean;
 
-  constructor(options: ExtractOptions) {
+  constructor(options: ExtractOptions, emptyAtStart: boolean) {
     this.#destination = options.destination;
+    this.#emptyAtStart = emptyAtStart;
     this.#run = options.run;
     this.#io = destinationCalls(
       options.io ?? "adaptive",
@@ -192,10 +206,10 @@ class Extraction {
     return join(this.#destination, path);
   }
 
-  #reject(path: string, reason: string): void {
-    this.stats.rejected.push({ path, reason });
+  #reject(path: string, { reason, cause }: Refusal): void {
+    this.stats.rejected.push({ path, reason, cause });
     this.#run.logger.warn(
-      { path, reason },
+      { path, reason, cause },
       `restore: refused archive entry ${JSON.stringify(path)}: ${reason}`,
     );
   }
@@ -203,7 +217,7 @@ class Extraction {
   async entry(header: Header, stream: Source): Promise<void> {
     const checked = normalizeEntryPath(header.name);
     if (!checked.ok) {
-      this.#reject(header.name, checked.reason);
+      this.#reject(header.name, byArchive(checked.reason));
       return drain(stream);
     }
     const { path } = checked;
@@ -215,7 +229,7 @@ class Extraction {
     } catch (error) {
       // A name the source file system allowed and this one does not: refuse the entry, go on.
       if (errnoCode(error) !== "ENAMETOOLONG") throw error;
-      this.#reject(path, "name too long for the destination's file system");
+      this.#reject(path, { reason: "name too long for the destination's file system", cause: "destination" });
       return drain(stream);
     }
   }
@@ -234,10 +248,10 @@ class Extraction {
       case "character-device":
       case "block-device":
       case "fifo":
-        this.#reject(path, `${header.type} entries are not restored`);
+        this.#reject(path, byArchive(`${header.type} entries are not restored`));
         return drain(stream);
       default:
-        this.#reject(path, `unsupported entry type ${String(header.type)}`);
+        this.#reject(path, byArchive(`unsupported entry type ${String(header.type)}`));
         return drain(stream);
     }
   }
@@ -249,7 +263,7 @@ class Extraction {
   async #withParents(
     path: string,
     stream: Source,
-    write: () => Promise<string | undefined>,
+    write: () => Promise<Refusal | undefined>,
     consumes = false,
   ): Promise<void> {
     const refused = (await this.#prepareParents(path, true)) ?? (await write());
@@ -261,7 +275,7 @@ class Extraction {
    * Makes sure every parent of `path` is a real directory inside the destination, creating missing
    * ones when `create`. Returns why not, when a parent is a symlink, a file, or missing.
    */
-  async #prepareParents(path: string, create: boolean): Promise<string | undefined> {
+  async #prepareParents(path: string, create: boolean): Promise<Refusal | undefined> {
     for (const parent of parentPaths(path)) {
       if (this.#realDirectories.has(parent)) continue;
       const abs = this.#abs(parent);
@@ -272,11 +286,19 @@ class Extraction {
         try {
           stat = await this.#calls.lstat(abs);
         } catch (error) {
-          if (errnoCode(error) === "ENOENT") return `parent ${JSON.stringify(parent)} does not exist`;
+          // Only for a hard link's target (create false): its parent should have come before it.
+          if (errnoCode(error) === "ENOENT")
+            return byArchive(`parent ${JSON.stringify(parent)} does not exist`);
           throw error;
         }
-        if (stat.isSymbolicLink()) return `parent ${JSON.stringify(parent)} is a symbolic link`;
-        if (!stat.isDirectory()) return `parent ${JSON.stringify(parent)} is not a directory`;
+        if (stat.isSymbolicLink()) {
+          return this.#foundInTheWay(
+            `parent ${JSON.stringify(parent)} is a symbolic link`,
+            this.#linksMade.has(parent),
+          );
+        }
+        if (!stat.isDirectory())
+          return this.#foundInTheWay(`parent ${JSON.stringify(parent)} is not a directory`, false);
       }
       this.#realDirectories.add(parent);
     }
@@ -295,22 +317,37 @@ class Extraction {
   }
 
   /**
-   * Runs the create-only `create` at `abs`, or at a staged sibling when something other than a
+   * A refusal for something found at the destination: caused by the archive when this extraction put
+   * it there (`madeHere`, or the destination was empty), by the destination otherwise. A regular file
+   * made by an earlier entry of a forced restore into a non-empty folder is not tracked (that would
+   * cost memory per file, for archives no backup writes): it counts as the destination's.
+   */
+  #foundInTheWay(reason: string, madeHere: boolean): Refusal {
+    return { reason, cause: madeHere || this.#emptyAtStart ? "archive" : "destination" };
+  }
+
+  /**
+   * Runs the create-only `create` at `path`, or at a staged sibling when something other than a
    * directory is there (a directory in the way is refused).
    */
-  async #createOrStage<T>(abs: string, create: (at: string) => Promise<T> | T): Promise<Created<T>> {
+  async #createOrStage<T>(path: string, create: (at: string) => Promise<T> | T): Promise<Created<T>> {
+    const abs = this.#abs(path);
     let value: T | undefined;
     if (await this.#tryCreate(async () => (value = await create(abs)))) return { value: value as T };
-    if ((await this.#calls.lstat(abs)).isDirectory()) return { refused: "a directory is in the way" };
+    if ((await this.#calls.lstat(abs)).isDirectory()) {
+      return {
+        refused: this.#foundInTheWay("a directory is in the way", this.#touchedDirectories.has(path)),
+      };
+    }
     const staged = stagingPath(abs);
     return { value: await create(staged), staged };
   }
 
-  /** Creates a link at `abs` (see #createOrStage), swapping it in at once when staged. */
-  async #createReplacing(abs: string, create: (at: string) => unknown): Promise<string | undefined> {
-    const created = await this.#createOrStage(abs, create);
+  /** Creates a link at `path` (see #createOrStage), swapping it in at once when staged. */
+  async #createReplacing(path: string, create: (at: string) => unknown): Promise<Refusal | undefined> {
+    const created = await this.#createOrStage(path, create);
     if ("refused" in created) return created.refused;
-    if (created.staged !== undefined) await this.#swapIn(created.staged, abs);
+    if (created.staged !== undefined) await this.#swapIn(created.staged, this.#abs(path));
     return undefined;
   }
 
@@ -332,7 +369,7 @@ class Extraction {
     }
   }
 
-  async #directory(path: string): Promise<string | undefined> {
+  async #directory(path: string): Promise<Refusal | undefined> {
     const abs = this.#abs(path);
     if (!(await this.#tryCreate(() => this.#calls.mkdir(abs, 0o700)))) {
       if (!(await this.#calls.lstat(abs)).isDirectory()) {
@@ -346,9 +383,9 @@ class Extraction {
     return undefined;
   }
 
-  async #file(path: string, header: Header, stream: Source): Promise<string | undefined> {
+  async #file(path: string, header: Header, stream: Source): Promise<Refusal | undefined> {
     const abs = this.#abs(path);
-    const created = await this.#createOrStage(abs, (at) => this.#calls.open(at, CREATE_FLAGS, 0o600));
+    const created = await this.#createOrStage(path, (at) => this.#calls.open(at, CREATE_FLAGS, 0o600));
     if ("refused" in created) return created.refused;
     const { value: fd, staged } = created;
     const meta = metaOf(header);
@@ -460,13 +497,14 @@ class Extraction {
     );
   }
 
-  async #symlink(path: string, header: Header): Promise<string | undefined> {
+  async #symlink(path: string, header: Header): Promise<Refusal | undefined> {
     const target = header.linkname;
-    if (!target) return "symbolic link without a target";
-    if (target.includes("\0")) return "symbolic link target contains a NUL byte";
+    if (!target) return byArchive("symbolic link without a target");
+    if (target.includes("\0")) return byArchive("symbolic link target contains a NUL byte");
     const abs = this.#abs(path);
-    const blocked = await this.#createReplacing(abs, (at) => this.#calls.symlink(target, at));
+    const blocked = await this.#createReplacing(path, (at) => this.#calls.symlink(target, at));
     if (blocked !== undefined) return blocked;
+    this.#linksMade.add(path);
     const meta = metaOf(header);
     await this.#setOwner(path, () => this.#calls.lchown(abs, meta.uid, meta.gid));
     const time = new Date(meta.mtime);
@@ -474,22 +512,24 @@ class Extraction {
     return undefined;
   }
 
-  async #hardLink(path: string, header: Header): Promise<string | undefined> {
+  /** Haven's archives hold no hard links: they come from other tools' archives, checked as hostile. */
+  async #hardLink(path: string, header: Header): Promise<Refusal | undefined> {
     const target = normalizeEntryPath(header.linkname ?? "");
     if (!target.ok || target.path === "") {
-      return `hard link to ${JSON.stringify(header.linkname)}: target outside the destination`;
+      return byArchive(`hard link to ${JSON.stringify(header.linkname)}: target outside the destination`);
     }
     const unsafeTarget = await this.#prepareParents(target.path, false);
-    if (unsafeTarget !== undefined) return `hard link target: ${unsafeTarget}`;
+    if (unsafeTarget !== undefined)
+      return { ...unsafeTarget, reason: `hard link target: ${unsafeTarget.reason}` };
     const targetAbs = this.#abs(target.path);
     try {
-      if (!(await this.#calls.lstat(targetAbs)).isFile()) return "hard link target is not a regular file";
+      if (!(await this.#calls.lstat(targetAbs)).isFile())
+        return byArchive("hard link target is not a regular file");
     } catch (error) {
       if (errnoCode(error) !== "ENOENT") throw error;
-      return `hard link target ${JSON.stringify(target.path)} was not restored`;
+      return byArchive(`hard link target ${JSON.stringify(target.path)} was not restored`);
     }
-    const abs = this.#abs(path);
-    const blocked = await this.#createReplacing(abs, (at) => this.#calls.link(targetAbs, at));
+    const blocked = await this.#createReplacing(path, (at) => this.#calls.link(targetAbs, at));
     if (blocked !== undefined) return blocked;
     this.stats.files++;
     return undefined;
@@ -539,6 +579,16 @@ class Extraction {
   }
 }
 
+/** Reads one name, not the whole listing: a forced restore may go into a folder of millions. */
+async function isEmptyDirectory(path: string): Promise<boolean> {
+  const directory = await opendir(path);
+  try {
+    return (await directory.read()) === null;
+  } finally {
+    await directory.close();
+  }
+}
+
 function classify(error: unknown, destination: string): HavenError {
   if (isHavenError(error)) return error;
   const err = error as NodeJS.ErrnoException;
@@ -564,7 +614,14 @@ function classify(error: unknown, destination: string): HavenError {
  * files that fail verification: after the whole stream was consumed or destroyed.
  */
 export async function extractTar(body: Readable, options: ExtractOptions): Promise<ExtractStats> {
-  const extraction = new Extraction(options);
+  let emptyAtStart: boolean;
+  try {
+    emptyAtStart = await isEmptyDirectory(options.destination);
+  } catch (error) {
+    body.destroy();
+    throw classify(error, options.destination);
+  }
+  const extraction = new Extraction(options, emptyAtStart);
   const extract = tarExtract();
   extract.on("entry", (header, stream, next) => {
     // The entry is read or skipped only after some awaits (mkdir, open); a failure meanwhile (a

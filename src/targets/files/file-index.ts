@@ -98,7 +98,10 @@ export async function readFileIndex(body: Readable): Promise<Map<string, FileInd
       } catch (error) {
         throw new HavenError("INTEGRITY", `file index line ${lineNumber} is not valid JSON`, {
           cause: error,
-          hint: "the snapshot's index object is corrupt; restore without verification or use another snapshot",
+          // Haven has no restore that skips the index; the manifest's standard-tools recipe does.
+          hint:
+            "the snapshot's index object is corrupt: restore another snapshot with --snapshot ID (haven snapshots TARGET " +
+            'lists them), or extract this one without Haven\'s checks using the standard-tools recipe in its manifest.json ("restore")',
         });
       }
       if (entry.type === "file" && typeof entry.sha256 === "string") files.set(entry.path, entry);
