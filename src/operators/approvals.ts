@@ -8,8 +8,8 @@
  * 2. `approve`: an admin with a different identity than the requester approves it. The requester
  *    approving their own request is refused, and so is an expired, already approved or used one.
  * 3. `consumeApproval`: whoever runs the restore (the requester, or any admin) checks the request is
- *    approved, unexpired, unused and is for exactly this target, snapshot and place, and marks it
- *    used; a request releases one restore. The executor then audits the restore itself, naming the
+ *    approved, unexpired, unused and is for exactly this target, snapshot, place, `--include` and
+ *    `--force` (restore-terms.ts; the approval records them), and marks it used; a request releases one restore. The executor then audits the restore itself, naming the
  *    request in the record's detail.
  * `breakGlass`: an admin bypasses approval in an emergency, with a reason; it is audited first (no
  * audit, no break-glass) and the returned event is for the caller to alert immediately.
@@ -39,13 +39,16 @@ import {
   requestNotFound,
   REQUESTS_PREFIX,
   restoreRequestSchema,
+  termsOfRequest,
   usageSchema,
   writeOnce,
   type OperatorStamp,
+  type RestoreTerms,
   type StoredApproval,
   type StoredRestoreRequest,
   type StoredUsage,
 } from "./request-store";
+import { describeTerms, flagDifferences, otherRestore, requestCommand, restoreFlags } from "./restore-terms";
 import { roleAllows } from "./roles";
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 3_600_000;
@@ -67,6 +70,10 @@ export interface RestoreRequestInput {
   snapshot: string;
   /** Where to restore; omitted or null: over the original location. */
   to?: string | null;
+  /** `--include` patterns; omitted or empty: the whole snapshot. */
+  include?: readonly string[];
+  /** `--force`: write into a non-empty directory or an existing database. */
+  force?: boolean;
   /** Why, for the approver and the audit trail. */
   reason?: string;
   /** Default: the `requestTtlMs` option. */
@@ -78,6 +85,8 @@ export interface RestoreExpectation {
   target: string;
   snapshot: string;
   to?: string | null;
+  include?: readonly string[];
+  force?: boolean;
 }
 
 export interface BreakGlassInput {
@@ -151,6 +160,8 @@ export class RestoreApprovals {
         target: input.target,
         snapshot: input.snapshot,
         to: input.to ?? null,
+        include: [...(input.include ?? [])],
+        force: input.force === true,
         ...(input.reason ? { reason: input.reason } : {}),
         requestedBy: stamp(requester),
         requestedAt: now.toISOString(),
@@ -169,7 +180,14 @@ export class RestoreApprovals {
         actor: operatorActor(requester),
         target: request.target,
         snapshot: request.snapshot,
-        detail: { request: request.id, to: request.to, expiresAt: request.expiresAt, reason: request.reason },
+        detail: {
+          request: request.id,
+          to: request.to,
+          include: request.include,
+          force: request.force,
+          expiresAt: request.expiresAt,
+          reason: request.reason,
+        },
       });
       return { ...request, state: "pending" };
     }
@@ -207,11 +225,13 @@ export class RestoreApprovals {
       );
     }
 
+    const approves = termsOfRequest(request);
     const approval: StoredApproval = {
       formatVersion: 1,
       requestId: request.id,
       approvedBy: stamp(approver),
       approvedAt: this.#clock().toISOString(),
+      approves,
     };
     const key = requestKeys(request.id).approval;
     try {
@@ -233,7 +253,9 @@ export class RestoreApprovals {
       detail: {
         request: request.id,
         requestedBy: request.requestedBy.name,
-        to: request.to,
+        to: approves.to,
+        include: approves.include,
+        force: approves.force,
         expiresAt: request.expiresAt,
       },
     });
@@ -368,15 +390,31 @@ export class RestoreApprovals {
         `ask an admin other than ${request.requestedBy.name} to run \`haven approve ${request.id}\``,
       );
     }
-    const expectedTo = expected.to ?? null;
-    if (
-      request.target !== expected.target ||
-      request.snapshot !== expected.snapshot ||
-      request.to !== expectedTo
-    ) {
+    // What the approver approved: the approval's own record, or (stored before it had one) the request.
+    const approved = request.approval?.approves ?? termsOfRequest(request);
+    const run: RestoreTerms = {
+      target: expected.target,
+      snapshot: expected.snapshot,
+      to: expected.to ?? null,
+      include: [...(expected.include ?? [])],
+      force: expected.force === true,
+    };
+    if (otherRestore(approved, run)) {
       refuse(
-        `restore request ${request.id} approved restoring ${describeRestore(request)}, not ${describeRestore({ ...expected, to: expectedTo })}`,
-        "run exactly the approved restore, or request approval for this one",
+        `restore request ${request.id} approved restoring ${describeTerms(approved)}, not ${describeTerms(run)}`,
+        `run exactly the approved restore, or request approval for this one: ${requestCommand(run)}`,
+      );
+    }
+    const differences = flagDifferences(approved, run);
+    if (differences.length > 0) {
+      const unrecorded = request.approval?.approves === undefined && request.include === undefined;
+      const flags = restoreFlags(approved);
+      refuse(
+        `restore request ${request.id} does not approve this restore: ${differences.join("; ")}` +
+          (unrecorded
+            ? " (it was made before requests recorded --include and --force, so it approves neither)"
+            : ""),
+        `run it ${flags === "" ? "without --include and --force" : `with ${flags}`} as approved, or request approval for this one: ${requestCommand(run)}`,
       );
     }
     if (executor.name !== request.requestedBy.name && !roleAllows(executor.role, "restore-in-place")) {
@@ -478,8 +516,4 @@ function stamp(operator: Operator): OperatorStamp {
     user: operator.osUser,
     host: operator.host,
   };
-}
-
-function describeRestore(what: { target: string; snapshot: string; to: string | null }): string {
-  return `${what.target} snapshot ${what.snapshot} ${what.to === null ? "over the original location" : `to ${what.to}`}`;
 }

@@ -69,7 +69,8 @@ export function decideRestoreGuard(input: RestoreGuardInput): RestoreGuard {
       `${target.name} is protected: restoring over its original location needs a second operator's approval`,
       {
         hint:
-          `request it with \`haven restore ${target.name} --snapshot ID --request\`, have another admin run ` +
+          `request it with \`haven restore ${target.name} --snapshot ID --request\` (and the --to, --include and --force ` +
+          "this restore will use: the approval is for those only), have another admin run " +
           "`haven approve REQUEST-ID`, then run the restore with `--request-id REQUEST-ID`; in an emergency an admin " +
           'may pass `--break-glass --reason "..."` (audited, and alerted at once); or restore elsewhere with --to',
       },

@@ -32,4 +32,5 @@ export {
   type RestoreRequestInput,
 } from "./approvals";
 export { decideRestoreGuard, type RestoreGuard, type RestoreGuardInput } from "./guard";
-export { REQUESTS_PREFIX, assertRequestId } from "./request-store";
+export { REQUESTS_PREFIX, assertRequestId, termsOfRequest, type RestoreTerms } from "./request-store";
+export { describeTerms, restoreFlags } from "./restore-terms";

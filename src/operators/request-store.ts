@@ -62,6 +62,12 @@ export const restoreRequestSchema = z.strictObject({
   snapshot: z.string(),
   /** Where to restore; null: over the original location. */
   to: z.string().nullable(),
+  /**
+   * `--include` patterns ([]: the whole snapshot) and `--force`. Absent in requests stored before
+   * they were recorded: such a request approves a restore with neither (see termsOfRequest).
+   */
+  include: z.array(z.string()).optional(),
+  force: z.boolean().optional(),
   reason: z.string().optional(),
   requestedBy: stampSchema,
   requestedAt: z.iso.datetime(),
@@ -70,11 +76,38 @@ export const restoreRequestSchema = z.strictObject({
 });
 export type StoredRestoreRequest = z.infer<typeof restoreRequestSchema>;
 
+/** Everything an approval binds (restore-terms.ts). */
+const restoreTermsSchema = z.strictObject({
+  target: z.string(),
+  snapshot: z.string(),
+  to: z.string().nullable(),
+  include: z.array(z.string()),
+  force: z.boolean(),
+});
+export type RestoreTerms = z.infer<typeof restoreTermsSchema>;
+
+/**
+ * The terms of a request. One stored before requests recorded `--include` and `--force` was shown
+ * to its approver without them, as a restore of the whole snapshot that refuses a non-empty
+ * destination: it approves exactly that, never a part nor a forced restore.
+ */
+export function termsOfRequest(request: StoredRestoreRequest): RestoreTerms {
+  return {
+    target: request.target,
+    snapshot: request.snapshot,
+    to: request.to,
+    include: request.include ?? [],
+    force: request.force ?? false,
+  };
+}
+
 export const approvalSchema = z.strictObject({
   formatVersion: z.literal(1),
   requestId: z.string().regex(REQUEST_ID),
   approvedBy: stampSchema,
   approvedAt: z.iso.datetime(),
+  /** What the approver approved, copied from the request; absent in approvals stored before it was. */
+  approves: restoreTermsSchema.optional(),
 });
 export type StoredApproval = z.infer<typeof approvalSchema>;
 

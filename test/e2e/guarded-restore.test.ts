@@ -77,6 +77,7 @@ test("a protected target: refused without approval, no self-approval, a second a
     "alice",
     "restore",
     "vault",
+    "--force",
     "--request",
     "--reason",
     "ledger damaged",
@@ -85,12 +86,32 @@ test("a protected target: refused without approval, no self-approval, a second a
   );
   expect(request.code).toBe(0);
   const id = JSON.parse(request.stdout).id as string;
+  expect(JSON.parse(request.stdout)).toMatchObject({ force: true, include: [] });
 
   const selfApproval = await as("alice", "approve", id);
   expect(selfApproval.code).not.toBe(0);
   expect(selfApproval.stderr).toMatch(/different|own|same/i);
 
-  expect((await as("bob", "approve", id)).code).toBe(0);
+  const approved = await as("bob", "approve", id);
+  expect(approved.code).toBe(0);
+  expect(approved.stdout).toContain("over the original location with --force");
+
+  // The approval is for the whole snapshot: a restore of a part (or without --force) is refused, unused.
+  const other = await as(
+    "alice",
+    "restore",
+    "vault",
+    "--request-id",
+    id,
+    "--yes",
+    "--force",
+    "--include",
+    "x",
+  );
+  expect(other.code).not.toBe(0);
+  expect(other.stderr).toContain(`restore request ${id} does not approve this restore: --include "x"`);
+  expect(other.stderr).toContain("--request");
+
   const restored = await as("alice", "restore", "vault", "--request-id", id, "--yes", "--force");
   expect(restored.code).toBe(0);
   expect(restored.stdout).toContain(snapshot);

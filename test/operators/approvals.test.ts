@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import { AuditLog } from "../../src/audit/log";
 import { isHavenError, type HavenError } from "../../src/lib/errors";
 import { RestoreApprovals } from "../../src/operators/approvals";
@@ -153,6 +154,92 @@ test("an approval is for exactly one target, snapshot and place, run by the requ
 
   // An admin other than the requester may carry it out.
   expect((await approvals.consumeApproval(request.id, bob, restore)).usage?.usedBy.name).toBe("bob");
+});
+
+test("an approval binds --include and --force: a restore with others is refused, naming the difference", async () => {
+  const asked = { ...restore, include: ["docs", "bin/run.sh"], force: true };
+  const request = await approvals.requestRestore(olga, asked);
+  expect(request).toMatchObject({ include: ["docs", "bin/run.sh"], force: true });
+  const approved = await approvals.approve(request.id, alice);
+  // The approval itself records what it approves, as the approver saw it.
+  expect(approved.approval?.approves).toEqual({
+    target: "orders-db",
+    snapshot: restore.snapshot,
+    to: null,
+    include: ["docs", "bin/run.sh"],
+    force: true,
+  });
+  expect((await audit.list()).map((r) => r.detail)).toEqual([
+    expect.objectContaining({ include: ["docs", "bin/run.sh"], force: true }),
+    expect.objectContaining({ include: ["docs", "bin/run.sh"], force: true }),
+  ]);
+
+  const whole = await refusal(approvals.consumeApproval(request.id, olga, { ...restore, force: true }));
+  expect(whole.code).toBe("REFUSED");
+  expect(whole.message).toBe(
+    `restore request ${request.id} does not approve this restore: no --include, where the approval has --include "docs" "bin/run.sh"`,
+  );
+  expect(whole.hint).toBe(
+    `run it with --include "docs" "bin/run.sh" --force as approved, or request approval for this one: ` +
+      `haven restore orders-db --snapshot ${restore.snapshot} --force --request`,
+  );
+  const unforced = await refusal(approvals.consumeApproval(request.id, olga, { ...asked, force: false }));
+  expect(unforced.message).toContain("no --force, where the approval has --force");
+  const more = await refusal(
+    approvals.consumeApproval(request.id, olga, { ...asked, include: ["docs", "bin/run.sh", "etc"] }),
+  );
+  expect(more.message).toContain(
+    '--include "docs" "bin/run.sh" "etc", where the approval has --include "docs" "bin/run.sh"',
+  );
+  expect((await approvals.get(request.id)).state).toBe("approved");
+
+  // The same patterns in another order are the same restore.
+  const used = await approvals.consumeApproval(request.id, olga, {
+    ...asked,
+    include: ["bin/run.sh", "docs"],
+  });
+  expect(used.state).toBe("used");
+});
+
+test("a request stored before requests recorded --include and --force approves a restore with neither", async () => {
+  // As written by the previous version: no include, force or approves fields.
+  const id = "req-0123456789";
+  const stamp = (op: Operator) => ({
+    name: op.name,
+    role: op.role,
+    source: op.source,
+    user: op.osUser,
+    host: op.host,
+  });
+  const put = (key: string, value: unknown) =>
+    storage.put(key, Readable.from([Buffer.from(JSON.stringify(value))]), { createOnly: true });
+  await put(`_requests/${id}.json`, {
+    formatVersion: 1,
+    id,
+    kind: "restore",
+    target: restore.target,
+    snapshot: restore.snapshot,
+    to: null,
+    requestedBy: stamp(olga),
+    requestedAt: "2026-11-22T02:00:00.000Z",
+    expiresAt: "2026-11-22T03:00:00.000Z",
+  });
+  await put(`_requests/${id}.approval.json`, {
+    formatVersion: 1,
+    requestId: id,
+    approvedBy: stamp(alice),
+    approvedAt: "2026-11-22T02:01:00.000Z",
+  });
+  expect((await approvals.get(id)).state).toBe("approved");
+
+  const forced = await refusal(approvals.consumeApproval(id, olga, { ...restore, force: true }));
+  expect(forced.message).toBe(
+    `restore request ${id} does not approve this restore: --force, where the approval has no --force ` +
+      "(it was made before requests recorded --include and --force, so it approves neither)",
+  );
+  const partial = await refusal(approvals.consumeApproval(id, olga, { ...restore, include: ["docs"] }));
+  expect(partial.message).toContain('--include "docs", where the approval has no --include');
+  expect((await approvals.consumeApproval(id, olga, restore)).state).toBe("used");
 });
 
 test("requests expire: approving or using one after its expiry is refused", async () => {

@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { openAudit } from "../../app/audit";
-import { RestoreApprovals } from "../../operators";
+import { describeTerms, RestoreApprovals, termsOfRequest } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
 
 export function approveCommand(): Command {
@@ -21,7 +21,7 @@ export function approveCommand(): Command {
         if (opts.output === "json") printJson(request);
         else
           process.stdout.write(
-            `approved ${request.id}: restore of ${request.target} snapshot ${request.snapshot} ` +
+            `approved ${request.id}: restore of ${describeTerms(request.approval?.approves ?? termsOfRequest(request))} ` +
               `requested by ${request.requestedBy.name}; it can now run with --request-id ${request.id}\n`,
           );
       } finally {

@@ -7,7 +7,15 @@ import { assertIncludeSupported, selectSnapshot, runRestore, type RestoreResult 
 import { targetOrThrow } from "../../engine/backup";
 import { describeError, HavenError, ExitCode, isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
-import { decideRestoreGuard, operatorActor, RestoreApprovals, type Operator } from "../../operators";
+import {
+  decideRestoreGuard,
+  describeTerms,
+  operatorActor,
+  restoreFlags,
+  RestoreApprovals,
+  termsOfRequest,
+  type Operator,
+} from "../../operators";
 import { restoresInPlace } from "../../targets/in-place";
 import type { RestoreDestination } from "../../targets/types";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
@@ -202,6 +210,8 @@ async function guardRestore(
           target: target.name,
           snapshot,
           to: opts.to ?? null,
+          include: opts.include ?? [],
+          force: opts.force === true,
         });
       } else {
         const event = await approvals.breakGlass(operator, {
@@ -249,15 +259,20 @@ async function requestApproval(
         target: target.name,
         snapshot,
         to: opts.to ?? null,
+        include: opts.include ?? [],
+        force: opts.force === true,
         ...(opts.reason ? { reason: opts.reason } : {}),
       },
     );
+    // The approval binds --to, --include and --force: the command to run repeats them.
+    const terms = termsOfRequest(request);
+    const flags = restoreFlags(terms);
     if (opts.output === "json") printJson(request);
     else
       process.stdout.write(
-        `restore request ${request.id} created for ${target.name} snapshot ${snapshot}; ` +
+        `restore request ${request.id} created for ${describeTerms(terms)}; ` +
           `another admin approves it with: haven approve ${request.id}\n` +
-          `then run: haven restore ${target.name} --request-id ${request.id} --yes${opts.to ? ` --to ${opts.to}` : ""}\n`,
+          `then run: haven restore ${target.name} --request-id ${request.id} --yes${opts.to ? ` --to ${opts.to}` : ""}${flags === "" ? "" : ` ${flags}`}\n`,
       );
   } finally {
     await handle.close();
