@@ -37,6 +37,8 @@ export function conditionsFromEvaluation(evaluation: TargetEvaluation): Conditio
           ...(rpo.newest
             ? {
                 "newest good snapshot": rpo.newest.id,
+                // The age counts from here: the data is as old as the backup's start, not its finish.
+                "data as of": rpo.newest.startedAt.toISOString(),
                 "newest finished": rpo.newest.finishedAt.toISOString(),
               }
             : { "newest good snapshot": "none" }),

@@ -108,7 +108,7 @@ export function targetRows(report: MonthlyReport, t: TargetMonthReport): Array<[
     [
       "Newest at month end",
       t.rpo.newestAtEnd
-        ? `${formatDuration(t.rpo.newestAtEnd.ageMs)} old (${formatLocal(t.rpo.newestAtEnd.finishedAt, tz)})`
+        ? `${formatDuration(t.rpo.newestAtEnd.ageMs)} old (taken ${formatLocal(t.rpo.newestAtEnd.startedAt, tz)}, finished ${formatLocal(t.rpo.newestAtEnd.finishedAt, tz)})`
         : "no snapshot",
     ],
     [

@@ -12,46 +12,64 @@ export interface GapAnalysis {
 }
 
 /**
- * `finishedTimes`: when each recovery point became available (any order, any range). The gaps are
- * those between consecutive recovery points that reach into `[start, end)`: the first runs from the
- * newest recovery point before `start` (or from `start` when none is known), the last to `end`.
+ * One good snapshot: its data is as of `capturedAt` (the backup's start), and it can be restored from
+ * `availableAt` (its finish). Until a newer one is available, the data at hand ages from `capturedAt`.
+ */
+export interface RecoveryPoint {
+  capturedAt: Date;
+  availableAt: Date;
+}
+
+/**
+ * `points`: the recovery points (any order, any range). The gaps are those between consecutive
+ * recovery points that reach into `[start, end)`: each runs from the data of the newest point at hand
+ * (the newest available before `start`, or `start` itself when none is known) to the moment the next
+ * becomes available, or to `end`.
  */
 export function analyseGaps(
-  finishedTimes: readonly Date[],
+  points: readonly RecoveryPoint[],
   start: Date,
   end: Date,
   rpoMs: number,
 ): GapAnalysis {
-  const times = finishedTimes.map((d) => d.getTime()).sort((a, b) => a - b);
-  const before = times.filter((t) => t < start.getTime()).at(-1);
-  const inside = times.filter((t) => t >= start.getTime() && t < end.getTime());
+  const sorted = points
+    .map((p) => ({ captured: p.capturedAt.getTime(), available: p.availableAt.getTime() }))
+    .sort((a, b) => a.available - b.available);
+  const before = sorted.filter((p) => p.available < start.getTime());
+  const inside = sorted.filter((p) => p.available >= start.getTime() && p.available < end.getTime());
 
-  const points: Array<{ at: number; edge: "snapshot" | "month-start" | "month-end" }> = [
-    before === undefined ? { at: start.getTime(), edge: "month-start" } : { at: before, edge: "snapshot" },
-    ...inside.map((at) => ({ at, edge: "snapshot" as const })),
-    { at: end.getTime(), edge: "month-end" },
-  ];
-
+  // The data at hand: captured when, and whether a snapshot (or the month start) stands for it.
+  let held: { at: number; edge: "snapshot" | "month-start" } =
+    before.length > 0
+      ? { at: Math.max(...before.map((p) => p.captured)), edge: "snapshot" }
+      : { at: start.getTime(), edge: "month-start" };
+  let segmentStart = start.getTime();
   let worst: RpoGap | null = null;
   let breachedMs = 0;
-  for (let i = 1; i < points.length; i++) {
-    const from = points[i - 1] as (typeof points)[number];
-    const to = points[i] as (typeof points)[number];
-    const ms = to.at - from.at;
+  const close = (until: number, toEdge: RpoGap["toEdge"]) => {
+    const ms = until - held.at;
     if (!worst || ms > worst.ms) {
       worst = {
         ms,
-        from: new Date(from.at).toISOString(),
-        to: new Date(to.at).toISOString(),
-        fromEdge: from.edge === "snapshot" ? "snapshot" : "month-start",
-        toEdge: to.edge === "month-end" ? "month-end" : "snapshot",
+        from: new Date(held.at).toISOString(),
+        to: new Date(until).toISOString(),
+        fromEdge: held.edge,
+        toEdge,
       };
     }
-    // Out of compliance from `from + rpo` until the next recovery point, clipped to the period. When
-    // no recovery point is known before the month, the month start is taken as the last one: what
-    // happened before the period is not this report's to judge.
-    const breachStart = Math.max(from.at + rpoMs, start.getTime());
-    if (to.at > breachStart) breachedMs += to.at - breachStart;
+    // Out of compliance from `held + rpo` until the next recovery point is available, clipped to this
+    // stretch of the period. When no recovery point is known before the month, the month start is
+    // taken as the last one: what happened before the period is not this report's to judge.
+    const breachStart = Math.max(held.at + rpoMs, segmentStart);
+    if (until > breachStart) breachedMs += until - breachStart;
+    segmentStart = until;
+  };
+  for (const point of inside) {
+    close(point.available, "snapshot");
+    // A snapshot that finishes with data older than what is at hand changes nothing.
+    if (held.edge === "month-start" || point.captured > held.at)
+      held = { at: point.captured, edge: "snapshot" };
   }
+  close(end.getTime(), "month-end");
   return { worstGap: worst, breachedMs };
 }

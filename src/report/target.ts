@@ -228,6 +228,7 @@ function dayCounts(
 function snapshotPoint(m: Manifest): SnapshotPoint {
   return {
     id: m.id,
+    startedAt: new Date(m.startedAt),
     finishedAt: new Date(m.finishedAt),
     state: m.state,
     tiers: m.tiers,
@@ -246,8 +247,11 @@ function rpoFigures(
   const damaged = damagedSnapshots(
     records.map((r) => ({ ...r, finishedAt: new Date(r.finishedAt), damaged: provesSnapshotDamaged(r) })),
   );
+  // Each recovery point holds the data of its backup's start and can be restored once it finished.
   const gaps = analyseGaps(
-    uptoEnd.filter((m) => !damaged.has(m.id)).map((m) => new Date(m.finishedAt)),
+    uptoEnd
+      .filter((m) => !damaged.has(m.id))
+      .map((m) => ({ capturedAt: new Date(m.startedAt), availableAt: new Date(m.finishedAt) })),
     period.start,
     period.end,
     target.rpo,
@@ -268,7 +272,12 @@ function rpoFigures(
     compliancePercent: length > 0 ? Math.round((1000 * (length - gaps.breachedMs)) / length) / 10 : 100,
     newestAtEnd:
       atEnd.newest && atEnd.newestAgeMs !== null
-        ? { id: atEnd.newest.id, finishedAt: atEnd.newest.finishedAt.toISOString(), ageMs: atEnd.newestAgeMs }
+        ? {
+            id: atEnd.newest.id,
+            startedAt: atEnd.newest.startedAt.toISOString(),
+            finishedAt: atEnd.newest.finishedAt.toISOString(),
+            ageMs: atEnd.newestAgeMs,
+          }
         : null,
   };
 }

@@ -121,8 +121,11 @@ export interface TrendPoint {
 }
 
 export interface RpoGap {
+  /** How old the data at hand was when the next recovery point became available (or at `to`). */
   ms: number;
+  /** When the data at hand was captured: the start of the backup that holds it (or the month start). */
   from: string;
+  /** When the next recovery point became available: the finish of its backup (or the period's end). */
   to: string;
   /** `snapshot`: the gap starts at a recovery point; `month-start`: none is known before the month. */
   fromEdge: "snapshot" | "month-start";
@@ -139,7 +142,8 @@ export interface RpoFigures {
   breachedMs: number;
   /** Share of the period in compliance, 0 to 100, one decimal. */
   compliancePercent: number;
-  newestAtEnd: { id: string; finishedAt: string; ageMs: number } | null;
+  /** The newest good snapshot at the period's end; `ageMs` counts from its start (its data's time). */
+  newestAtEnd: { id: string; startedAt: string; finishedAt: string; ageMs: number } | null;
 }
 
 export interface RtoFigures {

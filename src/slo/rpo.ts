@@ -3,6 +3,7 @@
  * from the destination and `now` (HOUSE_STYLE practice 9).
  */
 import { CronExpressionParser } from "cron-parser";
+import { isSnapshotId, snapshotIdTime } from "../catalog/layout";
 import { HavenError } from "../lib/errors";
 import { formatDuration } from "../lib/duration";
 import type { BackupSchedule, MissedSchedule, RpoEvaluation, SnapshotPoint } from "./types";
@@ -45,9 +46,12 @@ export interface RpoInput {
 }
 
 /**
+ * A snapshot's age is counted from its recovery point (`recoveryPointOf`: when the backup started
+ * reading the data), not from when it finished: a 3-hour backup that finished 23 h ago holds data
+ * 26 h old.
  * - ok: the newest good snapshot (committed or partial, not proven damaged) is at most `rpoMs` old.
- * - breached: it is older (since = its finishedAt + rpo), or there is none (since = trackedSince + rpo,
- *   or null when trackedSince is not given).
+ * - breached: it is older (since = its recovery point + rpo), or there is none (since = trackedSince
+ *   + rpo, or null when trackedSince is not given).
  * `missedSchedules` lists the firings of the schedule's cron patterns that passed more than `graceMs`
  * ago with no snapshot finished after them (any tier: one run may serve several tiers).
  */
@@ -96,8 +100,9 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
     };
   }
 
-  const ageMs = now.getTime() - newest.finishedAt.getTime();
-  const newestRef = { id: newest.id, finishedAt: newest.finishedAt };
+  const capturedAt = recoveryPointOf(newest);
+  const ageMs = now.getTime() - capturedAt.getTime();
+  const newestRef = { id: newest.id, startedAt: capturedAt, finishedAt: newest.finishedAt };
   if (ageMs <= rpoMs) {
     return {
       ...base,
@@ -113,17 +118,27 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
     status: "breached",
     newest: newestRef,
     newestAgeMs: ageMs,
-    since: new Date(newest.finishedAt.getTime() + rpoMs),
+    since: new Date(capturedAt.getTime() + rpoMs),
     reason: `${noun} ${newest.id} is ${formatDuration(ageMs)} old${newerDamaged}; the RPO is ${formatDuration(rpoMs)}`,
   };
 }
 
-/** The newest committed or partial snapshot by finish time. */
+/**
+ * When a snapshot's data was captured: its start (the dump or archive began reading then; what it
+ * holds is at least that old). Without `startedAt`, the time in its id (minted at the start, to the
+ * second below), else its finish.
+ */
+export function recoveryPointOf(snapshot: Pick<SnapshotPoint, "id" | "startedAt" | "finishedAt">): Date {
+  if (snapshot.startedAt) return snapshot.startedAt;
+  return isSnapshotId(snapshot.id) ? snapshotIdTime(snapshot.id) : snapshot.finishedAt;
+}
+
+/** The committed or partial snapshot with the newest data (the latest recovery point). */
 export function newestRecoveryPoint(snapshots: readonly SnapshotPoint[]): SnapshotPoint | null {
   let newest: SnapshotPoint | null = null;
   for (const snapshot of snapshots) {
     if (!RECOVERY_POINT_STATES.has(snapshot.state)) continue;
-    if (!newest || snapshot.finishedAt.getTime() > newest.finishedAt.getTime()) newest = snapshot;
+    if (!newest || recoveryPointOf(snapshot).getTime() > recoveryPointOf(newest).getTime()) newest = snapshot;
   }
   return newest;
 }

@@ -73,10 +73,11 @@ export interface RpoEvaluation {
   target: string;
   status: "ok" | "breached";
   rpoMs: number;
-  newest: { id: string; finishedAt: Date } | null;
-  /** Age of the newest recovery point at `now`; null when there is none. */
+  /** `startedAt` is the recovery point (when its data was captured), which the age counts from. */
+  newest: { id: string; startedAt: Date; finishedAt: Date } | null;
+  /** Age of the newest recovery point at `now` (from its start); null when there is none. */
   newestAgeMs: number | null;
-  /** When the breach began (newest finishedAt + rpo); null when ok, or when unknowable (no snapshot ever). */
+  /** When the breach began (newest startedAt + rpo); null when ok, or when unknowable (no snapshot ever). */
   since: Date | null;
   missedSchedules: MissedSchedule[];
   /** One sentence an operator reads. */

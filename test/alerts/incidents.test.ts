@@ -114,8 +114,9 @@ beforeEach(async () => {
 
 test("RPO breach: one incident, repeats at the interval, rebuilt without a storm, resolved by a new backup", async () => {
   const incidents = manager();
-  const snapshotAt = Date.parse("2026-11-20T02:05:00Z");
-  await writeSnapshot(storage, "orders-db", new Date(snapshotAt));
+  // The RPO counts from the data's time: the backup's start (it finishes 5 minutes later).
+  const snapshotAt = Date.parse("2026-11-20T02:00:00Z");
+  await writeSnapshot(storage, "orders-db", new Date(snapshotAt + 5 * 60_000));
   const breachAt = new Date(snapshotAt + 26 * H);
 
   // Within the RPO: nothing.
@@ -133,7 +134,7 @@ test("RPO breach: one incident, repeats at the interval, rebuilt without a storm
   expect(smtp.secured[0]).toBe(true); // STARTTLS before the password
   expect(mail.subject).toBe("[haven] RPO breached: orders-db");
   expect(mail.text).toContain("Target: orders-db");
-  expect(mail.text).toContain("Since: 2026-11-21 04:05 UTC (1h ago)");
+  expect(mail.text).toContain("Since: 2026-11-21 04:00 UTC (1h ago)");
   expect(mail.text).toMatch(/What to do: .*haven backup orders-db/);
   const hook = JSON.parse(webhook.requests[0]!.body);
   expect(webhook.requests[0]!.path).toBe(`/hooks/${webhookToken}`);
@@ -176,7 +177,7 @@ test("RPO breach: one incident, repeats at the interval, rebuilt without a storm
   expect(rebuilt).toMatchObject({ rebuilt: true, reannounced: ["rpo-breached:orders-db"], opened: [] });
   expect(smtp.messages).toHaveLength(3);
   expect(smtp.messages[2]!.subject).toBe("[haven] Still open: RPO breached: orders-db");
-  expect(smtp.messages[2]!.text).toContain("still open since 2026-11-21 04:05 UTC (announced again");
+  expect(smtp.messages[2]!.text).toContain("still open since 2026-11-21 04:00 UTC (announced again");
   expect(JSON.parse(webhook.requests[2]!.body)).toMatchObject({
     kind: "still-open",
     since: breachAt.toISOString(),

@@ -6,6 +6,8 @@ import { monthBounds, monthsEndingWith, previousMonth } from "../../src/report/m
 
 const H = 3_600_000;
 const utc = (iso: string) => new Date(iso);
+/** Recovery points of instantaneous backups (captured and available at once). */
+const instant = (dates: Date[]) => dates.map((d) => ({ capturedAt: d, availableAt: d }));
 
 describe("months in the config's timezone", () => {
   test("a month's bounds are local midnights, whatever the DST change inside it", () => {
@@ -52,7 +54,7 @@ describe("analyseGaps", () => {
 
   test("the first gap starts at the recovery point before the month, and only its part inside counts as breach", () => {
     const result = analyseGaps(
-      [utc("2026-09-29T00:00:00Z"), utc("2026-10-02T00:00:00Z"), utc("2026-10-30T12:00:00Z")],
+      instant([utc("2026-09-29T00:00:00Z"), utc("2026-10-02T00:00:00Z"), utc("2026-10-30T12:00:00Z")]),
       start,
       end,
       26 * H,
@@ -65,7 +67,7 @@ describe("analyseGaps", () => {
 
   test("the last gap runs to the end of the period", () => {
     const result = analyseGaps(
-      [utc("2026-10-01T00:00:00Z"), utc("2026-10-02T00:00:00Z")],
+      instant([utc("2026-10-01T00:00:00Z"), utc("2026-10-02T00:00:00Z")]),
       start,
       end,
       26 * H,
@@ -77,12 +79,32 @@ describe("analyseGaps", () => {
     });
   });
 
+  test("the data at hand ages from its backup's start: long backups breach before their finish says so", () => {
+    // Each daily backup starts at 02:00 and takes 3 hours, so even on a normal day the data at hand is
+    // 27h old when the next one finishes: 1h over a 26h RPO (Oct 9 04:00-05:00). Oct 10's is missing:
+    // from Oct 9 02:00 (its data) to Oct 11 05:00 (when the next could be restored) the data aged
+    // 51h, 25h of them over the RPO. Counted from the finishes it would be 48h, and 22h of breach.
+    const points = [8, 9, 11].map((day) => ({
+      capturedAt: utc(`2026-10-${String(day).padStart(2, "0")}T02:00:00Z`),
+      availableAt: utc(`2026-10-${String(day).padStart(2, "0")}T05:00:00Z`),
+    }));
+    const result = analyseGaps(points, utc("2026-10-08T06:00:00Z"), utc("2026-10-11T06:00:00Z"), 26 * H);
+    expect(result.worstGap).toEqual({
+      ms: 51 * H,
+      from: "2026-10-09T02:00:00.000Z",
+      to: "2026-10-11T05:00:00.000Z",
+      fromEdge: "snapshot",
+      toEdge: "snapshot",
+    });
+    expect(result.breachedMs).toBe(1 * H + 25 * H);
+  });
+
   test("daily snapshots within the RPO: no breach", () => {
     const daily = Array.from(
       { length: 32 },
       (_, i) => new Date(utc("2026-09-30T02:00:00Z").getTime() + i * 24 * H),
     );
-    const result = analyseGaps(daily, start, end, 26 * H);
+    const result = analyseGaps(instant(daily), start, end, 26 * H);
     expect(result.breachedMs).toBe(0);
     expect(result.worstGap?.ms).toBe(24 * H);
   });

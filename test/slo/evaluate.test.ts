@@ -63,6 +63,49 @@ describe("evaluateRpo", () => {
     expect(result.reason).toMatch(/newest snapshot old is 2d 9h old; the RPO is 1d 2h/);
   });
 
+  test("the age counts from the backup's start: a 3-hour backup that finished 23h ago holds data 26h old", () => {
+    const long = snapshot("20261121T090000Z-0a0b0c0d", "2026-11-21T13:00:00Z", {
+      startedAt: at("2026-11-21T09:59:59.999Z"),
+    });
+    const result = evaluateRpo({ target: "orders-db", rpoMs: 26 * H, snapshots: [long], now });
+    expect(result).toMatchObject({
+      status: "breached",
+      newestAgeMs: 26 * H + 1,
+      since: at("2026-11-22T11:59:59.999Z"),
+      newest: { startedAt: at("2026-11-21T09:59:59.999Z"), finishedAt: at("2026-11-21T13:00:00Z") },
+    });
+    // The alert says where the age counts from.
+    const evaluation = evaluateTarget({
+      target: "orders-db",
+      rpoMs: 26 * H,
+      rtoMs: H,
+      snapshots: [long],
+      verifications: [],
+      now,
+    });
+    const [breach] = conditionsFromEvaluation(evaluation);
+    expect(breach?.event).toMatchObject({
+      type: "rpo-breached",
+      since: "2026-11-22T11:59:59.999Z",
+      details: { "data as of": "2026-11-21T09:59:59.999Z", age: "1d 2h" },
+    });
+  });
+
+  test("without startedAt the id's time (minted at the start) is the recovery point, and the newest is the latest start", () => {
+    const result = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots: [
+        // A long run that started first and finished last does not hold the newest data.
+        snapshot("20261121T020000Z-0a0b0c0d", "2026-11-21T09:00:00Z"),
+        snapshot("20261121T030000Z-0a0b0c0e", "2026-11-21T03:10:00Z"),
+      ],
+      now,
+    });
+    expect(result.newest?.id).toBe("20261121T030000Z-0a0b0c0e");
+    expect(result.newestAgeMs).toBe(33 * H);
+  });
+
   test("partial snapshots are recovery points; other states are not", () => {
     const result = evaluateRpo({
       target: "t",
@@ -541,8 +584,9 @@ describe("evaluateTarget", () => {
     const corrupt = { ...integrity(newer, "2026-11-22T03:00:00Z", "failed"), damaged: true };
     const damaged = evaluate([corrupt]);
     expect(damaged.rpo).toMatchObject({ status: "breached", newest: { id: older } });
+    // 34h: its data is from its start, 02:00 (its id's time), not its finish at 02:05.
     expect(damaged.rpo.reason).toBe(
-      `newest good snapshot ${older} is 1d 9h old; the newer snapshot ${newer} failed its verification; the RPO is 1d 2h`,
+      `newest good snapshot ${older} is 1d 10h old; the newer snapshot ${newer} failed its verification; the RPO is 1d 2h`,
     );
     expect(damaged.newestSnapshot?.id).toBe(newer);
     // A later failure that proves nothing (the network) does not make the snapshot good again...
