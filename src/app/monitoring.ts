@@ -25,6 +25,7 @@ import { primaryStorage } from "../engine/backup";
 import type { BackupResult } from "../engine/types";
 import type { Logger } from "../lib/logger";
 import { createMetrics, type HavenMetrics } from "../metrics";
+import { FirstSeen } from "./first-seen";
 import {
   createSloCache,
   evaluateTarget,
@@ -43,11 +44,23 @@ export interface EvaluationOutcome {
   reached: string[];
 }
 
+export interface EvaluateTargetsOptions {
+  now?: Date;
+  cache?: SloCache;
+  /** Default: every configured target. */
+  targets?: string[];
+  /**
+   * When each target was first seen (see `FirstSeen`): a target that never had a snapshot is in
+   * breach only from then + its RPO. Without it (`haven status`), such a target is in breach at once.
+   */
+  firstSeen?: ReadonlyMap<string, Date>;
+}
+
 /** Evaluates RPO and RTO of the given targets (default: all) from their primary destinations. */
 export async function evaluateTargets(
   config: HavenConfig,
   logger: Logger,
-  options: { now?: Date; cache?: SloCache; targets?: string[] } = {},
+  options: EvaluateTargetsOptions = {},
 ): Promise<EvaluationOutcome> {
   const now = options.now ?? new Date();
   const outcome: EvaluationOutcome = { evaluations: [], unreachable: [], reached: [] };
@@ -59,6 +72,8 @@ export async function evaluateTargets(
       outcome.reached.push(storage.name);
       for (const problem of inputs.problems)
         logger.warn({ target: target.name, problem }, "unreadable object");
+      // A target that has had a snapshot is not new: its breach counts whenever Haven first saw it.
+      const trackedSince = inputs.everBackedUp ? undefined : options.firstSeen?.get(target.name);
       outcome.evaluations.push(
         evaluateTarget({
           target: target.name,
@@ -70,6 +85,7 @@ export async function evaluateTargets(
           schedule: scheduleOf(target, config.timezone),
           verifySchedule: verifyScheduleOf(target, config.timezone),
           now,
+          ...(trackedSince ? { trackedSince } : {}),
         }),
       );
     } catch (error) {
@@ -89,12 +105,14 @@ export class Monitor {
   readonly metrics: HavenMetrics;
   readonly incidents: IncidentManager;
   readonly #cache = createSloCache();
+  readonly #firstSeen: FirstSeen;
 
   constructor(
     private readonly config: HavenConfig,
     redis: Redis,
     private readonly logger: Logger,
   ) {
+    this.#firstSeen = new FirstSeen(redis, config.queuePrefix);
     this.incidents = new IncidentManager({
       redis,
       channels: createChannels(config.alerts),
@@ -107,7 +125,12 @@ export class Monitor {
 
   /** The watchdog: evaluate every target and make the open incidents match what holds now. */
   async watchdog(targets?: string[]): Promise<EvaluationOutcome> {
-    const outcome = await evaluateTargets(this.config, this.logger, { cache: this.#cache, targets });
+    const firstSeen = await this.#recordFirstSeen(new Date());
+    const outcome = await evaluateTargets(this.config, this.logger, {
+      cache: this.#cache,
+      firstSeen,
+      ...(targets ? { targets } : {}),
+    });
     const conditions: Condition[] = outcome.evaluations.flatMap((e) => conditionsFromEvaluation(e));
     for (const evaluation of outcome.evaluations) this.metrics.recordEvaluation(evaluation);
     const now = new Date();
@@ -126,6 +149,31 @@ export class Monitor {
       targets: outcome.evaluations.map((e) => e.target),
     });
     return outcome;
+  }
+
+  /** When each configured target was first seen (recorded by the watchdog), for the monthly report. */
+  async firstSeen(): Promise<Map<string, Date>> {
+    return this.#firstSeen.read();
+  }
+
+  /**
+   * Records the configured targets not seen before. When Redis fails here, every target counts as
+   * first seen now: a grace only for targets that never had a snapshot, and reconcile reports Redis.
+   */
+  async #recordFirstSeen(now: Date): Promise<Map<string, Date>> {
+    const names = Object.keys(this.config.targets);
+    try {
+      const breached = (await this.incidents.openIncidents())
+        .filter((i) => i.event.type === "rpo-breached" && i.event.target !== undefined)
+        .map((i) => i.event.target as string);
+      return await this.#firstSeen.record(names, now, { alreadyBreached: new Set(breached) });
+    } catch (error) {
+      this.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        "could not read when targets were first seen; counting them as seen now",
+      );
+      return new Map(names.map((name) => [name, now]));
+    }
   }
 
   /** After each backup run: count it, and raise or clear its backup-failed / backup-partial incidents. */

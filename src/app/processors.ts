@@ -51,7 +51,11 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
         const outcome = await runMonthlyReport(
           config,
           { send: true },
-          { ...ctx, openIncidents: await monitor.incidents.openIncidents() },
+          {
+            ...ctx,
+            openIncidents: await monitor.incidents.openIncidents(),
+            firstSeen: await monitor.firstSeen(),
+          },
         );
         await monitor.afterReport(null);
         return outcome;

@@ -28,6 +28,8 @@ export interface CollectMonthOptions {
   openIncidents?: readonly ReportIncidentInput[];
   /** Objects read at once per destination. Default 16. */
   parallel?: number;
+  /** When Haven first saw each target, from the alert state when available (see `TargetReportInput.firstSeen`). */
+  firstSeen?: ReadonlyMap<string, Date>;
 }
 
 /**
@@ -104,6 +106,7 @@ export async function collectMonth(
         timezone: config.timezone,
         previousStoredBytes: previous.get(target.name) ?? null,
         incidents: incidents ?? [],
+        ...(options.firstSeen?.has(target.name) ? { firstSeen: options.firstSeen.get(target.name) } : {}),
       }),
     );
   }

@@ -1,7 +1,7 @@
 /** Wording shared by the HTML and text renderings, so both say the same thing the same way. */
 import { formatDuration } from "../lib/duration";
 import { formatLocal, monthTitle, shiftMonth } from "./month";
-import type { MonthlyReport, ReportFailure, TargetMonthReport, Verdict } from "./types";
+import type { MonthlyReport, ReportFailure, RpoGap, TargetMonthReport, Verdict } from "./types";
 
 export const VERDICT_LABEL: Record<Verdict, string> = {
   met: "MET",
@@ -114,7 +114,7 @@ export function targetRows(report: MonthlyReport, t: TargetMonthReport): Array<[
     [
       "Worst RPO gap",
       t.rpo.worstGap
-        ? `${formatDuration(t.rpo.worstGap.ms)} (${t.rpo.worstGap.fromEdge === "month-start" ? "month start" : formatLocal(t.rpo.worstGap.from, tz)} to ${t.rpo.worstGap.toEdge === "month-end" ? "month end" : formatLocal(t.rpo.worstGap.to, tz)}); RPO ${formatDuration(t.rpo.rpoMs)}; in compliance ${t.rpo.compliancePercent} % of the month`
+        ? `${formatDuration(t.rpo.worstGap.ms)} (${gapStart(t.rpo.worstGap, tz)} to ${t.rpo.worstGap.toEdge === "month-end" ? "month end" : formatLocal(t.rpo.worstGap.to, tz)}); RPO ${formatDuration(t.rpo.rpoMs)}; in compliance ${t.rpo.compliancePercent} % of the month`
         : "–",
     ],
     [
@@ -172,4 +172,11 @@ export function phasesText(phases: Record<string, number>): string {
 
 export function emptyNotice(report: MonthlyReport): string {
   return `No snapshot and no verification of any target was recorded in ${monthTitle(report.period.month)}: the report is empty.`;
+}
+
+/** Where a gap begins: the month start, the target's first sighting, or the data of a snapshot. */
+function gapStart(gap: RpoGap, tz: string): string {
+  if (gap.fromEdge === "month-start") return "month start";
+  const at = formatLocal(gap.from, tz);
+  return gap.fromEdge === "first-seen" ? `${at}, when the target was added` : at;
 }

@@ -24,13 +24,15 @@ export interface RecoveryPoint {
  * `points`: the recovery points (any order, any range). The gaps are those between consecutive
  * recovery points that reach into `[start, end)`: each runs from the data of the newest point at hand
  * (the newest available before `start`, or `start` itself when none is known) to the moment the next
- * becomes available, or to `end`.
+ * becomes available, or to `end`. `trackedSince`: when Haven first saw the target; when it falls in
+ * the period and no recovery point came before it, the time before it is not judged.
  */
 export function analyseGaps(
   points: readonly RecoveryPoint[],
   start: Date,
   end: Date,
   rpoMs: number,
+  options: { trackedSince?: Date } = {},
 ): GapAnalysis {
   const sorted = points
     .map((p) => ({ captured: p.capturedAt.getTime(), available: p.availableAt.getTime() }))
@@ -38,12 +40,18 @@ export function analyseGaps(
   const before = sorted.filter((p) => p.available < start.getTime());
   const inside = sorted.filter((p) => p.available >= start.getTime() && p.available < end.getTime());
 
-  // The data at hand: captured when, and whether a snapshot (or the month start) stands for it.
-  let held: { at: number; edge: "snapshot" | "month-start" } =
+  // A target first seen inside the period, with no recovery point before it, is judged from then.
+  const tracked = options.trackedSince?.getTime();
+  const newThisPeriod = before.length === 0 && tracked !== undefined && tracked > start.getTime();
+  if (newThisPeriod && tracked >= end.getTime()) return { worstGap: null, breachedMs: 0 };
+  // The data at hand: captured when, and what stands for it (a snapshot, the month start, the sighting).
+  let held: { at: number; edge: RpoGap["fromEdge"] } =
     before.length > 0
       ? { at: Math.max(...before.map((p) => p.captured)), edge: "snapshot" }
-      : { at: start.getTime(), edge: "month-start" };
-  let segmentStart = start.getTime();
+      : newThisPeriod
+        ? { at: tracked, edge: "first-seen" }
+        : { at: start.getTime(), edge: "month-start" };
+  let segmentStart = newThisPeriod ? tracked : start.getTime();
   let worst: RpoGap | null = null;
   let breachedMs = 0;
   const close = (until: number, toEdge: RpoGap["toEdge"]) => {
@@ -67,8 +75,7 @@ export function analyseGaps(
   for (const point of inside) {
     close(point.available, "snapshot");
     // A snapshot that finishes with data older than what is at hand changes nothing.
-    if (held.edge === "month-start" || point.captured > held.at)
-      held = { at: point.captured, edge: "snapshot" };
+    if (held.edge !== "snapshot" || point.captured > held.at) held = { at: point.captured, edge: "snapshot" };
   }
   close(end.getTime(), "month-end");
   return { worstGap: worst, breachedMs };

@@ -50,6 +50,8 @@ export interface MonthlyReportContext {
   storages?: readonly StorageBackend[];
   /** Open incidents from the alert state, when the caller has it. */
   openIncidents?: readonly ReportIncidentInput[];
+  /** When the watchdog first saw each target, when the caller has the alert state. */
+  firstSeen?: ReadonlyMap<string, Date>;
   /** Delivery retry policy; default 3 attempts, 5 s then 10 s apart. */
   delivery?: Pick<SendReportOptions, "attempts" | "baseDelayMs" | "timeoutMs">;
 }
@@ -83,6 +85,7 @@ export async function runMonthlyReport(
   try {
     const report = await collectMonth(config, month, storages, now, {
       ...(ctx.openIncidents ? { openIncidents: ctx.openIncidents } : {}),
+      ...(ctx.firstSeen ? { firstSeen: ctx.firstSeen } : {}),
     });
     const json = serialiseReport(report);
     const fileName = `haven-report-${report.period.month}.json`;

@@ -7,7 +7,9 @@
 import type { Manifest } from "../catalog/manifest";
 import type { TargetConfig, Tier } from "../config/types";
 import { formatDuration } from "../lib/duration";
+import { isSnapshotId, snapshotIdTime } from "../catalog/layout";
 import { evaluateRpo, evaluateRto, restoreTestsOf, DEFAULT_SCHEDULE_GRACE_MS } from "../slo/evaluate";
+import { laterOf } from "../slo/rpo";
 import type { SnapshotPoint, VerificationPoint } from "../slo/types";
 import { damagedSnapshots, failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
 import type { VerificationRecord } from "../verify/record";
@@ -39,6 +41,12 @@ export interface TargetReportInput {
   /** Storage used at the end of the previous month as the previous report recorded it, when stored. */
   previousStoredBytes?: number | null;
   incidents?: readonly ReportIncident[];
+  /**
+   * When Haven first saw the target (the watchdog records it), when known: a target added during the
+   * month is judged from then, its earlier firings and time not held against it. Ignored when the
+   * bucket holds a snapshot of it from before then.
+   */
+  firstSeen?: Date;
 }
 
 const SEVERITY: Record<Verdict, number> = { met: 0, "at-risk": 1, breached: 2 };
@@ -60,8 +68,9 @@ export function buildTargetReport(input: TargetReportInput): TargetMonthReport {
   const restoreRecords = monthRecords.filter((r) => r.kind === "restore");
   const integrityRecords = monthRecords.filter((r) => r.kind === "integrity");
 
-  const { backups, missed } = backupFigures(target, timezone, period, snapshots);
-  const rpo = rpoFigures(target, period, uptoEnd, records);
+  const trackedSince = newTargetSince(input);
+  const { backups, missed } = backupFigures(target, timezone, period, snapshots, trackedSince);
+  const rpo = rpoFigures(target, period, uptoEnd, records, trackedSince);
   const restoreTests = restoreRecords.map((r) => restoreEntry(r, target.rto));
   const rto = rtoFigures(target, period, restoreTests, records, uptoEnd);
   const integrityChecks = {
@@ -158,6 +167,18 @@ export function buildTargetReport(input: TargetReportInput): TargetMonthReport {
   };
 }
 
+/**
+ * `firstSeen`, unless the bucket shows the target older than that (a snapshot, held or pruned, from
+ * before it): the alert state may have been lost and rebuilt since, and a real gap must not vanish.
+ */
+function newTargetSince({ firstSeen, data }: TargetReportInput): Date | undefined {
+  if (!firstSeen) return undefined;
+  const older = (time: Date) => time.getTime() < firstSeen.getTime();
+  const heldBefore = data.manifests.some((m) => older(new Date(m.startedAt)));
+  const prunedBefore = [...data.pruned.keys()].some((id) => isSnapshotId(id) && older(snapshotIdTime(id)));
+  return heldBefore || prunedBefore ? undefined : firstSeen;
+}
+
 function tierCounts(snapshots: readonly Manifest[]): Record<Tier, number> {
   const counts: Record<Tier, number> = { daily: 0, weekly: 0, monthly: 0, manual: 0 };
   for (const m of snapshots) for (const tier of m.tiers) counts[tier] += 1;
@@ -169,13 +190,16 @@ function backupFigures(
   timezone: string,
   period: TargetReportInput["period"],
   snapshots: readonly Manifest[],
+  trackedSince: Date | undefined,
 ) {
   // While the month runs, a firing gets the same grace as in src/slo before it counts as missed.
   const until = period.complete ? period.end : new Date(period.end.getTime() - DEFAULT_SCHEDULE_GRACE_MS);
+  // Before the target was added, nothing was scheduled for it.
+  const from = laterOf(period.start, trackedSince);
   const started = [...snapshots]
     .map((m) => ({ id: m.id, startedAt: new Date(m.startedAt), tiers: m.tiers }))
     .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
-  const firings = matchFirings(target, timezone, { start: period.start, end: period.end, until }, started);
+  const firings = matchFirings(target, timezone, { start: from, end: period.end, until }, started);
 
   const byTier: BackupFigures["byTier"] = {};
   const total: TierCounts = { scheduled: 0, committed: 0, partial: 0, missed: 0 };
@@ -242,6 +266,7 @@ function rpoFigures(
   period: TargetReportInput["period"],
   uptoEnd: readonly Manifest[],
   records: readonly VerificationRecord[],
+  trackedSince: Date | undefined,
 ): RpoFigures {
   // A snapshot proven damaged by the month's end was never a good backup: its time is not covered.
   const damaged = damagedSnapshots(
@@ -255,6 +280,7 @@ function rpoFigures(
     period.start,
     period.end,
     target.rpo,
+    trackedSince ? { trackedSince } : {},
   );
   const atEnd = evaluateRpo({
     target: target.name,
@@ -262,6 +288,7 @@ function rpoFigures(
     snapshots: uptoEnd.map(snapshotPoint),
     damaged,
     now: period.end,
+    ...(trackedSince ? { trackedSince } : {}),
   });
   const length = period.end.getTime() - period.start.getTime();
   return {

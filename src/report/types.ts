@@ -127,8 +127,11 @@ export interface RpoGap {
   from: string;
   /** When the next recovery point became available: the finish of its backup (or the period's end). */
   to: string;
-  /** `snapshot`: the gap starts at a recovery point; `month-start`: none is known before the month. */
-  fromEdge: "snapshot" | "month-start";
+  /**
+   * `snapshot`: the gap starts at a recovery point; `month-start`: none is known before the month;
+   * `first-seen`: the target was added during the period, and Haven first saw it then.
+   */
+  fromEdge: "snapshot" | "month-start" | "first-seen";
   /** `snapshot`: the gap ends at a recovery point; `month-end`: it runs to the end of the period. */
   toEdge: "snapshot" | "month-end";
 }

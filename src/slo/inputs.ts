@@ -29,6 +29,11 @@ export interface SloInputs {
   prunedVerifications: VerificationPoint[];
   /** Manifests or records that could not be read or parsed: reported, never hidden. */
   problems: string[];
+  /**
+   * The target has had a snapshot on this destination: a manifest (readable or not) or a pruned
+   * record. Such a target is no new one: its RPO gets no grace from when it was first seen.
+   */
+  everBackedUp: boolean;
 }
 
 export interface LoadSloInputsOptions {
@@ -132,12 +137,11 @@ export async function loadSloInputs(
   const windowStart = (options.now ?? new Date()).getTime() - PRUNED_WINDOW_MS;
   // Only records holding verifications (most pruned snapshots were never verified), and cached by
   // version: a prune that had to try again rewrites its record.
-  const prunedKeys = await listPrunedKeys(
-    storage,
-    target,
-    ({ snapshotTime, prunedAt, verified }) =>
-      verified && Math.max(snapshotTime.getTime(), prunedAt.getTime()) >= windowStart,
-  );
+  let prunedAny = false;
+  const prunedKeys = await listPrunedKeys(storage, target, ({ snapshotTime, prunedAt, verified }) => {
+    prunedAny = true;
+    return verified && Math.max(snapshotTime.getTime(), prunedAt.getTime()) >= windowStart;
+  });
   const pruned = await mapLimit(prunedKeys, parallel, ({ key, id, lastModified, size }) =>
     read(
       key,
@@ -157,6 +161,7 @@ export async function loadSloInputs(
     verifications,
     prunedVerifications,
     problems,
+    everBackedUp: manifestKeys.length > 0 || prunedAny,
   };
 }
 

@@ -35,7 +35,8 @@ export interface RpoInput {
   /**
    * When Haven started watching the target (e.g. when it first appeared in the config). A target with
    * no snapshot yet is in breach only from `trackedSince + rpo`, and no firing before it counts as
-   * missed. Without it, a target with no snapshot is in breach at once (since unknown).
+   * missed. Without it, a target with no snapshot is in breach at once (since unknown). Ignored once
+   * the target has any snapshot, even one proven damaged: that target is not new, and its breach real.
    */
   trackedSince?: Date;
   /**
@@ -78,7 +79,8 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
   const noun = newerDamaged ? "newest good snapshot" : "newest snapshot";
 
   if (!newest) {
-    if (input.trackedSince && now.getTime() < input.trackedSince.getTime() + rpoMs) {
+    const trackedSince = taken ? undefined : input.trackedSince;
+    if (trackedSince && now.getTime() < trackedSince.getTime() + rpoMs) {
       return {
         ...base,
         status: "ok",
@@ -93,7 +95,7 @@ export function evaluateRpo(input: RpoInput): RpoEvaluation {
       status: "breached",
       newest: null,
       newestAgeMs: null,
-      since: input.trackedSince ? new Date(input.trackedSince.getTime() + rpoMs) : null,
+      since: trackedSince ? new Date(trackedSince.getTime() + rpoMs) : null,
       reason: taken
         ? `no good snapshot of ${target} exists (the newest, ${taken.id}, failed its verification); the RPO is ${formatDuration(rpoMs)}`
         : `no usable snapshot of ${target} exists; the RPO is ${formatDuration(rpoMs)}`,

@@ -5,51 +5,28 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { Redis } from "ioredis";
 import { Monitor } from "../../src/app/monitoring";
-import { parseConfigText } from "../../src/config/load";
 import { silentLogger } from "../../src/lib/logger";
 import { freePort } from "../helpers/db";
-import { tempDir, uniqueName } from "../helpers/s3-config";
-import { startWebhookReceiver, type WebhookReceiver } from "./receivers";
+import { monitorConfig, useMonitorFixture } from "./monitor-fixture";
 
-let redis: Redis;
-let webhook: WebhookReceiver;
-
-beforeAll(async () => {
-  redis = new Redis(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
-  webhook = await startWebhookReceiver();
-});
-
-afterAll(async () => {
-  await webhook.close();
-  await redis.quit();
-});
+const fixture = useMonitorFixture();
 
 test("a watchdog pass over one target does not clear the outage of a destination it did not read", async () => {
-  const work = await tempDir("haven-unreachable");
-  await mkdir(join(work, "nas")); // the destination's root: Haven never creates it
-  await mkdir(join(work, "share"));
-  await writeFile(join(work, "share", "a.txt"), "a\n");
-  const prefix = uniqueName("haven-unreach");
-  const config = parseConfigText(
-    `
-redis: ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}
-queuePrefix: ${prefix}
+  const { config } = await monitorConfig(fixture, "haven-unreach", async (work) => {
+    await mkdir(join(work, "share"));
+    await writeFile(join(work, "share", "a.txt"), "a\n");
+    return `
 destinations:
   nas: { type: filesystem, path: ${join(work, "nas")} }
   dead: { type: s3, bucket: haven-dead, endpoint: "http://127.0.0.1:${await freePort()}", accessKeyId: x, secretAccessKey: y, maxAttempts: 1 }
 targets:
   share: { type: files, path: ${join(work, "share")}, destinations: [nas] }
   elsewhere: { type: files, path: ${join(work, "share")}, destinations: [dead] }
-alerts:
-  webhooks: [ { url: "${webhook.url}/hook" } ]
-`,
-    join(work, "haven.yaml"),
-    {},
-  );
-  const monitor = new Monitor(config, redis, silentLogger);
-  const aboutDead = () => webhook.requests.filter((r) => r.body.includes("storage-unreachable"));
+`;
+  });
+  const monitor = new Monitor(config, fixture.redis, silentLogger);
+  const aboutDead = () => fixture.webhook.requests.filter((r) => r.body.includes("storage-unreachable"));
 
   const full = await monitor.watchdog();
   expect(full.unreachable.map((u) => u.destination)).toEqual(["dead"]);

@@ -121,6 +121,18 @@ describe("evaluateRpo", () => {
     expect(result.status).toBe("breached");
   });
 
+  test("trackedSince gives no grace to a target that has a snapshot, even one proven damaged", () => {
+    const result = evaluateRpo({
+      target: "t",
+      rpoMs: 26 * H,
+      snapshots: [snapshot("bad", "2026-11-22T02:00:00Z")],
+      damaged: new Set(["bad"]),
+      now,
+      trackedSince: at("2026-11-22T11:00:00Z"), // the alert state was rebuilt an hour ago
+    });
+    expect(result).toMatchObject({ status: "breached", since: null });
+  });
+
   test("no snapshot: breached with unknown start, or ok until trackedSince + RPO", () => {
     expect(evaluateRpo({ target: "t", rpoMs: 26 * H, snapshots: [], now })).toMatchObject({
       status: "breached",

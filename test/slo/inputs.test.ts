@@ -124,12 +124,13 @@ test("an empty destination gives no snapshots; a shared cache serves write-once 
     verifications: [],
     prunedVerifications: [],
     problems: [],
+    everBackedUp: false,
   });
 
   const manifest = await writeSnapshot(storage, "cached", new Date("2026-11-20T02:05:00Z"));
   const cache = createSloCache();
   const get = jest.spyOn(storage, "get");
-  await loadSloInputs(storage, "cached", { cache });
+  expect((await loadSloInputs(storage, "cached", { cache })).everBackedUp).toBe(true);
   expect(get).toHaveBeenCalledTimes(1);
   const again = await loadSloInputs(storage, "cached", { cache });
   expect(get).toHaveBeenCalledTimes(1);
@@ -305,4 +306,12 @@ test("the watchdog reads only verified pruned records of its window, and sees on
   );
   const second = await loadSloInputs(storage, "orders-db", { now, cache });
   expect(second.prunedVerifications).toHaveLength(2);
+});
+
+test("a target whose snapshots were all pruned has still been backed up: no grace as a new target", async () => {
+  const only = await writeSnapshot(storage, "all-pruned", new Date("2026-11-01T02:05:00Z"));
+  const folder = (await listSnapshotFolders(storage, "all-pruned/")).get(`all-pruned/${only.id}`)!;
+  await removeSnapshot(storage, folder, { at: new Date("2026-11-28T03:00:00Z") });
+  const inputs = await loadSloInputs(storage, "all-pruned", { now: new Date("2026-11-28T04:00:00Z") });
+  expect(inputs).toMatchObject({ snapshots: [], prunedVerifications: [], everBackedUp: true });
 });
