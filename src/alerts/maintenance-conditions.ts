@@ -6,6 +6,8 @@
 import { snapshotIdTime } from "../catalog/layout";
 import type { CopyReport } from "../copy";
 import type { PruneReport } from "../prune";
+import { HavenError } from "../lib/errors";
+import { storageReachable, storageUnreachable } from "./conditions";
 import { condition, incidentKey, type Condition } from "./events";
 
 export interface IncidentChanges {
@@ -48,11 +50,30 @@ export function pruneOutcome(report: PruneReport): IncidentChanges {
  * oldest snapshot still owed, not the one that failed: copies go newest first, so a destination whose
  * writes fail (disk full) fails on the youngest snapshot every hour while the backlog ages. A run
  * without failures clears it. Younger backlogs only wait for the next retry: a short outage of the
- * off-site store is no alert.
+ * off-site store is no alert. A destination that could not even be listed is `storage-unreachable`.
  */
 export function copyOutcome(report: CopyReport, rpoMs: number, now: Date): IncidentChanges {
+  const reachability = copyDestinationsReached(report, now);
   const key = incidentKey({ type: "copy-behind", target: report.target });
-  if (report.failed.length === 0) return { raise: [], clear: [key] };
+  if (report.failed.length === 0) return { raise: reachability.raise, clear: [key, ...reachability.clear] };
+  const behind = copyBehind(report, rpoMs, now);
+  return { raise: [...behind, ...reachability.raise], clear: reachability.clear };
+}
+
+/**
+ * A destination whose snapshots could not be listed (or read) for a copy raises `storage-unreachable`
+ * at once, as the watchdog does for a primary it cannot read: what it holds is unknown, so there is
+ * no backlog to measure and `copy-behind` could never be raised. One that was listed clears it.
+ */
+function copyDestinationsReached(report: CopyReport, now: Date): IncidentChanges {
+  const raise = report.failed
+    .filter((f) => f.snapshotId === undefined && f.code !== "CANCELLED")
+    .map((f) => storageUnreachable(f.to, new HavenError(f.code, f.message), now));
+  return { raise, clear: report.listed.map(storageReachable) };
+}
+
+/** `copy-behind` for the oldest snapshot still owed past the RPO, if any. */
+function copyBehind(report: CopyReport, rpoMs: number, now: Date): Condition[] {
   const behind = report.failed.flatMap((failure) => {
     const owed = failure.oldestPending ?? failure.snapshotId;
     if (owed === undefined) return [];
@@ -60,26 +81,23 @@ export function copyOutcome(report: CopyReport, rpoMs: number, now: Date): Incid
     return now.getTime() - taken.getTime() > rpoMs ? [{ failure, owed, taken }] : [];
   });
   const oldest = behind.sort((a, b) => a.taken.getTime() - b.taken.getTime())[0];
-  if (!oldest) return { raise: [], clear: [] };
+  if (!oldest) return [];
   const { failure, owed, taken } = oldest;
-  return {
-    raise: [
-      condition({
-        type: "copy-behind",
-        target: report.target,
+  return [
+    condition({
+      type: "copy-behind",
+      target: report.target,
+      destination: failure.to,
+      since: new Date(taken.getTime() + rpoMs).toISOString(),
+      summary: `snapshot ${owed} of ${report.target} is still not copied from ${report.from} to ${failure.to}, past the RPO: ${failure.message}`,
+      details: {
+        snapshot: owed,
+        ...(failure.snapshotId && failure.snapshotId !== owed ? { failedAt: failure.snapshotId } : {}),
         destination: failure.to,
-        since: new Date(taken.getTime() + rpoMs).toISOString(),
-        summary: `snapshot ${owed} of ${report.target} is still not copied from ${report.from} to ${failure.to}, past the RPO: ${failure.message}`,
-        details: {
-          snapshot: owed,
-          ...(failure.snapshotId && failure.snapshotId !== owed ? { failedAt: failure.snapshotId } : {}),
-          destination: failure.to,
-          code: failure.code,
-        },
-      }),
-    ],
-    clear: [],
-  };
+        code: failure.code,
+      },
+    }),
+  ];
 }
 
 /** The monthly report run: delivered clears `report-failed`, an error (after its retries) raises it. */

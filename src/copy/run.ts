@@ -41,6 +41,8 @@ export interface CopyReport {
   /** Copies made or found already done. */
   copied: CopyResult[];
   failed: CopyFailure[];
+  /** The other destinations whose snapshots were listed in this run (they answered). */
+  listed: string[];
 }
 
 /**
@@ -66,7 +68,7 @@ export async function copyPending(
     return storage;
   };
 
-  const report: CopyReport = { target, from: primaryName, copied: [], failed: [] };
+  const report: CopyReport = { target, from: primaryName, copied: [], failed: [], listed: [] };
   try {
     const from = open(primaryName);
     const primary = await primarySnapshots(from, target, logger);
@@ -76,6 +78,7 @@ export async function copyPending(
       try {
         const to = open(name);
         const pendings = await pendingOn(config, targetConfig, primary, primaryName, to, now, logger);
+        report.listed.push(name);
         for (const pending of pendings) owed.add(pending.snapshotId);
         for (const pending of pendings) {
           snapshotId = pending.snapshotId;

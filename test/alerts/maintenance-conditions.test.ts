@@ -7,7 +7,7 @@ const H = 3_600_000;
 const now = new Date("2026-11-22T12:00:00Z");
 
 function copyReport(failed: CopyReport["failed"]): CopyReport {
-  return { target: "orders-db", from: "primary", copied: [], failed };
+  return { target: "orders-db", from: "primary", copied: [], failed, listed: [] };
 }
 
 test("a copy failing for a snapshot older than the RPO raises copy-behind, dated at the breach", () => {
@@ -81,6 +81,33 @@ test("a young failure waits for the retry (no alert); a clean run clears copy-be
   );
   expect(young).toEqual({ raise: [], clear: [] });
   expect(copyOutcome(copyReport([]), 26 * H, now)).toEqual({ raise: [], clear: ["copy-behind:orders-db"] });
+});
+
+test("a destination that cannot be listed raises storage-unreachable at once; one listed clears it", () => {
+  const report: CopyReport = {
+    ...copyReport([
+      { to: "offsite", code: "TRANSIENT", message: "connect ECONNREFUSED 10.0.0.9:443" }, // no snapshot: the listing
+    ]),
+    listed: ["vault"],
+  };
+  const changes = copyOutcome(report, 26 * H, now);
+  expect(changes.raise).toEqual([
+    expect.objectContaining({
+      key: "storage-unreachable:offsite",
+      event: expect.objectContaining({
+        type: "storage-unreachable",
+        destination: "offsite",
+        since: now.toISOString(),
+        summary: expect.stringContaining("ECONNREFUSED") as string,
+        details: { code: "TRANSIENT" },
+      }) as unknown,
+    }),
+  ]);
+  // The copy state there is unknown: copy-behind is neither raised nor cleared; vault answered.
+  expect(changes.clear).toEqual(["storage-unreachable:vault"]);
+  // A cancelled run (shutdown) says nothing of the destination.
+  const cancelled = copyReport([{ to: "offsite", code: "CANCELLED", message: "aborted" }]);
+  expect(copyOutcome(cancelled, 26 * H, now).raise).toEqual([]);
 });
 
 function pruneReport(results: PruneReport["results"], dryRun = false): PruneReport {
