@@ -232,8 +232,11 @@ export class IncidentManager {
     return this.#raise(key, event, "opened");
   }
 
-  /** Closes the incident `key` with a resolved notice; nothing happens when it is not open. */
-  async clear(key: string): Promise<ClearOutcome> {
+  /**
+   * Closes the incident `key` with a resolved notice; nothing happens when it is not open.
+   * `resolvedBecause` says why when it is not that the condition cleared (e.g. its target was removed).
+   */
+  async clear(key: string, options: { resolvedBecause?: string } = {}): Promise<ClearOutcome> {
     const fields = (await this.#call(() =>
       this.#redis.eval(CLEAR_SCRIPT, 2, this.#incidentKey(key), this.#openKey(), key),
     )) as string[];
@@ -242,9 +245,10 @@ export class IncidentManager {
     if (!incident) return { resolved: false, deliveries: [] };
     this.#logger.info({ incident: key, type: incident.event.type }, "incident resolved");
     const at = this.#now();
-    const deliveries = await this.#notify("resolved", incident, this.#channels, at);
+    const because = options.resolvedBecause;
+    const deliveries = await this.#notify("resolved", incident, this.#channels, at, {}, because);
     const missed = missedChannels(deliveries);
-    if (missed.length > 0) await this.#keepUnsentResolved(incident, missed, at);
+    if (missed.length > 0) await this.#keepUnsentResolved(incident, missed, at, because);
     return { resolved: true, incident, deliveries };
   }
 
@@ -275,7 +279,14 @@ export class IncidentManager {
       const due = channels.filter((c) => !pass.failed.has(c.name));
       const deliveries =
         incident && due.length > 0
-          ? await this.#retryTo(due, "resolved", incident, pass, new Date(Number(record.resolvedAt)))
+          ? await this.#retryTo(
+              due,
+              "resolved",
+              incident,
+              pass,
+              new Date(Number(record.resolvedAt)),
+              record.resolvedBecause,
+            )
           : [];
       if (incident && due.length > 0) tried.push(key);
       // Channels not tried (down earlier in this pass) still miss it; a channel removed from the
@@ -387,8 +398,9 @@ export class IncidentManager {
     incident: Incident,
     pass: RetryPass,
     at?: Date,
+    resolvedBecause?: string,
   ): Promise<DeliveryReport[]> {
-    const deliveries = await this.#notify(kind, incident, channels, at, { attempts: 1 });
+    const deliveries = await this.#notify(kind, incident, channels, at, { attempts: 1 }, resolvedBecause);
     for (const d of deliveries) if (!d.ok) pass.failed.add(d.channel);
     return deliveries;
   }
@@ -466,6 +478,7 @@ export class IncidentManager {
     channels: readonly AlertChannel[] = this.#channels,
     at: Date = this.#now(),
     policy: Partial<DeliveryOptions> = {},
+    resolvedBecause?: string,
   ): Promise<DeliveryReport[]> {
     const notice: Notice = {
       kind,
@@ -474,6 +487,7 @@ export class IncidentManager {
       since: incident.since,
       openedAt: incident.openedAt,
       at,
+      ...(resolvedBecause ? { resolvedBecause } : {}),
     };
     return deliver(channels, notice, { ...this.#delivery, ...policy });
   }
@@ -500,7 +514,12 @@ export class IncidentManager {
     );
   }
 
-  async #keepUnsentResolved(incident: Incident, missed: readonly string[], resolvedAt: Date): Promise<void> {
+  async #keepUnsentResolved(
+    incident: Incident,
+    missed: readonly string[],
+    resolvedAt: Date,
+    resolvedBecause?: string,
+  ): Promise<void> {
     const fields: Record<string, string> = {
       key: incident.key,
       event: JSON.stringify(incident.event),
@@ -511,6 +530,7 @@ export class IncidentManager {
       resolvedAt: String(resolvedAt.getTime()),
       retryAt: String(resolvedAt.getTime()),
       channels: JSON.stringify(missed),
+      ...(resolvedBecause ? { resolvedBecause } : {}),
     };
     await this.#call(() =>
       this.#redis.eval(

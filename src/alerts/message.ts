@@ -26,6 +26,8 @@ export interface Notice {
   openedAt: Date;
   /** When this notice is sent. */
   at: Date;
+  /** Why a resolved incident was closed, when not because its condition cleared (a target removed). */
+  resolvedBecause?: string;
 }
 
 export interface RenderedMessage {
@@ -67,7 +69,7 @@ export function leadOf(notice: Notice): string {
     case "still-open":
       return `${info.title}, still open since ${formatUtc(notice.since)} (announced again: the alert state was rebuilt from the destination). ${notice.event.summary}`;
     case "resolved":
-      return `${info.title} is resolved after ${formatDuration(Math.max(0, notice.at.getTime() - notice.since.getTime()))}: the condition no longer holds.`;
+      return `${info.title} is resolved after ${formatDuration(Math.max(0, notice.at.getTime() - notice.since.getTime()))}: ${notice.resolvedBecause ?? "the condition no longer holds"}.`;
   }
 }
 
@@ -105,6 +107,7 @@ export function renderJson(notice: Notice): Record<string, unknown> {
     openedAt: notice.openedAt.toISOString(),
     at: notice.at.toISOString(),
     summary: notice.event.summary,
+    ...(notice.resolvedBecause ? { resolvedBecause: notice.resolvedBecause } : {}),
     details: notice.event.details ?? {},
     hint: notice.kind === "resolved" ? null : hintOf(notice),
     subject,

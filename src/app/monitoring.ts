@@ -148,7 +148,23 @@ export class Monitor {
       events: EVALUATED_EVENTS,
       targets: outcome.evaluations.map((e) => e.target),
     });
+    await this.#resolveRemovedTargets();
     return outcome;
+  }
+
+  /**
+   * Incidents of a target no longer in the config are resolved, saying so: nothing evaluates or runs
+   * it any more, so they could never clear, and they kept counting as open (metrics, the report).
+   */
+  async #resolveRemovedTargets(): Promise<void> {
+    for (const incident of await this.incidents.openIncidents()) {
+      const target = incident.event.target;
+      if (target === undefined || Object.hasOwn(this.config.targets, target)) continue;
+      this.logger.info({ incident: incident.key, target }, "target removed from the config");
+      await this.incidents.clear(incident.key, {
+        resolvedBecause: `target ${target} was removed from the config`,
+      });
+    }
   }
 
   /** When each configured target was first seen (recorded by the watchdog), for the monthly report. */
