@@ -6,3 +6,5 @@ export * from "./deliver";
 export * from "./incidents";
 export * from "./channels/index";
 export * from "./maintenance-conditions";
+export * from "./report-delivery";
+export * from "./for-config";

@@ -8,7 +8,7 @@ import type { CopyReport } from "../copy";
 import type { PruneReport } from "../prune";
 import { HavenError } from "../lib/errors";
 import { storageReachable, storageUnreachable } from "./conditions";
-import { condition, incidentKey, type Condition } from "./events";
+import { condition, incidentKey, type AlertEvent, type Condition } from "./events";
 
 export interface IncidentChanges {
   raise: Condition[];
@@ -100,18 +100,28 @@ function copyBehind(report: CopyReport, rpoMs: number, now: Date): Condition[] {
   ];
 }
 
-/** The monthly report run: delivered clears `report-failed`, an error (after its retries) raises it. */
-export function reportOutcome(error: Error | null, now: Date): IncidentChanges {
-  const key = incidentKey({ type: "report-failed" });
-  if (error === null) return { raise: [], clear: [key] };
-  return {
-    raise: [
-      condition({
-        type: "report-failed",
-        since: now.toISOString(),
-        summary: `the monthly restore-test report was not delivered: ${error.message}`,
-      }),
-    ],
-    clear: [],
-  };
+/**
+ * The monthly report of `month` could not be delivered (after its retries): raises `report-failed`,
+ * naming the month. Delivery clears it through `resolveReportFailed`, which needs the open incident.
+ */
+export function reportFailed(error: Error, month: string, now: Date): Condition {
+  return condition({
+    type: "report-failed",
+    since: now.toISOString(),
+    summary: `the monthly restore-test report of ${month} was not delivered: ${error.message}`,
+    details: { month },
+  });
 }
+
+/**
+ * Whether a delivered report of `month` ends a `report-failed` incident: it is the month that failed,
+ * or a later one (readers have a newer report). An incident that names no month (raised before the
+ * month was recorded) is ended by any delivery.
+ */
+export function deliveryEndsReportFailure(event: AlertEvent, month: string): boolean {
+  const failed = event.details?.month;
+  return typeof failed !== "string" || failed <= month;
+}
+
+/** The key of the `report-failed` incident (one for the whole installation). */
+export const REPORT_FAILED_KEY = incidentKey({ type: "report-failed" });

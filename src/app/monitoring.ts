@@ -9,10 +9,11 @@ import {
   conditionsFromEvaluation,
   copyOutcome,
   pruneOutcome,
-  reportOutcome,
-  createChannels,
+  reportFailed,
+  resolveReportFailed,
+  incidentManagerFor,
   EVALUATED_EVENTS,
-  IncidentManager,
+  type IncidentManager,
   storageReachable,
   storageUnreachable,
   type Condition,
@@ -113,13 +114,7 @@ export class Monitor {
     private readonly logger: Logger,
   ) {
     this.#firstSeen = new FirstSeen(redis, config.queuePrefix);
-    this.incidents = new IncidentManager({
-      redis,
-      channels: createChannels(config.alerts),
-      repeatMs: config.alerts?.repeat ?? 4 * 3_600_000,
-      prefix: `${config.queuePrefix}:alerts`,
-      logger,
-    });
+    this.incidents = incidentManagerFor(config, redis, logger);
     this.metrics = createMetrics({ openIncidents: () => this.incidents.countOpen() });
   }
 
@@ -209,15 +204,25 @@ export class Monitor {
     if (target) await this.#apply(copyOutcome(report, target.rpo, now));
   }
 
-  /** After the monthly report run, with its final error (after its retries) or null. */
-  async afterReport(error: Error | null, now = new Date()): Promise<void> {
-    await this.#apply(reportOutcome(error, now));
+  /**
+   * After a monthly report run of `month`, with its error (the mailer has retried already) or null:
+   * an error raises `report-failed`; a delivery resolves it when it answers the month that failed.
+   */
+  async afterReport(month: string, error: Error | null, now = new Date()): Promise<void> {
+    if (error) await this.#apply({ raise: [reportFailed(error, month, now)], clear: [] });
+    else await this.#guard(() => resolveReportFailed(this.incidents, month));
   }
 
   async #apply({ raise, clear }: IncidentChanges): Promise<void> {
-    try {
+    await this.#guard(async () => {
       for (const c of raise) await this.incidents.raise(c.key, c.event);
       for (const key of clear) await this.incidents.clear(key);
+    });
+  }
+
+  async #guard(update: () => Promise<unknown>): Promise<void> {
+    try {
+      await update();
     } catch (error) {
       // Alerting must never fail the work it reports on (a committed backup must not become a failed job).
       this.logger.error(

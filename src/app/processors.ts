@@ -7,7 +7,7 @@ import { runBackup } from "../engine/backup";
 import { cleanupLeftovers } from "../engine/maintenance";
 import type { JobContext, Processors } from "../jobs";
 import { createStorage } from "../storage";
-import { runMonthlyReport } from "../report";
+import { previousMonth, runMonthlyReport } from "../report";
 import { runVerification } from "../verify/run";
 import type { Redis } from "ioredis";
 import { localActor } from "../audit";
@@ -47,21 +47,24 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       return record;
     },
     report: async (_request, ctx) => {
+      // Fixed here, so that a failure can name the month the alert is about.
+      const month = previousMonth(new Date(), config.timezone);
       try {
         const outcome = await runMonthlyReport(
           config,
-          { send: true },
+          { send: true, month },
           {
             ...ctx,
             openIncidents: await monitor.incidents.openIncidents(),
             firstSeen: await monitor.firstSeen(),
           },
         );
-        await monitor.afterReport(null);
+        // Each attempt of the job comes here, so a retry that delivers resolves the alert.
+        await monitor.afterReport(month, null);
         return outcome;
       } catch (error) {
         // The mailer has retried already; the job retries too, but the alert goes out now.
-        await monitor.afterReport(error instanceof Error ? error : new Error(String(error)));
+        await monitor.afterReport(month, error instanceof Error ? error : new Error(String(error)));
         throw error;
       }
     },

@@ -1,5 +1,5 @@
 /** What prune, copy and report runs raise and clear (pure logic; the end-to-end path is in e2e/monitoring). */
-import { copyOutcome, pruneOutcome, reportOutcome } from "../../src/alerts";
+import { copyOutcome, deliveryEndsReportFailure, pruneOutcome, reportFailed } from "../../src/alerts";
 import type { CopyReport } from "../../src/copy";
 import type { PruneReport } from "../../src/prune";
 
@@ -132,10 +132,20 @@ test("a refused prune raises prune-refused; a prune that ran clears it; a dry ru
   expect(pruneOutcome({ ...refused, dryRun: true })).toEqual({ raise: [], clear: [] });
 });
 
-test("a report error raises report-failed; a delivered report clears it", () => {
-  expect(reportOutcome(new Error("SMTP 535"), now).raise[0]).toMatchObject({
+test("a report error raises report-failed naming its month; a delivery of that month or a later one ends it", () => {
+  const failed = reportFailed(new Error("SMTP 535"), "2026-10", now);
+  expect(failed).toMatchObject({
     key: "report-failed:-",
-    event: { type: "report-failed", summary: expect.stringContaining("SMTP 535") },
+    event: {
+      type: "report-failed",
+      summary: expect.stringContaining("SMTP 535"),
+      details: { month: "2026-10" },
+    },
   });
-  expect(reportOutcome(null, now)).toEqual({ raise: [], clear: ["report-failed:-"] });
+  expect(deliveryEndsReportFailure(failed.event, "2026-10")).toBe(true);
+  expect(deliveryEndsReportFailure(failed.event, "2026-11")).toBe(true);
+  // Re-sending September does not bring October to its readers.
+  expect(deliveryEndsReportFailure(failed.event, "2026-09")).toBe(false);
+  // An incident raised before months were recorded ends with any delivery.
+  expect(deliveryEndsReportFailure({ ...failed.event, details: {} }, "2026-09")).toBe(true);
 });

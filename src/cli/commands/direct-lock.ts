@@ -10,9 +10,7 @@ import type { BackupResult } from "../../engine/types";
 import { isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { skippedBackup } from "../../jobs/skipped";
-
-/** How long a direct backup waits for Redis before it runs without the lock. */
-const REDIS_WAIT_MS = 2000;
+import { connectRedisIfUp } from "../redis-if-up";
 
 export async function withDirectBackupLock(
   config: HavenConfig,
@@ -20,27 +18,15 @@ export async function withDirectBackupLock(
   logger: Logger,
   run: (lockSignal: AbortSignal | undefined) => Promise<BackupResult>,
 ): Promise<BackupResult> {
-  // Not the jobs index: that loads BullMQ, which a direct backup does not need.
-  const [{ connectRedis }, { withTargetLock }] = await Promise.all([
-    import("../../jobs/connection"),
-    import("../../jobs/lock"),
-  ]);
+  const { withTargetLock } = await import("../../jobs/lock");
   const startedAt = new Date();
-  let redis;
-  try {
-    redis = await connectRedis(config.redis, {
-      role: "client",
-      logger,
-      connectTimeoutMs: REDIS_WAIT_MS,
-      connectionName: "haven-cli-direct",
-    });
-  } catch (error) {
-    logger.warn(
-      { target, err: error instanceof Error ? error.message : String(error) },
-      "Redis does not answer: this direct backup runs without the target lock (a scheduled backup of the same target may run at the same time)",
-    );
-    return run(undefined);
-  }
+  const redis = await connectRedisIfUp(config, logger, {
+    connectionName: "haven-cli-direct",
+    context: { target },
+    withoutIt:
+      "this direct backup runs without the target lock (a scheduled backup of the same target may run at the same time)",
+  });
+  if (!redis) return run(undefined);
   try {
     return await withTargetLock(redis, target, config.workers.lockTtl, (signal) => run(signal), {
       prefix: config.queuePrefix,

@@ -46,6 +46,10 @@ export function reportCommand(): Command {
         },
         { logger: commandLogger(command), signal: interruptSignal() },
       );
+      if (result.sent) {
+        const { reportDelivered } = await import("./report-delivered");
+        await reportDelivered(config, result.month, commandLogger(command));
+      }
       if (opts.output === "json") printJson(result.report);
       else process.stdout.write(describeResult(result));
     });
