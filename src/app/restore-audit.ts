@@ -7,6 +7,7 @@
  * - the outcome record is always attempted, and a restore whose outcome record is missing never
  *   reads as a plain success: the command says so and exits 3 (or with the restore's own failure).
  */
+import type { Redis } from "ioredis";
 import type { AuditActor, AuditEntry, AuditOutcome, JsonValue } from "../audit";
 import type { HavenConfig } from "../config/types";
 import { ExitCode, HavenError } from "../lib/errors";
@@ -22,6 +23,11 @@ export interface RestoreAuditScope {
   /** Where the restore writes, as the operator reads it. */
   to: string;
   inPlace: boolean;
+  /**
+   * The lock that serializes each append with the trail's other writers (src/cli/audit-lock.ts);
+   * asked at each append, since Redis may have gone away during a long restore.
+   */
+  auditLock?: () => Promise<{ redis?: Redis }>;
 }
 
 /**
@@ -29,7 +35,12 @@ export interface RestoreAuditScope {
  * and nothing has been written to the live data; elsewhere it is logged and the restore goes ahead.
  */
 export async function auditRestoreStart(scope: RestoreAuditScope): Promise<void> {
-  const attempt = await tryAudit(scope.config, scope.logger, entry(scope, "restore-start", "ok", {}));
+  const attempt = await tryAudit(
+    scope.config,
+    scope.logger,
+    entry(scope, "restore-start", "ok", {}),
+    await lockOf(scope),
+  );
   if (attempt.written) return;
   if (scope.inPlace) {
     throw new HavenError(
@@ -58,7 +69,12 @@ export async function auditRestoreEnd(
   outcome: AuditOutcome,
   detail: Record<string, JsonValue>,
 ): Promise<HavenError | undefined> {
-  const attempt = await tryAudit(scope.config, scope.logger, entry(scope, "restore", outcome, detail));
+  const attempt = await tryAudit(
+    scope.config,
+    scope.logger,
+    entry(scope, "restore", outcome, detail),
+    await lockOf(scope),
+  );
   if (attempt.written) return undefined;
   return new HavenError(
     "PARTIAL",
@@ -85,6 +101,10 @@ function entry(
     snapshot: scope.snapshot,
     detail: { to: scope.to, inPlace: scope.inPlace, ...detail },
   };
+}
+
+async function lockOf(scope: RestoreAuditScope): Promise<{ redis?: Redis }> {
+  return (await scope.auditLock?.()) ?? {};
 }
 
 function reason(attempt: Extract<AuditAttempt, { written: false }>): string {

@@ -6,10 +6,11 @@
  * Writers. An append reads the head, then writes the next record: two processes appending at once
  * could both chain to the same head and fork the chain. With a Redis client, appends take a short
  * lock per destination (`<prefix>:lock:audit:<location>`), so every writer sharing that Redis (serve,
- * workers, CLI commands) appends to one linear chain. Without Redis (`haven restore --direct` in a
- * disaster, single-machine installs), the log assumes a single writer at a time: the head is read
- * again before each append, which narrows the race to the milliseconds between that read and the
- * write; if it is ever lost, `verify` reports the fork, and the records themselves are all kept.
+ * workers, CLI commands: src/cli/audit-lock.ts) appends to one linear chain. Without Redis (a CLI
+ * command when Redis does not answer, in a disaster), the log assumes a single writer at a time:
+ * the head is read again before each append, which narrows the race to the milliseconds between
+ * that read and the write; if it is ever lost, `verify` reports the fork, and the records themselves
+ * are all kept.
  *
  * Known limit: a writer that stops between writing a record and moving the head pointer leaves the
  * pointer one record behind; the next append finds that record by listing the pointer's day and

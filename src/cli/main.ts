@@ -5,6 +5,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 import { Command, CommanderError } from "commander";
 import { describeError, ExitCode, HavenError } from "../lib/errors";
 import { havenVersion } from "../lib/version";
+import { closeAuditLock } from "./audit-lock";
 import { backupCommand } from "./commands/backup";
 import { configCommand } from "./commands/config";
 import { doctorCommand } from "./commands/doctor";
@@ -70,6 +71,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`haven: ${describeError(error)}\n`);
     return error instanceof HavenError ? error.exitCode : ExitCode.FAILED;
+  } finally {
+    await closeAuditLock();
   }
 }
 

@@ -20,10 +20,14 @@ export interface RecordedRequest {
   body?: string;
 }
 
-/** What a rule does with a request: answer it itself, or forward it and add response headers. */
+/**
+ * What a rule does with a request: answer it itself, forward it and add response headers, or hold it
+ * until a promise settles and then go on with the next rules (requests made to meet, for races).
+ */
 export type ProxyAction =
   | { respond: { status: number; headers?: Record<string, string>; body?: string } }
-  | { addResponseHeaders: Record<string, string> };
+  | { addResponseHeaders: Record<string, string> }
+  | { holdUntil: Promise<unknown> };
 
 export type ProxyRule = (request: RecordedRequest) => ProxyAction | undefined;
 
@@ -67,6 +71,10 @@ export async function startS3Proxy(upstream: string): Promise<S3Proxy> {
       for (const rule of rules) {
         const action = rule(recorded);
         if (!action) continue;
+        if ("holdUntil" in action) {
+          await action.holdUntil.catch(() => undefined);
+          continue;
+        }
         if ("respond" in action) {
           const body = action.respond.body ?? "";
           res.writeHead(action.respond.status, {

@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { openAudit } from "../../app/audit";
 import { describeTerms, RestoreApprovals, termsOfRequest } from "../../operators";
+import { openCommandAudit } from "../audit-lock";
 import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
 
 export function approveCommand(): Command {
@@ -12,12 +12,12 @@ export function approveCommand(): Command {
       const config = await commandConfig(command);
       const logger = commandLogger(command);
       const operator = await commandOperator(command, config);
-      const handle = openAudit(config, logger);
+      const handle = await openCommandAudit(config, logger);
       try {
-        const request = await new RestoreApprovals(handle.storage, handle.log, { logger }).approve(
-          requestId,
-          operator,
-        );
+        const request = await new RestoreApprovals(handle.storage, handle.log, {
+          logger,
+          ...handle.approvalLock,
+        }).approve(requestId, operator);
         if (opts.output === "json") printJson(request);
         else
           process.stdout.write(

@@ -4,6 +4,7 @@ import { runBackup } from "../../engine/backup";
 import type { BackupResult } from "../../engine/types";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
+import { auditLockOptions } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 import { createProgress, formatBytes } from "../progress";
@@ -56,18 +57,23 @@ export function backupCommand(): Command {
         } finally {
           progress.stop();
         }
-        await audit(config, logger, {
-          action: "backup",
-          outcome: result.state === "failed" ? "failed" : result.state === "skipped" ? "refused" : "ok",
-          actor: operatorActor(operator),
-          target,
-          ...(result.snapshotId ? { snapshot: result.snapshotId } : {}),
-          detail: {
-            state: result.state,
-            queued: !opts.direct,
-            ...(result.error ? { error: result.error.message } : {}),
+        await audit(
+          config,
+          logger,
+          {
+            action: "backup",
+            outcome: result.state === "failed" ? "failed" : result.state === "skipped" ? "refused" : "ok",
+            actor: operatorActor(operator),
+            target,
+            ...(result.snapshotId ? { snapshot: result.snapshotId } : {}),
+            detail: {
+              state: result.state,
+              queued: !opts.direct,
+              ...(result.error ? { error: result.error.message } : {}),
+            },
           },
-        });
+          await auditLockOptions(config, logger),
+        );
         reportBackup(result, opts.output);
       },
     );

@@ -3,6 +3,7 @@ import { generateIdentity } from "../../crypto/age";
 import { checkKeys, summarizeKeyCheck } from "../../engine/keys-check";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
+import { auditLockOptions } from "../audit-lock";
 import { operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
 
@@ -26,12 +27,17 @@ export function keysCommand(): Command {
       const operator = await commandOperator(command, config);
       const rows = await checkKeys(config, { identityFile: opts.identity, logger });
       const { objects, failed, unlisted } = summarizeKeyCheck(rows);
-      await audit(config, logger, {
-        action: "keys-check",
-        outcome: rows.every((r) => r.ok) ? "ok" : "failed",
-        actor: operatorActor(operator),
-        detail: { objects, failed, unlisted },
-      });
+      await audit(
+        config,
+        logger,
+        {
+          action: "keys-check",
+          outcome: rows.every((r) => r.ok) ? "ok" : "failed",
+          actor: operatorActor(operator),
+          detail: { objects, failed, unlisted },
+        },
+        await auditLockOptions(config, logger),
+      );
       if (opts.output === "json") printJson(rows);
       else if (rows.length === 0) process.stdout.write("no encrypted snapshots\n");
       else

@@ -16,6 +16,7 @@ import {
   type WithLock,
 } from "../../prune";
 import { auditPrune } from "../../app/audit";
+import { auditLockRedis } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
 
@@ -53,7 +54,7 @@ export function pruneCommand(): Command {
       const report: PruneReport = options.dryRun
         ? await pruneRun(config, options)
         : await withRedisLocks(config, logger, (withLock) => pruneRun(config, { ...options, withLock }));
-      await auditPrune(config, logger, report, operatorActor(operator));
+      await auditPrune(config, logger, report, operatorActor(operator), await auditLockRedis(config, logger));
       if (opts.output === "json") printJson(pruneReportJson(report));
       else process.stdout.write(pruneReportTable(report));
       const error = pruneRunError(report);

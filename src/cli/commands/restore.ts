@@ -2,6 +2,7 @@ import { createInterface } from "node:readline/promises";
 import { Command } from "commander";
 import { alertBreakGlass, audit, openAudit } from "../../app/audit";
 import { auditRestoreEnd, auditRestoreStart } from "../../app/restore-audit";
+import { auditLockOptions, openCommandAudit } from "../audit-lock";
 import type { HavenConfig, TargetConfig } from "../../config/types";
 import { assertIncludeSupported, selectSnapshot, runRestore, type RestoreResult } from "../../engine/restore";
 import { targetOrThrow } from "../../engine/backup";
@@ -116,6 +117,7 @@ export function restoreCommand(): Command {
         snapshot: manifest.id,
         to: where,
         inPlace,
+        auditLock: () => auditLockOptions(config, logger),
       };
       await auditRestoreStart(auditScope);
       const progress = createProgress(`restore ${targetName}`);
@@ -202,9 +204,9 @@ async function guardRestore(
       ...(opts.breakGlass ? { breakGlassReason: opts.reason ?? "" } : {}),
     });
     if (guard.kind === "allowed") return;
-    const handle = openAudit(config, logger);
+    const handle = await openCommandAudit(config, logger);
     try {
-      const approvals = new RestoreApprovals(handle.storage, handle.log, { logger });
+      const approvals = new RestoreApprovals(handle.storage, handle.log, { logger, ...handle.approvalLock });
       if (guard.kind === "approved-request") {
         await approvals.consumeApproval(guard.requestId, operator, {
           target: target.name,
@@ -227,14 +229,19 @@ async function guardRestore(
     }
   } catch (error) {
     if (isHavenError(error) && (error.code === "REFUSED" || error.code === "CREDENTIALS")) {
-      await audit(config, logger, {
-        action: "restore",
-        outcome: "refused",
-        actor: operatorActor(operator),
-        target: target.name,
-        snapshot,
-        detail: { reason: error.message },
-      });
+      await audit(
+        config,
+        logger,
+        {
+          action: "restore",
+          outcome: "refused",
+          actor: operatorActor(operator),
+          target: target.name,
+          snapshot,
+          detail: { reason: error.message },
+        },
+        await auditLockOptions(config, logger),
+      );
       if (error.code === "REFUSED" && !input.confirmed) {
         throw new HavenError("REFUSED", error.message, { hint: error.hint, exitCode: ExitCode.USAGE });
       }
@@ -251,19 +258,19 @@ async function requestApproval(
   snapshot: string,
   opts: RestoreOptions,
 ): Promise<void> {
-  const handle = openAudit(config, logger);
+  const handle = await openCommandAudit(config, logger);
   try {
-    const request = await new RestoreApprovals(handle.storage, handle.log, { logger }).requestRestore(
-      operator,
-      {
-        target: target.name,
-        snapshot,
-        to: opts.to ?? null,
-        include: opts.include ?? [],
-        force: opts.force === true,
-        ...(opts.reason ? { reason: opts.reason } : {}),
-      },
-    );
+    const request = await new RestoreApprovals(handle.storage, handle.log, {
+      logger,
+      ...handle.approvalLock,
+    }).requestRestore(operator, {
+      target: target.name,
+      snapshot,
+      to: opts.to ?? null,
+      include: opts.include ?? [],
+      force: opts.force === true,
+      ...(opts.reason ? { reason: opts.reason } : {}),
+    });
     // The approval binds --to, --include and --force: the command to run repeats them.
     const terms = termsOfRequest(request);
     const flags = restoreFlags(terms);

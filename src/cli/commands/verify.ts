@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import type { CheckResult } from "../../verify/record";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
+import { auditLockOptions } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 import { createProgress } from "../progress";
@@ -57,14 +58,19 @@ export function verifyCommand(): Command {
         } finally {
           progress.stop();
         }
-        await audit(config, logger, {
-          action: "verify",
-          outcome: record.result === "passed" ? "ok" : "failed",
-          actor: operatorActor(operator),
-          target,
-          snapshot: record.snapshotId,
-          detail: { kind: record.kind, totalMs: record.totalMs, record: record.recordKey },
-        });
+        await audit(
+          config,
+          logger,
+          {
+            action: "verify",
+            outcome: record.result === "passed" ? "ok" : "failed",
+            actor: operatorActor(operator),
+            target,
+            snapshot: record.snapshotId,
+            detail: { kind: record.kind, totalMs: record.totalMs, record: record.recordKey },
+          },
+          await auditLockOptions(config, logger),
+        );
         if (opts.output === "json") printJson(record);
         else {
           const phases = Object.entries(record.phases)
