@@ -444,6 +444,44 @@ describe("round trip", () => {
   });
 });
 
+describe("restore into a share that must be mounted", () => {
+  test("refused while nothing is mounted there; done once it is (needs root for mount; CI runs as root)", async () => {
+    const share = scratch("mount-point");
+    await mkdir(share);
+    const config = filesTarget(share, [], { mountpoint: true });
+    const src = scratch("mount-src");
+    await mkdir(src);
+    await writeFile(join(src, "ledger.txt"), "data");
+    const backupOf = async () => (await createFilesAdapter(filesTarget(src)).backup(testRun().run)).main.body;
+
+    const body = await backupOf();
+    await expect(
+      createFilesAdapter(config).restore(body, { kind: "original" }, testRun().run),
+    ).rejects.toMatchObject({
+      code: "REFUSED",
+      hint: expect.stringContaining(`mount the share at ${share}`),
+    });
+    expect(body.destroyed).toBe(true);
+    expect(await readdir(share)).toEqual([]);
+    // Elsewhere is fine: the guard is about the share's own place.
+    const elsewhere = scratch("mount-elsewhere");
+    await createFilesAdapter(config).restore(
+      await backupOf(),
+      { kind: "path", path: elsewhere },
+      testRun().run,
+    );
+    expect(await readFile(join(elsewhere, "ledger.txt"), "utf8")).toBe("data");
+
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "haven-test", share]);
+    try {
+      await createFilesAdapter(config).restore(await backupOf(), { kind: "original" }, testRun().run);
+      expect(await readFile(join(share, "ledger.txt"), "utf8")).toBe("data");
+    } finally {
+      execFileSync("umount", [share]);
+    }
+  });
+});
+
 describe("index verification on restore", () => {
   let src: string;
   let tar: Buffer;
@@ -889,6 +927,12 @@ describe("probe and recipe", () => {
     expect(notMounted.checks.find((c) => c.name === "backup would start")).toMatchObject({
       ok: false,
       detail: expect.stringContaining("not a mount point"),
+    });
+
+    const allowed = await createFilesAdapter(filesTarget(dir, [], { allowEmpty: true })).probe(signal);
+    expect(allowed.checks.find((c) => c.name === "backup would start")).toMatchObject({
+      ok: true,
+      detail: `${dir}: may be empty (allowEmpty)`,
     });
 
     await writeFile(join(dir, "data.txt"), "x");

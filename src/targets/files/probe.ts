@@ -23,6 +23,13 @@ async function check(name: string, run: () => Promise<Check>): Promise<Check> {
   }
 }
 
+/** What the source guard found, in the words of the checks it made. */
+function passedGuards(config: SourceGuardConfig): string {
+  const found = [config.allowEmpty === true ? "may be empty (allowEmpty)" : "not empty"];
+  if (config.mountpoint === true) found.push("a mount point");
+  return `${config.path}: ${found.join(", ")}`;
+}
+
 export async function probeDirectory(config: SourceGuardConfig, signal: AbortSignal): Promise<ProbeResult> {
   const { path } = config;
   const where = `targets.${config.name}.path`;
@@ -76,9 +83,7 @@ export async function probeDirectory(config: SourceGuardConfig, signal: AbortSig
     return {
       name: "backup would start",
       ok: refusal === undefined,
-      detail:
-        refusal?.message ??
-        `${path} is not empty${config.mountpoint === true ? " and is a mount point" : ""}`,
+      detail: refusal?.message ?? passedGuards(config),
       ...(refusal?.hint === undefined ? {} : { hint: refusal.hint }),
     };
   });

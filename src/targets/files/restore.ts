@@ -8,8 +8,10 @@ import type { Readable } from "node:stream";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
 import type { RestoreDestination, RestoreOptions, RunContext } from "../types";
+import { restoresInPlace } from "../in-place";
 import { extractTar, type ExtractStats } from "./extract";
 import { readFileIndex, type FileIndexEntry } from "./file-index";
+import { isMountPoint } from "./source-guard";
 
 function destinationPath(config: TargetConfigOf<"files">, to: RestoreDestination): string {
   if (to.kind === "original") return resolve(config.path);
@@ -45,6 +47,21 @@ async function prepareDestination(destination: string, force: boolean): Promise<
   }
 }
 
+/**
+ * A restore into the share of a `mountpoint: true` target needs the share mounted. Otherwise, after
+ * a disaster that took the NAS, it writes onto the local disk under the empty mount point, reports
+ * success, and the data vanishes under the share when it is mounted again.
+ */
+async function assertShareMounted(config: TargetConfigOf<"files">, to: RestoreDestination): Promise<void> {
+  if (config.mountpoint !== true || !(await restoresInPlace(config, to))) return;
+  if (await isMountPoint(config.path).catch(() => false)) return;
+  throw new HavenError(
+    "REFUSED",
+    `restore into ${config.path} refused: nothing is mounted there (targets.${config.name}.mountpoint is true)`,
+    { hint: `mount the share at ${config.path} first, or restore elsewhere with --to` },
+  );
+}
+
 async function loadIndex(options: RestoreOptions): Promise<Map<string, FileIndexEntry> | undefined> {
   const openIndex = options.extra?.index;
   return openIndex === undefined ? undefined : readFileIndex(await openIndex());
@@ -61,6 +78,7 @@ export async function restoreFiles(
   let expected: Map<string, FileIndexEntry> | undefined;
   try {
     destination = destinationPath(config, to);
+    await assertShareMounted(config, to);
     await prepareDestination(destination, options.force === true);
     expected = await loadIndex(options);
   } catch (error) {
