@@ -8,6 +8,7 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import type { TargetConfig } from "../config/types";
 import { resolveMysqlConnection } from "./mysql/connection";
 import { resolvePgConnection } from "./postgres/connection";
+import { locate, readMounts } from "./mounts";
 import type { RestoreDestination } from "./types";
 
 /**
@@ -54,6 +55,25 @@ async function reachesSameInode(path: string, root: string, parents: boolean): P
   }
 }
 
+/**
+ * Whether `path` is `root` or inside it once both are mapped to the file system they live on and
+ * the folder inside it: a bind mount of a folder of the share (`/mnt/projects` showing
+ * `/srv/share/projects`) is inside the share under another name. False where there is no mount
+ * table (reachesSameInode still catches a bind mount of the share itself there).
+ */
+async function insideThroughMounts(path: string, root: string): Promise<boolean> {
+  const mounts = await readMounts();
+  if (mounts === undefined) return false;
+  const at = locate(await canonicalPath(path), mounts);
+  const share = locate(await canonicalPath(root), mounts);
+  return (
+    at !== undefined &&
+    share !== undefined &&
+    at.device === share.device &&
+    isSameOrInside(at.inner, share.inner)
+  );
+}
+
 export async function restoresInPlace(target: TargetConfig, to: RestoreDestination): Promise<boolean> {
   if (to.kind === "original") return true;
   switch (target.type) {
@@ -62,6 +82,7 @@ export async function restoresInPlace(target: TargetConfig, to: RestoreDestinati
       return (
         to.kind === "path" &&
         (isSameOrInside(await canonicalPath(to.path), await canonicalPath(target.path)) ||
+          (await insideThroughMounts(to.path, target.path)) ||
           (await reachesSameInode(to.path, target.path, true)))
       );
     case "sqlite":

@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { link, mkdir, mkdtemp, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { basename, join, relative } from "node:path";
 import type { TargetConfig } from "../../src/config/types";
 import { Secret } from "../../src/lib/secret";
 import { restoresInPlace } from "../../src/targets/in-place";
@@ -50,6 +50,30 @@ test("files: a bind mount of the share is the share (needs root for mount --bind
     execFileSync("umount", [alias]);
   }
   expect(await restoresInPlace(share, { kind: "path", path: alias })).toBe(false);
+});
+
+test("files: a bind mount of a folder of the share, or of a folder holding it, reaches into the share", async () => {
+  const share = target({ type: "files", path: join(dir, "share") });
+  const at = (path: string) => restoresInPlace(share, { kind: "path", path });
+  await mkdir(join(dir, "other"), { recursive: true });
+  const mounts: Array<[string, string]> = [
+    [join(dir, "share", "sub"), join(dir, "bound-sub")],
+    [dir, join(dir, "..", `${basename(dir)}-bound-parent`)],
+    [join(dir, "other"), join(dir, "bound-other")],
+  ];
+  for (const [, point] of mounts) await mkdir(point, { recursive: true });
+  for (const [source, point] of mounts) execFileSync("mount", ["--bind", source, point]);
+  try {
+    expect(await at(join(dir, "bound-sub"))).toBe(true);
+    expect(await at(join(dir, "bound-sub", "not-yet"))).toBe(true);
+    const parent = mounts[1]![1];
+    expect(await at(join(parent, "share", "sub"))).toBe(true);
+    expect(await at(join(parent, "share-copy"))).toBe(false);
+    expect(await at(join(parent, "other"))).toBe(false);
+    expect(await at(join(dir, "bound-other"))).toBe(false);
+  } finally {
+    for (const [, point] of mounts.reverse()) execFileSync("umount", [point]);
+  }
 });
 
 test("sqlite: the database file itself, or a hard link to it, is in place; another file is not", async () => {

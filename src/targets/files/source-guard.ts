@@ -5,34 +5,14 @@
  * day and in a week removes the last daily snapshots that held the data. So a backup refuses an
  * empty source (unless `allowEmpty`), and with `mountpoint: true` a path that is not a mount point.
  */
-import { opendir, readFile, realpath, stat } from "node:fs/promises";
+import { opendir, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
+import { readMounts } from "../mounts";
 
 export type SourceGuardConfig = Pick<TargetConfigOf<"files">, "name" | "path"> &
   Partial<Pick<TargetConfigOf<"files">, "mountpoint" | "allowEmpty">>;
-
-/** `\040` and the like, as /proc/self/mountinfo escapes spaces, tabs, newlines and backslashes. */
-function unescapeMountPath(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
-}
-
-/** Mount points of this process's mount namespace; undefined where /proc is not there. */
-async function mountPoints(): Promise<Set<string> | undefined> {
-  let text: string;
-  try {
-    text = await readFile("/proc/self/mountinfo", "utf8");
-  } catch {
-    return undefined;
-  }
-  const points = new Set<string>();
-  for (const line of text.split("\n")) {
-    const field = line.split(" ")[4];
-    if (field !== undefined) points.add(unescapeMountPath(field));
-  }
-  return points;
-}
 
 /**
  * Whether `path` (symlinks resolved) is a mount point. mountinfo also sees bind mounts, which share
@@ -40,8 +20,8 @@ async function mountPoints(): Promise<Set<string> | undefined> {
  */
 export async function isMountPoint(path: string): Promise<boolean> {
   const real = await realpath(path);
-  const points = await mountPoints();
-  if (points !== undefined) return points.has(real);
+  const mounts = await readMounts();
+  if (mounts !== undefined) return mounts.some((mount) => mount.point === real);
   const [self, parent] = await Promise.all([stat(real), stat(join(real, ".."))]);
   return self.dev !== parent.dev || self.ino === parent.ino;
 }
