@@ -2,7 +2,8 @@
  * How `haven restore` ends when it did not restore everything as the snapshot has it: entries
  * refused (each printed with its reason) or warnings. Either is a PARTIAL error (exit 3) whose hint
  * matches what caused it, because the operator's remedy differs: a snapshot holding unsafe entries
- * is inspected before it is trusted; a destination in the way is cleared and the paths restored again.
+ * is inspected before it is trusted; a destination in the way is cleared and the paths restored again;
+ * names the destination's file system folds together are restored elsewhere.
  */
 import { ExitCode, HavenError } from "../lib/errors";
 import type { RejectionCause, RestoreStats } from "../targets/types";
@@ -17,6 +18,11 @@ const REMEDY: Record<RejectionCause, string> = {
     "what is at the destination (a directory where the snapshot has a file, a file or symbolic link where it has a " +
     "folder, a name too long for that file system): move it aside and restore those paths again with --force " +
     "--include PATH, or restore into an empty directory (or another file system) with --to",
+  "name-collision":
+    "names this destination's file system does not tell apart (Report.txt and report.txt where it ignores case, " +
+    "one name in two Unicode forms): each was kept out to keep the one restored before it, which is there. Restore " +
+    "them with --to onto a case-sensitive file system (ext4, xfs; not an SMB share, a macOS volume or vfat), " +
+    "or one at a time with --include PATH --to into a folder of their own",
 };
 
 function count(n: number, one: string, many: string): string {
@@ -25,7 +31,7 @@ function count(n: number, one: string, many: string): string {
 
 /** One clause per cause present, archive first; an entry without a cause is taken as the archive's. */
 function rejectionHint(rejected: Rejected): string {
-  const causes: RejectionCause[] = ["archive", "destination"];
+  const causes: RejectionCause[] = ["archive", "destination", "name-collision"];
   return causes
     .map((cause) => ({ cause, n: rejected.filter((r) => (r.cause ?? "archive") === cause).length }))
     .filter(({ n }) => n > 0)

@@ -68,11 +68,13 @@ export interface RestoreOptions {
 
 /**
  * What kept an entry out: what the archive holds (an unsafe name, a device, a link out of the
- * destination), or what the destination has in its place (a directory where the entry is a file, a
- * symbolic link where it is a folder, a name too long for that file system). The operator's remedy
- * differs: inspect the snapshot, or clear the destination.
+ * destination), what the destination has in its place (a directory where the entry is a file, a
+ * symbolic link where it is a folder, a name too long for that file system), or a name the
+ * destination's file system cannot tell from one restored before it (`name-collision`: `Report.txt`
+ * and `report.txt` on a share that folds case, one name in two Unicode forms). The operator's remedy
+ * differs: inspect the snapshot, clear the destination, or restore onto a file system that keeps both.
  */
-export type RejectionCause = "archive" | "destination";
+export type RejectionCause = "archive" | "destination" | "name-collision";
 
 export interface RestoreStats {
   files?: number;

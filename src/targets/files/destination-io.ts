@@ -28,6 +28,8 @@ export interface DestinationCalls {
   /** chmod and utimes follow symlinks: use them only on paths known to be real directories. */
   chmod: (path: string, mode: number) => Maybe<void>;
   utimes: (path: string, atime: Date, mtime: Date) => Maybe<void>;
+  /** The names in a directory; only to name what took an entry's place (rare: see extract.ts). */
+  readdir: (path: string) => Maybe<string[]>;
 }
 
 const blockingCalls: DestinationCalls = {
@@ -47,6 +49,7 @@ const blockingCalls: DestinationCalls = {
   lutimes: (path, atime, mtime) => fs.lutimesSync(path, atime, mtime),
   chmod: (path, mode) => fs.chmodSync(path, mode),
   utimes: (path, atime, mtime) => fs.utimesSync(path, atime, mtime),
+  readdir: (path) => fs.readdirSync(path),
 };
 
 const mkdirAsync = promisify(fs.mkdir);
@@ -70,6 +73,7 @@ const threadPoolCalls: DestinationCalls = {
   lutimes: promisify(fs.lutimes),
   chmod: promisify(fs.chmod),
   utimes: promisify(fs.utimes),
+  readdir: (path) => promisify(fs.readdir)(path),
 };
 
 /**

@@ -12,11 +12,17 @@
  * Why a forced restore loses no file to a bad archive: an entry whose name is taken (by a file or a
  * link) is written to a staged sibling and renamed over it only once complete, and for a file with an
  * index only once its sha256 matches. A truncated or corrupt archive leaves the existing file as it was.
+ *
+ * Why two names the destination cannot tell apart do not cost one of them: on a file system that folds
+ * case or Unicode forms (SMB, a macOS volume, ext4 casefold, vfat), `report.txt` finds `Report.txt`,
+ * restored a moment before, in its place. Only what was there before the restore is replaced; what this
+ * restore put there is kept and the later entry refused (see #madeByThisRestore).
  */
 import { constants } from "node:fs";
 import { opendir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import { dirname, join } from "node:path";
+import type { Stats } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { extract as tarExtract, type Header } from "tar-stream";
@@ -125,6 +131,23 @@ async function writeAll(
   }
 }
 
+/**
+ * When a file system says an entry came to be: its birth time where it keeps one (ext4, xfs, btrfs, SMB,
+ * vfat), else its change time, which our own chmod and utimes move to "now" (not the mtime, which a
+ * restore sets back to the archive's).
+ */
+function stampOf(stat: Stats): number {
+  return stat.birthtimeMs > 0 ? stat.birthtimeMs : stat.ctimeMs;
+}
+
+/** A name as a file system that folds case and Unicode forms compares it (near enough to name the other). */
+function folded(name: string): string {
+  return name.normalize("NFC").toLowerCase();
+}
+
+/** Refusals whose reason names the entry restored first (each costs a listing of its folder). */
+const COLLISIONS_NAMED = 20;
+
 /** Where an entry whose name is taken is written first: beside it, so the rename that swaps it in is atomic. */
 function stagingPath(abs: string): string {
   return join(dirname(abs), `.haven-restore-${randomBytes(6).toString("hex")}.partial`);
@@ -137,6 +160,12 @@ interface Refusal {
 }
 
 const byArchive = (reason: string): Refusal => ({ reason, cause: "archive" });
+
+/** An entry refused because `first`, restored before it, has a name the destination does not tell from its own. */
+const collision = (first: string, prefix = ""): Refusal => ({
+  reason: `${prefix}${JSON.stringify(first)} was restored first, and this file system does not tell the two names apart (letter case, Unicode form)`,
+  cause: "name-collision",
+});
 
 /** Created at the entry's own name, or at a staged sibling (see stagingPath) when that is taken. */
 type Created<T> = { value: T; staged?: string } | { refused: Refusal };
@@ -178,6 +207,10 @@ class Extraction {
   readonly #linksMade = new Set<string>();
   /** The destination held nothing when the extraction started: whatever is in the way came from the archive. */
   readonly #emptyAtStart: boolean;
+  /** A forced restore's start by the destination's own clock (see #markStart); undefined until then. */
+  #startStamp: number | undefined;
+  /** Name collisions refused so far: only the first COLLISIONS_NAMED look for the other spelling. */
+  #collisions = 0;
 
   constructor(options: ExtractOptions, emptyAtStart: boolean) {
     this.#destination = options.destination;
@@ -195,6 +228,66 @@ class Extraction {
     this.#sameOwner = options.sameOwner ?? asRoot;
     this.#included = includeMatcher(options.include);
     this.#verifier = options.expected === undefined ? undefined : new IndexVerifier(options.expected);
+  }
+
+  /**
+   * Notes when a restore into a non-empty destination starts, as the destination stamps a new file:
+   * its clock, not ours (a share's server may be minutes off), and its granularity. One file created,
+   * stat'd and removed per restore; an empty destination needs none (see #madeByThisRestore).
+   */
+  async markStart(): Promise<void> {
+    if (this.#emptyAtStart) return;
+    const probe = stagingPath(this.#abs("probe"));
+    await this.#calls.close(await this.#calls.open(probe, CREATE_FLAGS, 0o600));
+    try {
+      this.#startStamp = stampOf(await this.#calls.lstat(probe));
+    } finally {
+      await this.#removeStaged(probe);
+    }
+  }
+
+  /**
+   * Whether `inTheWay`, found where an entry is to go, was put there by this restore: always when the
+   * destination was empty at the start; in a forced restore, when it came to be (or changed) since the
+   * start, by the destination's clock. Such an entry is never replaced: on a file system that folds
+   * case or Unicode forms it is another entry of this restore under another spelling, and replacing it
+   * (as an old file at the destination is replaced) lost it without a word.
+   *
+   * Chosen over remembering what was written (a Set of inodes or folded names: memory per file, and a
+   * stat per new file) and over a listing per folder (a forced restore hits a taken name at every
+   * file): it costs nothing on a fresh restore, and no call on a forced one beyond the lstat a taken
+   * name already needs. What it gets wrong errs on the safe side, refused and reported: a file changed
+   * at the destination while the restore runs, or, on a file system without birth times, an old file
+   * whose change time moved because a hard link to it was replaced. Not detected: a file system whose
+   * change time follows the mtime and that keeps no birth time (fusefat), and a clock set back mid-restore.
+   */
+  #madeByThisRestore(inTheWay: Stats): boolean {
+    if (this.#emptyAtStart) return true;
+    return this.#startStamp !== undefined && stampOf(inTheWay) >= this.#startStamp;
+  }
+
+  /** The refusal of an entry whose name this restore already used (see #madeByThisRestore). */
+  async #nameTaken(path: string): Promise<Refusal> {
+    const other = await this.#otherSpelling(path);
+    if (other !== undefined) return collision(other);
+    return {
+      reason:
+        "its name was taken during this restore: by an entry this file system does not tell apart from it " +
+        "(letter case, Unicode form), a second copy in the archive, or a change made at the destination meanwhile",
+      cause: "name-collision",
+    };
+  }
+
+  /**
+   * The path beside `path` whose name folds to the same as its own, if any: looked for only for the
+   * first COLLISIONS_NAMED collisions, as each reads the whole folder.
+   */
+  async #otherSpelling(path: string): Promise<string | undefined> {
+    if (++this.#collisions > COLLISIONS_NAMED) return undefined;
+    const name = basename(path);
+    const names = await this.#calls.readdir(dirname(this.#abs(path)));
+    const other = names.find((candidate) => candidate !== name && folded(candidate) === folded(name));
+    return other === undefined ? undefined : join(dirname(path), other);
   }
 
   /** The calls to use now (the adaptive choice may change between entries). */
@@ -297,8 +390,12 @@ class Extraction {
             this.#linksMade.has(parent),
           );
         }
-        if (!stat.isDirectory())
+        if (!stat.isDirectory()) {
+          // A file this restore wrote under another spelling of the folder's name: say so.
+          const other = this.#madeByThisRestore(stat) ? await this.#otherSpelling(parent) : undefined;
+          if (other !== undefined) return collision(other, `parent ${JSON.stringify(parent)}: `);
           return this.#foundInTheWay(`parent ${JSON.stringify(parent)} is not a directory`, false);
+        }
       }
       this.#realDirectories.add(parent);
     }
@@ -334,11 +431,13 @@ class Extraction {
     const abs = this.#abs(path);
     let value: T | undefined;
     if (await this.#tryCreate(async () => (value = await create(abs)))) return { value: value as T };
-    if ((await this.#calls.lstat(abs)).isDirectory()) {
+    const inTheWay = await this.#calls.lstat(abs);
+    if (inTheWay.isDirectory()) {
       return {
         refused: this.#foundInTheWay("a directory is in the way", this.#touchedDirectories.has(path)),
       };
     }
+    if (this.#madeByThisRestore(inTheWay)) return { refused: await this.#nameTaken(path) };
     const staged = stagingPath(abs);
     return { value: await create(staged), staged };
   }
@@ -372,8 +471,10 @@ class Extraction {
   async #directory(path: string): Promise<Refusal | undefined> {
     const abs = this.#abs(path);
     if (!(await this.#tryCreate(() => this.#calls.mkdir(abs, 0o700)))) {
-      if (!(await this.#calls.lstat(abs)).isDirectory()) {
-        // A file or symlink restored earlier or left there: the archive says directory.
+      const inTheWay = await this.#calls.lstat(abs);
+      if (!inTheWay.isDirectory()) {
+        // A file or symlink left there: the archive says directory. One this restore wrote stays.
+        if (this.#madeByThisRestore(inTheWay)) return this.#nameTaken(path);
         await this.#calls.unlink(abs);
         await this.#calls.mkdir(abs, 0o700);
       }
@@ -622,6 +723,12 @@ export async function extractTar(body: Readable, options: ExtractOptions): Promi
     throw classify(error, options.destination);
   }
   const extraction = new Extraction(options, emptyAtStart);
+  try {
+    await extraction.markStart();
+  } catch (error) {
+    body.destroy();
+    throw classify(error, options.destination);
+  }
   const extract = tarExtract();
   extract.on("entry", (header, stream, next) => {
     // The entry is read or skipped only after some awaits (mkdir, open); a failure meanwhile (a
