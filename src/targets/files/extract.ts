@@ -18,13 +18,13 @@
  * restored a moment before, in its place. Only what was there before the restore is replaced; what this
  * restore put there is kept and the later entry refused (see #madeByThisRestore).
  */
-import { constants } from "node:fs";
+import { constants, type Stats } from "node:fs";
 import { opendir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
-import type { Stats } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { extract as tarExtract, type Header } from "tar-stream";
 import { HavenError, isHavenError } from "../../lib/errors";
 import type { RejectionCause, RestoreStats, RunContext } from "../types";
@@ -145,6 +145,9 @@ function folded(name: string): string {
   return name.normalize("NFC").toLowerCase();
 }
 
+/** The longest a forced restore waits for the destination's clock to tick past its first stamp (see markStart). */
+const START_TICK_WAIT_MS = 2500;
+
 /** Refusals whose reason names the entry restored first (each costs a listing of its folder). */
 const COLLISIONS_NAMED = 20;
 
@@ -207,7 +210,7 @@ class Extraction {
   readonly #linksMade = new Set<string>();
   /** The destination held nothing when the extraction started: whatever is in the way came from the archive. */
   readonly #emptyAtStart: boolean;
-  /** A forced restore's start by the destination's own clock (see #markStart); undefined until then. */
+  /** A forced restore's start by the destination's own clock (see markStart); undefined until then. */
   #startStamp: number | undefined;
   /** Name collisions refused so far: only the first COLLISIONS_NAMED look for the other spelling. */
   #collisions = 0;
@@ -232,15 +235,30 @@ class Extraction {
 
   /**
    * Notes when a restore into a non-empty destination starts, as the destination stamps a new file:
-   * its clock, not ours (a share's server may be minutes off), and its granularity. One file created,
-   * stat'd and removed per restore; an empty destination needs none (see #madeByThisRestore).
+   * its clock, not ours (a share's server may be minutes off), and its granularity. Stamps are coarse
+   * (a few ms on ext4, more on some shares), so a file changed just before would share the start's
+   * stamp and be taken for one this restore wrote: the start is the first stamp after the tick of the
+   * first probe (usually a few ms of waiting; at most START_TICK_WAIT_MS). A few probe files per
+   * restore, each created, stat'd and removed; an empty destination needs none (see #madeByThisRestore).
    */
   async markStart(): Promise<void> {
     if (this.#emptyAtStart) return;
+    const before = await this.#probeStamp();
+    const deadline = performance.now() + START_TICK_WAIT_MS;
+    let start = await this.#probeStamp();
+    while (start <= before && performance.now() < deadline) {
+      await sleep(1);
+      start = await this.#probeStamp();
+    }
+    this.#startStamp = start;
+  }
+
+  /** The stamp the destination gives a file created now (see stampOf). */
+  async #probeStamp(): Promise<number> {
     const probe = stagingPath(this.#abs("probe"));
     await this.#calls.close(await this.#calls.open(probe, CREATE_FLAGS, 0o600));
     try {
-      this.#startStamp = stampOf(await this.#calls.lstat(probe));
+      return stampOf(await this.#calls.lstat(probe));
     } finally {
       await this.#removeStaged(probe);
     }
