@@ -6,8 +6,8 @@
  * | metric | type | labels | meaning |
  * |---|---|---|---|
  * | haven_backups_total | counter | target, result | backup runs by result (committed, partial, failed, skipped) |
- * | haven_last_success_timestamp_seconds | gauge | target | finish time of the newest committed or partial snapshot |
- * | haven_snapshot_age_seconds | gauge | target | age of that snapshot, computed at scrape time |
+ * | haven_last_success_timestamp_seconds | gauge | target | when the backup of the newest good snapshot finished |
+ * | haven_snapshot_age_seconds | gauge | target | age of that snapshot's data (from its backup's start, as the RPO counts), at scrape time |
  * | haven_rpo_seconds | gauge | target | the configured RPO |
  * | haven_last_restore_test_seconds | gauge | target | duration of the newest passed restore test |
  * | haven_rto_seconds | gauge | target | the configured RTO |
@@ -19,6 +19,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { BackupResult } from "../engine/types";
+import { recoveryPointOf } from "../slo/rpo";
 import type { TargetEvaluation } from "../slo/types";
 
 export interface QueueCounts {
@@ -69,20 +70,27 @@ export class HavenMetrics {
     });
     this.#lastSuccess = new Gauge({
       name: "haven_last_success_timestamp_seconds",
-      help: "Unix time the newest committed or partial snapshot of the target finished.",
+      // Kept as the finish, as the name says to anyone who alerts on batch jobs: the RPO counts from
+      // the start (haven_snapshot_age_seconds), which a long backup leaves hours earlier.
+      help:
+        "Unix time the backup of the target's newest good (committed or partial, not proven damaged) snapshot " +
+        "finished. Its data is older: the RPO counts from the backup's start, see haven_snapshot_age_seconds.",
       labelNames: ["target"],
       registers,
     });
     const newest = this.#newest;
     new Gauge({
       name: "haven_snapshot_age_seconds",
-      help: "Age of the newest committed or partial snapshot of the target.",
+      help:
+        "Age of the data in the target's newest good snapshot: from its backup's start (manifest startedAt), " +
+        "as the RPO and rpo-breached count it, not from its finish.",
       labelNames: ["target"],
       registers,
       collect() {
         this.reset();
         const nowMs = now().getTime();
-        for (const [target, finishedMs] of newest) this.set({ target }, (nowMs - finishedMs) / 1000);
+        for (const [target, recoveryPointMs] of newest)
+          this.set({ target }, (nowMs - recoveryPointMs) / 1000);
       },
     });
     this.#rpo = new Gauge({
@@ -151,16 +159,19 @@ export class HavenMetrics {
     }
   }
 
-  /** Counts a finished backup run; a committed or partial run moves the last-success time. */
+  /** Counts a finished backup run; a committed or partial run with newer data moves the newest snapshot. */
   recordBackup(result: BackupResult): void {
     this.#backups.inc({ target: result.target, result: result.state });
-    if (result.state === "committed" || result.state === "partial") {
-      const finishedMs = Date.parse(result.finishedAt);
-      if (!Number.isNaN(finishedMs) && finishedMs >= (this.#newest.get(result.target) ?? -Infinity)) {
-        this.#newest.set(result.target, finishedMs);
-        this.#lastSuccess.set({ target: result.target }, finishedMs / 1000);
-      }
-    }
+    if (result.state !== "committed" && result.state !== "partial") return;
+    const finishedAt = new Date(result.finishedAt);
+    const recoveryPoint = recoveryPointOf({
+      id: result.snapshotId ?? "",
+      startedAt: new Date(result.startedAt),
+      finishedAt,
+    });
+    if (Number.isNaN(recoveryPoint.getTime()) || Number.isNaN(finishedAt.getTime())) return;
+    const current = this.#newest.get(result.target) ?? -Infinity;
+    if (recoveryPoint.getTime() >= current) this.#setNewest(result.target, recoveryPoint, finishedAt);
   }
 
   /** Sets every per-target gauge from an evaluation (the destination's view wins over run events). */
@@ -173,10 +184,9 @@ export class HavenMetrics {
     this.#breached.set({ target, slo: "rpo" }, evaluation.rpo.status === "breached" ? 1 : 0);
     this.#breached.set({ target, slo: "rto" }, evaluation.rto.status === "breached" ? 1 : 0);
     const newest = evaluation.rpo.newest;
-    if (newest) {
-      this.#newest.set(target, newest.finishedAt.getTime());
-      this.#lastSuccess.set(labels, newest.finishedAt.getTime() / 1000);
-    } else {
+    // The RPO's own pick and time (`startedAt` there is the recovery point), so both always agree.
+    if (newest) this.#setNewest(target, newest.startedAt, newest.finishedAt);
+    else {
       this.#newest.delete(target);
       this.#lastSuccess.remove(labels);
     }
@@ -184,6 +194,11 @@ export class HavenMetrics {
     else this.#lastRestore.set(labels, evaluation.rto.lastMs / 1000);
     if (evaluation.rto.forecastMs === null) this.#forecast.remove(labels);
     else this.#forecast.set(labels, evaluation.rto.forecastMs / 1000);
+  }
+
+  #setNewest(target: string, recoveryPoint: Date, finishedAt: Date): void {
+    this.#newest.set(target, recoveryPoint.getTime());
+    this.#lastSuccess.set({ target }, finishedAt.getTime() / 1000);
   }
 
   /** Sets haven_open_incidents directly (when no `openIncidents` callback was given). */

@@ -6,10 +6,12 @@
  * Glossary:
  * - built-in check: derived from the manifest alone (row counts per table, Redis keys, files).
  * - YAML check: one entry of the target's `verify.checks` (`sql` or `file`).
- * - freshness: the newest snapshot of the target is at most `rpo` old.
+ * - freshness: the data of the target's newest snapshot is at most `rpo` old, counted as the RPO counts
+ *   it: from when its backup started.
  */
 import type { CheckConfig } from "../config/types";
 import { formatDuration } from "../lib/duration";
+import { recoveryPointOf } from "../slo/rpo";
 import type { CheckResult } from "./record";
 
 /** Mismatches named in a summarising check's detail (the rest are counted). */
@@ -17,27 +19,43 @@ export const MISMATCHES_SHOWN = 5;
 
 export interface SnapshotTimes {
   id: string;
+  /** When its backup began (the manifest's); without it, the time in the id. */
+  startedAt?: string;
   finishedAt: string;
 }
 
 /**
- * Freshness guard: fails when the newest snapshot of the target finished more than `rpoMs` before
- * `now`, so yesterday's good backup cannot hide today's failed one.
+ * Freshness guard: fails when the data of the target's newest snapshot is more than `rpoMs` old at
+ * `now`, so yesterday's good backup cannot hide today's failed one. The age counts from the recovery
+ * point, as the RPO and its alert count it (`recoveryPointOf`): a long backup's data is as old as its
+ * start, and a guard measuring from the finish passed a snapshot the watchdog already called breached.
  */
 export function freshnessCheck(newest: SnapshotTimes, rpoMs: number, now: Date): CheckResult {
-  const ageMs = Math.max(0, now.getTime() - new Date(newest.finishedAt).getTime());
+  const recoveryPoint = recoveryPointOf({
+    id: newest.id,
+    finishedAt: new Date(newest.finishedAt),
+    ...(newest.startedAt === undefined ? {} : { startedAt: new Date(newest.startedAt) }),
+  });
+  const ageMs = Math.max(0, now.getTime() - recoveryPoint.getTime());
   const ok = ageMs <= rpoMs;
   return {
     name: "freshness",
     ok,
     expected: { maxAgeMs: rpoMs, maxAge: formatDuration(rpoMs) },
-    actual: { snapshotId: newest.id, finishedAt: newest.finishedAt, ageMs, age: formatDuration(ageMs) },
+    actual: {
+      snapshotId: newest.id,
+      startedAt: recoveryPoint.toISOString(),
+      finishedAt: newest.finishedAt,
+      ageMs,
+      age: formatDuration(ageMs),
+    },
     ...(ok
       ? {}
       : {
           detail:
-            `the newest snapshot ${newest.id} is ${formatDuration(ageMs)} old, older than the RPO of ` +
-            `${formatDuration(rpoMs)}: backups are failing or not running; check the backup logs and haven status`,
+            `the newest snapshot ${newest.id} holds data ${formatDuration(ageMs)} old (its backup started at ` +
+            `${recoveryPoint.toISOString()}), older than the RPO of ${formatDuration(rpoMs)}: backups are ` +
+            `failing or not running; check the backup logs and haven status`,
         }),
   };
 }

@@ -105,6 +105,58 @@ test("/metrics exposes Haven's metrics in Prometheus text format", async () => {
   expect(removed).not.toContain('target="orders-db"');
 });
 
+test("the snapshot age counts from the backup's start, as the RPO does; last success is its finish", async () => {
+  // A 3-hour backup that finished at 02:00 holds data from 23:00 the evening before.
+  const nowMs = Date.parse("2026-11-22T12:00:00Z");
+  const metrics = createMetrics({ processMetrics: false, now: () => new Date(nowMs) });
+  const scrape = async () => {
+    server ??= await startHttpServer({ port: 0, registry: metrics.registry });
+    return (await fetch(`${server.url}/metrics`)).text();
+  };
+  const run = {
+    target: "orders-db",
+    state: "committed" as const,
+    snapshotId: "20261121T230000Z-1a2b3c4d",
+    destinations: ["primary"],
+    startedAt: "2026-11-21T23:00:00Z",
+    finishedAt: "2026-11-22T02:00:00Z",
+    warnings: [],
+  };
+  const finishedSeconds = Date.parse(run.finishedAt) / 1000;
+
+  // From the run event alone (before any evaluation).
+  metrics.recordBackup(run);
+  let text = await scrape();
+  expect(sample(text, 'haven_snapshot_age_seconds{target="orders-db"}')).toBe(13 * 3600);
+  expect(sample(text, 'haven_last_success_timestamp_seconds{target="orders-db"}')).toBe(finishedSeconds);
+
+  // From the destination's view: the same recovery point the RPO counts from.
+  const evaluation = evaluateTarget({
+    target: "orders-db",
+    rpoMs: 12 * H,
+    rtoMs: 4 * H,
+    snapshots: [
+      {
+        id: run.snapshotId,
+        startedAt: new Date(run.startedAt),
+        finishedAt: new Date(run.finishedAt),
+        state: "committed",
+      },
+    ],
+    verifications: [],
+    now: new Date(nowMs),
+  });
+  metrics.recordEvaluation(evaluation);
+  text = await scrape();
+  expect(sample(text, 'haven_snapshot_age_seconds{target="orders-db"}')).toBe(
+    (evaluation.rpo.newestAgeMs as number) / 1000,
+  );
+  expect(sample(text, 'haven_snapshot_age_seconds{target="orders-db"}')).toBe(13 * 3600);
+  // Breached by the watchdog's rule, and by the Prometheus rule on the age (13 h > 12 h).
+  expect(sample(text, 'haven_slo_breached{target="orders-db",slo="rpo"}')).toBe(1);
+  expect(sample(text, 'haven_last_success_timestamp_seconds{target="orders-db"}')).toBe(finishedSeconds);
+});
+
 test("/healthz answers with the state of each check; other paths and methods are refused", async () => {
   const metrics = createMetrics({ processMetrics: false });
   const up = redisCheck(redis);

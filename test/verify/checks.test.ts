@@ -13,6 +13,7 @@ import {
   rowCountChecks,
   sqlCheckResult,
 } from "../../src/verify/checks";
+import { evaluateRpo } from "../../src/slo/rpo";
 import { scratchDatabaseName } from "../../src/verify/scratch";
 import { chooseSnapshot } from "../../src/verify/select";
 import { tempDir } from "../helpers/s3-config";
@@ -34,6 +35,41 @@ describe("freshness", () => {
       actual: { snapshotId: newest.id, finishedAt: newest.finishedAt, ageMs: 60_001, age: "1m" },
     });
     expect(stale.detail).toMatch(/older than the RPO of 1m: backups are failing or not running/);
+  });
+});
+
+describe("freshness counts from the backup's start, as the RPO does", () => {
+  // A 3-hour backup that finished at 02:00 holds data from 23:00 the evening before.
+  const long = {
+    id: "20251231T230000Z-00000000",
+    startedAt: "2025-12-31T23:00:00.000Z",
+    finishedAt: "2026-01-01T02:00:00.000Z",
+  };
+  const rpoMs = 24 * 3_600_000;
+
+  test("the data's age, not the finish's, decides; at the same instant as evaluateRpo", () => {
+    const now = new Date("2026-01-01T23:30:00.000Z"); // 21.5 h after the finish, 24.5 h after the start
+    const stale = freshnessCheck(long, rpoMs, now);
+    const rpo = evaluateRpo({
+      target: "t",
+      rpoMs,
+      now,
+      snapshots: [
+        {
+          id: long.id,
+          startedAt: new Date(long.startedAt),
+          finishedAt: new Date(long.finishedAt),
+          state: "committed",
+        },
+      ],
+    });
+    expect(rpo.status).toBe("breached");
+    expect(stale).toMatchObject({
+      ok: false,
+      actual: { snapshotId: long.id, startedAt: long.startedAt, ageMs: rpo.newestAgeMs, age: "1d 30m" },
+    });
+    expect(stale.detail).toMatch(/holds data 1d 30m old/);
+    expect(freshnessCheck(long, rpoMs, new Date("2026-01-01T23:00:00.000Z")).ok).toBe(true);
   });
 });
 
