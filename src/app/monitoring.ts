@@ -16,6 +16,7 @@ import {
   type IncidentManager,
   storageReachable,
   storageUnreachable,
+  type AlertEvent,
   type Condition,
   type IncidentChanges,
 } from "../alerts";
@@ -102,6 +103,24 @@ export async function evaluateTargets(
   return outcome;
 }
 
+/**
+ * What an incident is about that the config no longer has ("target X", "destination Y"), or undefined.
+ * An incident is about its target when it names one (prune-refused and copy-behind name a destination
+ * too, but clear with their target's runs); only those naming no target are about their destination.
+ */
+function removedFromConfig(
+  event: Pick<AlertEvent, "target" | "destination">,
+  config: HavenConfig,
+): string | undefined {
+  if (event.target !== undefined) {
+    return Object.hasOwn(config.targets, event.target) ? undefined : `target ${event.target}`;
+  }
+  if (event.destination !== undefined && !Object.hasOwn(config.destinations, event.destination)) {
+    return `destination ${event.destination}`;
+  }
+  return undefined;
+}
+
 export class Monitor {
   readonly metrics: HavenMetrics;
   readonly incidents: IncidentManager;
@@ -143,22 +162,21 @@ export class Monitor {
       events: EVALUATED_EVENTS,
       targets: outcome.evaluations.map((e) => e.target),
     });
-    await this.#resolveRemovedTargets();
+    await this.#resolveRemovedFromConfig();
     return outcome;
   }
 
   /**
-   * Incidents of a target no longer in the config are resolved, saying so: nothing evaluates or runs
-   * it any more, so they could never clear, and they kept counting as open (metrics, the report).
+   * Incidents of a target, or of a destination (storage-unreachable), no longer in the config are
+   * resolved, saying so: nothing evaluates, runs or lists it any more, so they could never clear, and
+   * they kept counting as open (metrics, the report).
    */
-  async #resolveRemovedTargets(): Promise<void> {
+  async #resolveRemovedFromConfig(): Promise<void> {
     for (const incident of await this.incidents.openIncidents()) {
-      const target = incident.event.target;
-      if (target === undefined || Object.hasOwn(this.config.targets, target)) continue;
-      this.logger.info({ incident: incident.key, target }, "target removed from the config");
-      await this.incidents.clear(incident.key, {
-        resolvedBecause: `target ${target} was removed from the config`,
-      });
+      const removed = removedFromConfig(incident.event, this.config);
+      if (removed === undefined) continue;
+      this.logger.info({ incident: incident.key, removed }, "removed from the config");
+      await this.incidents.clear(incident.key, { resolvedBecause: `${removed} was removed from the config` });
     }
   }
 

@@ -41,17 +41,44 @@ export async function monitorConfig(
   const work = await tempDir(name);
   await mkdir(join(work, "nas"));
   const prefix = uniqueName(name);
+  const config = reloadedConfig(fixture, { work, prefix }, await sections(work), "haven.yaml");
+  return { config, work, prefix };
+}
+
+/**
+ * The config an operator restarts with: the same Redis prefix and webhook as `monitorConfig`'s, and
+ * `sections` (targets, destinations) in place of the first ones.
+ */
+export function reloadedConfig(
+  fixture: MonitorFixture,
+  { work, prefix }: { work: string; prefix: string },
+  sections: string,
+  file = "haven-after.yaml",
+): HavenConfig {
   const text = `
 redis: ${process.env.REDIS_URL ?? "redis://127.0.0.1:6379"}
 queuePrefix: ${prefix}
 alerts:
   webhooks: [ { url: "${fixture.webhook.url}/hook" } ]
-${await sections(work)}`;
-  return { config: parseConfigText(text, join(work, "haven.yaml"), {}), work, prefix };
+${sections}`;
+  return parseConfigText(text, join(work, file), {});
 }
 
 /** Deletes every Redis key of a test's prefix. */
 export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
   const keys = await redis.keys(`${prefix}:*`);
   if (keys.length > 0) await redis.del(...keys);
+}
+
+/** A notice as the JSON webhook received it (the fields these tests read). */
+export interface WebhookNotice {
+  kind: string;
+  incident: string;
+  text: string;
+  resolvedBecause?: string;
+}
+
+/** Every notice the fixture's webhook received, oldest first. */
+export function webhookNotices(fixture: MonitorFixture): WebhookNotice[] {
+  return fixture.webhook.requests.map((r) => JSON.parse(r.body) as WebhookNotice);
 }
