@@ -53,7 +53,8 @@ export interface EvaluateTargetsOptions {
   targets?: string[];
   /**
    * When each target was first seen (see `FirstSeen`): a target that never had a snapshot is in
-   * breach only from then + its RPO. Without it (`haven status`), such a target is in breach at once.
+   * breach only from then + its RPO. Without it (`haven status` when Redis does not answer), such a
+   * target is in breach at once.
    */
   firstSeen?: ReadonlyMap<string, Date>;
 }

@@ -1,8 +1,11 @@
 import { Command, Option } from "commander";
+import type { HavenConfig } from "../../config/types";
 import { formatDuration } from "../../lib/duration";
 import { ExitCode, HavenError } from "../../lib/errors";
+import type { Logger } from "../../lib/logger";
 import { statusExitCode } from "../../slo";
 import { commandConfig, commandLogger, printJson, printTable } from "../context";
+import { connectRedisIfUp } from "../redis-if-up";
 
 export function statusCommand(): Command {
   return new Command("status")
@@ -14,12 +17,18 @@ export function statusCommand(): Command {
     )
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
+      const logger = commandLogger(command);
       const { evaluateTargets } = await import("../../app/monitoring");
-      const { evaluations, unreachable } = await evaluateTargets(config, commandLogger(command));
+      const firstSeen = await readFirstSeen(config, logger);
+      const { evaluations, unreachable } = await evaluateTargets(config, logger, {
+        ...(firstSeen ? { firstSeen } : {}),
+      });
       const rows = evaluations.map((e) => ({
         target: e.target,
         status: e.status,
         newestSnapshot: e.newestSnapshot?.id ?? null,
+        /** When the watchdog first saw the target (its RPO's grace), null when unknown. */
+        firstSeenAt: firstSeen?.get(e.target)?.toISOString() ?? null,
         newestAgeMs: e.rpo.newestAgeMs,
         rpoMs: e.rpo.rpoMs,
         rpo: e.rpo.status,
@@ -46,7 +55,8 @@ export function statusCommand(): Command {
           rows.map((r) => [
             r.target,
             r.status,
-            r.newestSnapshot ?? "none",
+            // Not an age: a target with no snapshot has none, whatever its status.
+            r.newestSnapshot ?? "never backed up",
             ms(r.newestAgeMs),
             `${formatDuration(r.rpoMs)} ${r.rpo}`,
             r.lastVerification ? `${r.lastVerification.kind} ${r.lastVerification.result}` : "never",
@@ -57,6 +67,13 @@ export function statusCommand(): Command {
         );
         for (const u of unreachable)
           process.stdout.write(`unreachable: ${u.target} on ${u.destination}: ${u.error}\n`);
+        const never = rows.filter((r) => r.newestSnapshot === null).map((r) => r.target);
+        if (!firstSeen && never.length > 0) {
+          process.stdout.write(
+            `Redis did not answer: when Haven first saw ${never.join(", ")} is unknown, so each counts as ` +
+              `breached until its first backup (the watchdog gives a new target its RPO from then)\n`,
+          );
+        }
       }
       const code = Math.max(statusExitCode(evaluations), unreachable.length > 0 ? ExitCode.FAILED : 0);
       if (code !== 0) {
@@ -70,4 +87,30 @@ export function statusCommand(): Command {
         );
       }
     });
+}
+
+/**
+ * When the watchdog first saw each target (`FirstSeen`, in Redis), so that a target never backed up
+ * is judged as the watchdog judges it: in breach only from then + its RPO. Read, never recorded:
+ * status observes. Undefined when Redis does not answer; each such target then counts as breached at
+ * once (the safe side), and the output says why.
+ */
+async function readFirstSeen(config: HavenConfig, logger: Logger): Promise<Map<string, Date> | undefined> {
+  const redis = await connectRedisIfUp(config, logger, {
+    connectionName: "haven-cli-status",
+    withoutIt: "a target never backed up counts as breached at once",
+  });
+  if (!redis) return undefined;
+  try {
+    const { FirstSeen } = await import("../../app/first-seen");
+    return await new FirstSeen(redis, config.queuePrefix).read();
+  } catch (error) {
+    logger.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      "could not read when targets were first seen: a target never backed up counts as breached at once",
+    );
+    return undefined;
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -1,0 +1,84 @@
+/**
+ * `haven status` judges a target that has never had a snapshot as the watchdog does: from when Haven
+ * first saw it (`<prefix>:slo:first-seen` in Redis) + its RPO, not as breached at once. Real CLI
+ * (dist/), real Redis, a filesystem destination.
+ */
+import { Redis } from "ioredis";
+import { runCli } from "../helpers/cli";
+import { tempDir, uniqueName, writeNasConfigFile } from "../helpers/s3-config";
+
+const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+let redis: Redis;
+
+beforeAll(() => {
+  redis = new Redis(REDIS_URL);
+});
+
+afterAll(async () => {
+  await redis.quit();
+});
+
+interface StatusRow {
+  target: string;
+  status: string;
+  rpo: string;
+  newestSnapshot: string | null;
+  newestAgeMs: number | null;
+}
+
+async function statusConfig(redisUrl: string, prefix: string): Promise<string> {
+  const work = await tempDir("haven-status");
+  return writeNasConfigFile(
+    work,
+    `redis: ${redisUrl}
+queuePrefix: ${prefix}
+targets:
+  fresh: { type: files, path: /srv/fresh, rpo: 1d }
+  forgotten: { type: files, path: /srv/forgotten, rpo: 1d }
+`,
+  );
+}
+
+test("a target first seen by the watchdog within its RPO is not breached; one seen longer ago is", async () => {
+  const prefix = uniqueName("haven-status");
+  const configPath = await statusConfig(REDIS_URL, prefix);
+  try {
+    // The watchdog saw `fresh` a minute ago (added to the config today), `forgotten` two days ago.
+    await redis.hset(
+      `${prefix}:slo:first-seen`,
+      "fresh",
+      String(Date.now() - 60_000),
+      "forgotten",
+      String(Date.now() - 2 * 86_400_000),
+    );
+    const result = await runCli(["-c", configPath, "status", "-o", "json"]);
+    const rows = (JSON.parse(result.stdout) as { targets: StatusRow[] }).targets;
+    // Its RPO is met (grace since first seen); "unknown" is its RTO (no restore test yet), not a breach.
+    expect(rows.find((r) => r.target === "fresh")).toMatchObject({
+      status: "unknown",
+      rpo: "ok",
+      newestAgeMs: null,
+    });
+    expect(rows.find((r) => r.target === "forgotten")).toMatchObject({ status: "breached", rpo: "breached" });
+    expect(result.code).toBe(3); // `forgotten` is breached
+
+    // The table says so in words: no age is shown for a target that never had a snapshot.
+    const table = await runCli(["-c", configPath, "status"]);
+    const line = (target: string) => table.stdout.split("\n").find((l) => l.startsWith(target)) ?? "";
+    expect(line("fresh")).toMatch(/^fresh\s+unknown\s+never backed up\s+-\s+1d ok\s/);
+    expect(line("forgotten")).toMatch(/^forgotten\s+breached\s+never backed up\s/);
+  } finally {
+    await redis.del(`${prefix}:slo:first-seen`);
+  }
+});
+
+test("without Redis, a target never backed up counts as breached, and the output says why", async () => {
+  const configPath = await statusConfig("redis://127.0.0.1:1", uniqueName("haven-status"));
+  const result = await runCli(["-c", configPath, "status"]);
+  expect(result.code).toBe(3);
+  const fresh = result.stdout.split("\n").find((l) => l.startsWith("fresh")) ?? "";
+  expect(fresh).toMatch(/^fresh\s+breached\s+never backed up\s/);
+  expect(result.stdout).toMatch(
+    /Redis did not answer: when Haven first saw fresh, forgotten is unknown, so each counts as breached until its first backup/,
+  );
+});
