@@ -26,6 +26,8 @@ import type { HavenConfig } from "../config/types";
 import { primaryStorage } from "../engine/backup";
 import type { BackupResult } from "../engine/types";
 import type { Logger } from "../lib/logger";
+import { isHavenError } from "../lib/errors";
+import { withTargetLock } from "../jobs/lock";
 import { createMetrics, type HavenMetrics } from "../metrics";
 import { FirstSeen } from "./first-seen";
 import {
@@ -45,6 +47,14 @@ export interface EvaluationOutcome {
   /** Destinations read successfully in this pass: only these may be declared reachable again. */
   reached: string[];
 }
+
+export interface WatchdogOutcome extends EvaluationOutcome {
+  /** Why this pass did nothing: another pass held the watchdog lock. */
+  skipped?: string;
+}
+
+/** The lock of a watchdog pass; target names cannot start with "_", so it meets no target's. */
+const WATCHDOG_LOCK = "_watchdog";
 
 export interface EvaluateTargetsOptions {
   now?: Date;
@@ -130,7 +140,7 @@ export class Monitor {
 
   constructor(
     private readonly config: HavenConfig,
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly logger: Logger,
   ) {
     this.#firstSeen = new FirstSeen(redis, config.queuePrefix);
@@ -138,14 +148,51 @@ export class Monitor {
     this.metrics = createMetrics({ openIncidents: () => this.incidents.countOpen() });
   }
 
-  /** The watchdog: evaluate every target and make the open incidents match what holds now. */
-  async watchdog(targets?: string[]): Promise<EvaluationOutcome> {
+  /**
+   * The watchdog: evaluate every target and make the open incidents match what holds now. One pass at
+   * a time across all workers: the minute's pass is skipped while another runs (a slow listing, two
+   * maintenance jobs at once, a pass after a verification), since a pass that read the bucket earlier
+   * and applied its result later would raise again what a newer pass had resolved, or the reverse.
+   * Skipped, not queued: the next pass is a minute away and reads everything afresh. The lock is
+   * renewed while the pass runs (`withTargetLock`); a pass that loses it applies nothing. When Redis
+   * does not answer, the pass runs without it: there is no alert state to race on then.
+   */
+  async watchdog(targets?: string[]): Promise<WatchdogOutcome> {
+    let entered = false;
+    try {
+      return await withTargetLock(
+        this.redis,
+        WATCHDOG_LOCK,
+        this.config.workers.lockTtl,
+        (lockSignal) => {
+          entered = true;
+          return this.#pass(targets, lockSignal);
+        },
+        { prefix: this.config.queuePrefix, logger: this.logger },
+      );
+    } catch (error) {
+      if (entered) throw error;
+      if (isHavenError(error, "LOCKED")) {
+        this.logger.debug("another watchdog pass is running; this one is skipped");
+        return { evaluations: [], unreachable: [], reached: [], skipped: "another watchdog pass is running" };
+      }
+      this.logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        "could not take the watchdog lock; this pass runs without it",
+      );
+      return this.#pass(targets);
+    }
+  }
+
+  async #pass(targets: string[] | undefined, lockSignal?: AbortSignal): Promise<EvaluationOutcome> {
     const firstSeen = await this.#recordFirstSeen(new Date());
     const outcome = await evaluateTargets(this.config, this.logger, {
       cache: this.#cache,
       firstSeen,
       ...(targets ? { targets } : {}),
     });
+    // Lost (expired while this process stalled): another pass may be applying newer results now.
+    lockSignal?.throwIfAborted();
     const conditions: Condition[] = outcome.evaluations.flatMap((e) => conditionsFromEvaluation(e));
     for (const evaluation of outcome.evaluations) this.metrics.recordEvaluation(evaluation);
     const now = new Date();

@@ -92,6 +92,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
         }
       }
       const outcome = await monitor.watchdog();
+      if (outcome.skipped) return { skipped: outcome.skipped };
       return {
         evaluated: outcome.evaluations.map((e) => ({ target: e.target, status: e.status })),
         unreachable: outcome.unreachable,
