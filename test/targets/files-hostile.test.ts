@@ -241,3 +241,18 @@ test("a link target with a NUL byte and a name too long for this file system are
   expect((await readdir(to)).sort()).toEqual(["dir", "ok-after.txt", "ok-before.txt"]);
   expect(await readFile(join(to, "ok-after.txt"), "utf8")).toBe("fine too");
 });
+
+test("a forced restore of a hard link already in place leaves no staged link behind", async () => {
+  const tar = await archive([
+    { header: { name: "real.txt" }, data: "real" },
+    { header: { name: "good-link", type: "link", linkname: "real.txt" } },
+  ]);
+  await restore(tar);
+  const again = await adapter.restore(Readable.from([tar]), { kind: "path", path: to }, run, {
+    force: true,
+    include: ["good-link"],
+  });
+  expect(again.files).toBe(1);
+  expect((await readdir(to)).sort()).toEqual(["good-link", "real.txt"]);
+  expect(lstatSync(join(to, "good-link")).ino).toBe(lstatSync(join(to, "real.txt")).ino);
+});

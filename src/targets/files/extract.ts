@@ -11,7 +11,8 @@
  *
  * Why a forced restore loses no file to a bad archive: an entry whose name is taken (by a file or a
  * link) is written to a staged sibling and renamed over it only once complete, and for a file with an
- * index only once its sha256 matches. A truncated or corrupt archive leaves the existing file as it was.
+ * index only once its sha256 matches. A truncated archive, or a corrupt one with an index or age
+ * encryption (checked chunk by chunk), leaves the existing file as it was.
  *
  * Why two names the destination cannot tell apart do not cost one of them: on a file system that folds
  * case or Unicode forms (SMB, a macOS volume, ext4 casefold, vfat), `report.txt` finds `Report.txt`,
@@ -19,7 +20,6 @@
  * restore put there is kept and the later entry refused (see #madeByThisRestore).
  */
 import { constants, type Stats } from "node:fs";
-import { opendir } from "node:fs/promises";
 import { randomBytes } from "node:crypto";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
@@ -33,6 +33,7 @@ import { destinationCalls, type DestinationCalls } from "./destination-io";
 import { includeMatcher, normalizeEntryPath, parentPaths, type IncludeFilter } from "./entry-path";
 import type { FileIndexEntry } from "./file-index";
 import { IndexVerifier } from "./index-verifier";
+import { isEmptyDirectory } from "./source-guard";
 import { Sha256 } from "../../lib/hash-thread";
 
 /** File content is gathered into writes of about this size. */
@@ -641,17 +642,35 @@ class Extraction {
     if (unsafeTarget !== undefined)
       return { ...unsafeTarget, reason: `hard link target: ${unsafeTarget.reason}` };
     const targetAbs = this.#abs(target.path);
+    let targetStat: Stats;
     try {
-      if (!(await this.#calls.lstat(targetAbs)).isFile())
-        return byArchive("hard link target is not a regular file");
+      targetStat = await this.#calls.lstat(targetAbs);
+      if (!targetStat.isFile()) return byArchive("hard link target is not a regular file");
     } catch (error) {
       if (errnoCode(error) !== "ENOENT") throw error;
       return byArchive(`hard link target ${JSON.stringify(target.path)} was not restored`);
+    }
+    if (await this.#isSameFile(path, targetStat)) {
+      // Already linked (an earlier restore): rename() of one name of a file over another is a no-op
+      // that succeeds, so a staged link would stay behind as a stray `.partial` file.
+      this.stats.files++;
+      return undefined;
     }
     const blocked = await this.#createReplacing(path, (at) => this.#calls.link(targetAbs, at));
     if (blocked !== undefined) return blocked;
     this.stats.files++;
     return undefined;
+  }
+
+  /** Whether `path` exists and is the file `other` describes (same device and inode). */
+  async #isSameFile(path: string, other: Stats): Promise<boolean> {
+    try {
+      const stat = await this.#calls.lstat(this.#abs(path));
+      return stat.dev === other.dev && stat.ino === other.ino;
+    } catch (error) {
+      if (errnoCode(error) !== "ENOENT") throw error;
+      return false;
+    }
   }
 
   /** Directory modes and mtimes, deepest first, once nothing more is written inside them. */
@@ -695,16 +714,6 @@ class Extraction {
     } finally {
       this.stats.verified = this.#verifier.verified;
     }
-  }
-}
-
-/** Reads one name, not the whole listing: a forced restore may go into a folder of millions. */
-async function isEmptyDirectory(path: string): Promise<boolean> {
-  const directory = await opendir(path);
-  try {
-    return (await directory.read()) === null;
-  } finally {
-    await directory.close();
   }
 }
 

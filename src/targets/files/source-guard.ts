@@ -26,6 +26,7 @@ export async function isMountPoint(path: string): Promise<boolean> {
   return self.dev !== parent.dev || self.ino === parent.ino;
 }
 
+/** Reads one name, not the whole listing: a restore may go into a folder of millions. */
 export async function isEmptyDirectory(path: string): Promise<boolean> {
   const dir = await opendir(path);
   try {
