@@ -23,6 +23,9 @@ export interface RestoreAuditScope {
   /** Where the restore writes, as the operator reads it. */
   to: string;
   inPlace: boolean;
+  /** What was restored and over what: approvals bind these, so the trail says them too. */
+  include?: readonly string[];
+  force?: boolean;
   /**
    * The lock that serializes each append with the trail's other writers (src/cli/audit-lock.ts);
    * asked at each append, since Redis may have gone away during a long restore.
@@ -99,7 +102,13 @@ function entry(
     actor: scope.actor,
     target: scope.target,
     snapshot: scope.snapshot,
-    detail: { to: scope.to, inPlace: scope.inPlace, ...detail },
+    detail: {
+      to: scope.to,
+      inPlace: scope.inPlace,
+      ...(scope.include !== undefined && scope.include.length > 0 ? { include: [...scope.include] } : {}),
+      ...(scope.force === true ? { force: true } : {}),
+      ...detail,
+    },
   };
 }
 

@@ -47,8 +47,9 @@ afterAll(async () => {
   await webhook.close();
 });
 
-const as = (who: keyof typeof tokens, ...args: string[]) =>
-  runCli(["-c", configPath, ...args], { env: { HAVEN_TOKEN: tokens[who] } });
+const asIn = (cwd: string, who: keyof typeof tokens, ...args: string[]) =>
+  runCli(["-c", configPath, ...args], { env: { HAVEN_TOKEN: tokens[who] }, cwd });
+const as = (who: keyof typeof tokens, ...args: string[]) => asIn(process.cwd(), who, ...args);
 
 test("a protected target: refused without approval, no self-approval, a second admin's approval runs once", async () => {
   const backup = await as("carol", "backup", "vault", "--direct", "-o", "json");
@@ -120,6 +121,58 @@ test("a protected target: refused without approval, no self-approval, a second a
   const reused = await as("alice", "restore", "vault", "--request-id", id, "--yes", "--force");
   expect(reused.code).not.toBe(0);
   expect(reused.stderr).toMatch(/used/i);
+});
+
+test("an approval binds the folder --to names, not its spelling relative to someone's working directory", async () => {
+  await mkdir(join(work, "vault", "approved"), { recursive: true });
+  const request = await asIn(
+    work,
+    "alice",
+    "restore",
+    "vault",
+    "--to",
+    "vault/approved",
+    "--force",
+    "--request",
+    "-o",
+    "json",
+  );
+  expect(request.code).toBe(0);
+  const id = JSON.parse(request.stdout).id as string;
+  expect(JSON.parse(request.stdout)).toMatchObject({ to: join(work, "vault", "approved") });
+  expect((await as("bob", "approve", id)).code).toBe(0);
+
+  // The same words from another directory name another folder: refused, the approval unused.
+  const elsewhere = await asIn(
+    join(work, "vault"),
+    "alice",
+    "restore",
+    "vault",
+    "--request-id",
+    id,
+    "--to",
+    "vault/approved",
+    "--force",
+    "--yes",
+  );
+  expect(elsewhere.code).not.toBe(0);
+  expect(elsewhere.stderr).toContain(`to ${join(work, "vault", "vault", "approved")}`);
+
+  const same = await asIn(
+    join(work, "vault"),
+    "alice",
+    "restore",
+    "vault",
+    "--request-id",
+    id,
+    "--to",
+    "approved",
+    "--force",
+    "--yes",
+  );
+  expect(same.stderr).toBe("");
+  expect(same.code).toBe(0);
+  expect(readFileSync(join(work, "vault", "approved", "ledger.txt"), "utf8")).toBe("balance: 100\n");
 });
 
 test("--to naming the original folder, a folder inside it or a link to it is in place: the guard applies", async () => {

@@ -120,10 +120,11 @@ test("an in-place restore whose outcome record cannot be written exits 3 and say
   expect(last?.detail.to).toMatch(/original location of share/);
 });
 
-test("with a writable trail, a restore leaves its start and its outcome, and exits 0", async () => {
-  const result = await cli("restore", "share", "--yes", "--force");
+test("with a writable trail, a restore leaves its start and its outcome, with what it restored, and exits 0", async () => {
+  const result = await cli("restore", "share", "--yes", "--force", "--include", "ledger.txt");
   expect(result.code).toBe(0);
   expect(result.stderr).toBe("");
-  const actions = (await auditTrail()).slice(-2).map((r) => `${r.action}:${r.outcome}`);
-  expect(actions).toEqual(["restore-start:ok", "restore:ok"]);
+  const records = (await auditTrail()).slice(-2);
+  expect(records.map((r) => `${r.action}:${r.outcome}`)).toEqual(["restore-start:ok", "restore:ok"]);
+  for (const record of records) expect(record.detail).toMatchObject({ include: ["ledger.txt"], force: true });
 });

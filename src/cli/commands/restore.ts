@@ -1,4 +1,5 @@
 import { createInterface } from "node:readline/promises";
+import { resolve } from "node:path";
 import { Command } from "commander";
 import { alertBreakGlass, audit, openAudit } from "../../app/audit";
 import { auditRestoreEnd, auditRestoreStart } from "../../app/restore-audit";
@@ -117,6 +118,8 @@ export function restoreCommand(): Command {
         snapshot: manifest.id,
         to: where,
         inPlace,
+        include: opts.include,
+        force: opts.force,
         auditLock: () => auditLockOptions(config, logger),
       };
       await auditRestoreStart(auditScope);
@@ -211,7 +214,7 @@ async function guardRestore(
         await approvals.consumeApproval(guard.requestId, operator, {
           target: target.name,
           snapshot,
-          to: opts.to ?? null,
+          to: boundDestination(target, opts.to),
           include: opts.include ?? [],
           force: opts.force === true,
         });
@@ -220,7 +223,7 @@ async function guardRestore(
           reason: guard.reason,
           target: target.name,
           snapshot,
-          to: opts.to ?? null,
+          to: boundDestination(target, opts.to),
         });
         await alertBreakGlass(config, event, logger);
       }
@@ -266,7 +269,7 @@ async function requestApproval(
     }).requestRestore(operator, {
       target: target.name,
       snapshot,
-      to: opts.to ?? null,
+      to: boundDestination(target, opts.to),
       include: opts.include ?? [],
       force: opts.force === true,
       ...(opts.reason ? { reason: opts.reason } : {}),
@@ -314,6 +317,17 @@ export function restoreDestination(target: TargetConfig, to: string | undefined)
     default:
       return { kind: "path", path: to };
   }
+}
+
+/**
+ * `--to` as an approval records and compares it: a path resolved against the directory of whoever
+ * runs the command, so the approver and the restorer mean the same folder, whatever their working
+ * directories; a database name as given.
+ */
+function boundDestination(target: TargetConfig, to: string | undefined): string | null {
+  const destination = restoreDestination(target, to);
+  if (destination.kind === "path") return resolve(destination.path);
+  return to ?? null;
 }
 
 function describeDestination(target: TargetConfig, to: RestoreDestination): string {
