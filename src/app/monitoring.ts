@@ -30,6 +30,7 @@ import { isHavenError } from "../lib/errors";
 import { withTargetLock } from "../jobs/lock";
 import { createMetrics, type HavenMetrics } from "../metrics";
 import { FirstSeen } from "./first-seen";
+import { namesOf, PublishedEstate, type ConfigNames } from "./published-estate";
 import {
   createSloCache,
   evaluateTarget,
@@ -121,12 +122,12 @@ export async function evaluateTargets(
  */
 function removedFromConfig(
   event: Pick<AlertEvent, "target" | "destination">,
-  config: HavenConfig,
+  names: ConfigNames,
 ): string | undefined {
   if (event.target !== undefined) {
-    return Object.hasOwn(config.targets, event.target) ? undefined : `target ${event.target}`;
+    return names.targets.has(event.target) ? undefined : `target ${event.target}`;
   }
-  if (event.destination !== undefined && !Object.hasOwn(config.destinations, event.destination)) {
+  if (event.destination !== undefined && !names.destinations.has(event.destination)) {
     return `destination ${event.destination}`;
   }
   return undefined;
@@ -137,6 +138,7 @@ export class Monitor {
   readonly incidents: IncidentManager;
   readonly #cache = createSloCache();
   readonly #firstSeen: FirstSeen;
+  readonly #estate: PublishedEstate;
 
   constructor(
     private readonly config: HavenConfig,
@@ -144,6 +146,7 @@ export class Monitor {
     private readonly logger: Logger,
   ) {
     this.#firstSeen = new FirstSeen(redis, config.queuePrefix);
+    this.#estate = new PublishedEstate(redis, config.queuePrefix);
     this.incidents = incidentManagerFor(config, redis, logger);
     this.metrics = createMetrics({ openIncidents: () => this.incidents.countOpen() });
   }
@@ -220,9 +223,14 @@ export class Monitor {
    * they kept counting as open (metrics, the report).
    */
   async #resolveRemovedFromConfig(): Promise<void> {
+    const own = namesOf(this.config);
+    // The newest serve's config must agree (see published-estate.ts): a worker not yet restarted
+    // on a new config must not resolve the incidents of a target that config added.
+    const newest = await this.#estate.read();
     for (const incident of await this.incidents.openIncidents()) {
-      const removed = removedFromConfig(incident.event, this.config);
+      const removed = removedFromConfig(incident.event, own);
       if (removed === undefined) continue;
+      if (newest !== undefined && removedFromConfig(incident.event, newest) === undefined) continue;
       this.logger.info({ incident: incident.key, removed }, "removed from the config");
       await this.incidents.clear(incident.key, { resolvedBecause: `${removed} was removed from the config` });
     }

@@ -17,6 +17,7 @@ import {
 import type { Logger } from "../lib/logger";
 import { redisCheck, startHttpServer, type HttpServerHandle } from "../metrics";
 import { Monitor } from "./monitoring";
+import { PublishedEstate } from "./published-estate";
 import { createProcessors } from "./processors";
 import { checkObjectLockDestinations } from "../copy";
 import { audit } from "./audit";
@@ -43,6 +44,7 @@ export async function startRuntime(
   let plan: SchedulePlan | undefined;
   if (options.mode === "serve") {
     plan = await reconcileSchedules(config, queues, logger);
+    await new PublishedEstate(connection, config.queuePrefix).publish(config);
     await audit(
       config,
       logger,

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { parseConfigText } from "../../src/config/load";
 import type { HavenConfig } from "../../src/config/types";
+import type { BackupResult } from "../../src/engine/types";
 import { tempDir, uniqueName } from "../helpers/s3-config";
 import { startWebhookReceiver, type WebhookReceiver } from "./receivers";
 
@@ -81,4 +82,18 @@ export interface WebhookNotice {
 /** Every notice the fixture's webhook received, oldest first. */
 export function webhookNotices(fixture: MonitorFixture): WebhookNotice[] {
   return fixture.webhook.requests.map((r) => JSON.parse(r.body) as WebhookNotice);
+}
+
+/** A backup run of `target` that failed now, with `code` and `message`, as a worker reports it. */
+export function failedBackup(target: string, code: string, message: string): BackupResult {
+  const now = new Date().toISOString();
+  return {
+    target,
+    state: "failed",
+    destinations: [],
+    startedAt: now,
+    finishedAt: now,
+    warnings: [],
+    error: { code, message },
+  };
 }

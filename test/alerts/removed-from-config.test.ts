@@ -6,9 +6,11 @@
  */
 import { join } from "node:path";
 import { Monitor } from "../../src/app/monitoring";
+import { PublishedEstate } from "../../src/app/published-estate";
 import { silentLogger } from "../../src/lib/logger";
 import {
   deletePrefix,
+  failedBackup,
   monitorConfig,
   reloadedConfig,
   useMonitorFixture,
@@ -39,15 +41,7 @@ targets:
     // Both have been configured for long (seen long ago: no grace) and have no snapshot: both breach.
     await fixture.redis.hset(`${prefix}:slo:first-seen`, "kept", "0", "retired", "0");
     await before.watchdog();
-    await before.afterBackup({
-      target: "retired",
-      state: "failed",
-      destinations: [],
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      warnings: [],
-      error: { code: "TRANSIENT", message: "share not mounted" },
-    });
+    await before.afterBackup(failedBackup("retired", "TRANSIENT", "share not mounted"));
     const open = about("retired").map((n) => n.incident);
     expect(open).toEqual(expect.arrayContaining(["rpo-breached:retired", "backup-failed:retired"]));
     await before.close();
@@ -135,6 +129,44 @@ targets:
     expect(notices().length).toBe(count);
     await after.close();
   } finally {
+    await deletePrefix(fixture.redis, prefix);
+  }
+});
+
+test("a worker still on the old config leaves alone the incidents of a target the newest serve's config added", async () => {
+  const oldSections = (work: string) => `
+destinations:
+  nas: { type: filesystem, path: ${join(work, "nas")} }
+defaults:
+  destinations: [nas]
+targets:
+  kept: { type: files, path: /srv/kept, rpo: 1h }
+`;
+  const { config: oldConfig, work, prefix } = await monitorConfig(fixture, "haven-added-target", oldSections);
+  const newConfig = reloadedConfig(
+    fixture,
+    { work, prefix },
+    `${oldSections(work)}  added: { type: files, path: /srv/added, rpo: 1h }\n`,
+  );
+  const estate = new PublishedEstate(fixture.redis, prefix);
+  const restarted = new Monitor(newConfig, fixture.redis, silentLogger);
+  const oldWorker = new Monitor(oldConfig, fixture.redis, silentLogger);
+  const about = () => webhookNotices(fixture).filter((n) => n.incident === "backup-failed:added");
+  try {
+    // serve restarts on the new config and publishes it; the first backup of `added` fails.
+    await estate.publish(newConfig);
+    await restarted.afterBackup(failedBackup("added", "SOURCE_FAILED", "share not mounted"));
+    await oldWorker.watchdog();
+    expect(about().map((n) => n.kind)).toEqual(["opened"]);
+    expect((await oldWorker.incidents.openIncidents()).map((i) => i.key)).toContain("backup-failed:added");
+
+    // Once serve restarts on a config without it, the old worker's pass resolves it.
+    await estate.publish(oldConfig);
+    await oldWorker.watchdog();
+    expect(about().map((n) => n.kind)).toEqual(["opened", "resolved"]);
+  } finally {
+    await restarted.close();
+    await oldWorker.close();
     await deletePrefix(fixture.redis, prefix);
   }
 });

@@ -6,6 +6,7 @@ import { once } from "node:events";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import type { Redis } from "ioredis";
+import { PublishedEstate } from "../../src/app/published-estate";
 import { startRuntime } from "../../src/app/runtime";
 import { parseConfigText } from "../../src/config/load";
 import { openQueues } from "../../src/jobs/queues";
@@ -50,6 +51,8 @@ test("a serve whose HTTP port is taken fails to start and leaves no worker takin
   try {
     expect(await queues.backup.getWorkers()).toEqual([]);
     expect(await queues.maintenance.getWorkers()).toEqual([]);
+    // It had reconciled the schedules of its config, and published that config's names with them.
+    expect((await new PublishedEstate(redis, prefix).read())?.targets).toEqual(new Set(["share"]));
   } finally {
     await queues.close();
   }
