@@ -171,17 +171,32 @@ export function backupOutcome(result: BackupResult): { raise: Condition[]; clear
   }
 }
 
-/** A destination that could not be listed or read. Clear it with `storageReachable` when it answers again. */
-export function storageUnreachable(destination: string, error: unknown, now: Date): Condition {
+/**
+ * A destination that could not be listed or read. Clear it with `storageReachable` when it answers
+ * again. With `target`, what failed was that target's part of it (a copy lists one target's prefix):
+ * its own incident, which only the same target's copies clear, so that a prefix the key may not list
+ * and the rest of the destination, which answers, do not raise and clear one alert in turn.
+ */
+export function storageUnreachable(
+  destination: string,
+  error: unknown,
+  now: Date,
+  target?: string,
+): Condition {
   return condition({
     type: "storage-unreachable",
     destination,
+    ...(target === undefined ? {} : { target }),
     since: now.toISOString(),
-    summary: `destination ${destination} cannot be reached: ${describeError(error).split("\n")[0]}`,
+    summary: `destination ${destination} cannot be reached${target === undefined ? "" : ` for the snapshots of ${target}`}: ${describeError(error).split("\n")[0]}`,
     details: isHavenError(error) ? { code: error.code } : {},
   });
 }
 
-export function storageReachable(destination: string): string {
-  return incidentKey({ type: "storage-unreachable", destination });
+export function storageReachable(destination: string, target?: string): string {
+  return incidentKey({
+    type: "storage-unreachable",
+    destination,
+    ...(target === undefined ? {} : { target }),
+  });
 }

@@ -134,12 +134,16 @@ export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
     title: "Storage unreachable",
     severity: "critical",
     hint: (e) =>
-      `check the network, credentials and free space of destination ${subject(e)}; \`haven snapshots\` shows whether it answers again.`,
+      `check the network, credentials and free space of destination ${e.destination ?? subject(e)}${e.target === undefined ? "" : ` (and that they may list and write ${e.target}'s snapshots there)`}; \`haven snapshots\` shows whether it answers again.`,
   },
 };
 
 /** `rpo-breached:orders-db`, `storage-unreachable:primary`: one incident per event type and subject. */
 export function incidentKey(event: Pick<AlertEvent, "type" | "target" | "destination">): string {
+  // A destination unreachable for one target's snapshots (a copy): both, so it never meets the
+  // destination's own incident nor that of a target of the same name.
+  if (event.type === "storage-unreachable" && event.target !== undefined && event.destination !== undefined)
+    return `${event.type}:${event.destination}/${event.target}`;
   return `${event.type}:${event.target ?? event.destination ?? "-"}`;
 }
 

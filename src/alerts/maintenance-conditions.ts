@@ -68,8 +68,8 @@ export function copyOutcome(report: CopyReport, rpoMs: number, now: Date): Incid
 function copyDestinationsReached(report: CopyReport, now: Date): IncidentChanges {
   const raise = report.failed
     .filter((f) => f.snapshotId === undefined && f.code !== "CANCELLED")
-    .map((f) => storageUnreachable(f.to, new HavenError(f.code, f.message), now));
-  return { raise, clear: report.listed.map(storageReachable) };
+    .map((f) => storageUnreachable(f.to, new HavenError(f.code, f.message), now, report.target));
+  return { raise, clear: report.listed.map((destination) => storageReachable(destination, report.target)) };
 }
 
 /** `copy-behind` for the oldest snapshot still owed past the RPO, if any. */

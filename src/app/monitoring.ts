@@ -118,16 +118,17 @@ export async function evaluateTargets(
 /**
  * What an incident is about that the config no longer has ("target X", "destination Y"), or undefined.
  * An incident is about its target when it names one (prune-refused and copy-behind name a destination
- * too, but clear with their target's runs); only those naming no target are about their destination.
+ * too, but clear with their target's runs), and about its destination when it names no target or is
+ * a storage-unreachable (a copy's names the target whose snapshots it could not list).
  */
 function removedFromConfig(
-  event: Pick<AlertEvent, "target" | "destination">,
+  event: Pick<AlertEvent, "type" | "target" | "destination">,
   names: ConfigNames,
 ): string | undefined {
-  if (event.target !== undefined) {
-    return names.targets.has(event.target) ? undefined : `target ${event.target}`;
-  }
-  if (event.destination !== undefined && !names.destinations.has(event.destination)) {
+  if (event.target !== undefined && !names.targets.has(event.target)) return `target ${event.target}`;
+  // storage-unreachable is about its destination, even when it names the target a copy was for.
+  const aboutDestination = event.target === undefined || event.type === "storage-unreachable";
+  if (aboutDestination && event.destination !== undefined && !names.destinations.has(event.destination)) {
     return `destination ${event.destination}`;
   }
   return undefined;

@@ -12,7 +12,7 @@ import { deletePrefix, monitorConfig, useMonitorFixture } from "./monitor-fixtur
 
 const fixture = useMonitorFixture();
 
-test("a copy destination that cannot be listed raises storage-unreachable, and the next copy that lists it resolves it", async () => {
+test("a copy destination that cannot be listed raises storage-unreachable for that copy; only the next copy that lists it resolves it", async () => {
   const { config, work, prefix } = await monitorConfig(
     fixture,
     "haven-copy-unreach",
@@ -22,13 +22,14 @@ destinations:
   offsite: { type: filesystem, path: ${join(work, "offsite")} }
 targets:
   share: { type: files, path: /srv/share, destinations: [nas, offsite] }
+  logs: { type: files, path: /srv/logs, destinations: [offsite] }
 `,
   );
   const monitor = new Monitor(config, fixture.redis, silentLogger);
   const notices = () =>
     fixture.webhook.requests
       .map((r) => JSON.parse(r.body) as { kind: string; incident: string; summary: string })
-      .filter((n) => n.incident === "storage-unreachable:offsite");
+      .filter((n) => n.incident === "storage-unreachable:offsite/share");
   try {
     // The off-site share did not mount: its root is missing, so it cannot be listed (whatever the
     // primary holds: even with nothing to copy, what offsite holds is unknown).
@@ -39,7 +40,15 @@ targets:
       expect.objectContaining({ kind: "opened", summary: expect.stringContaining("offsite") as string }),
     ]);
 
+    // The watchdog reading logs' snapshots on offsite says nothing of share's copies there: a prefix
+    // the key may not list would otherwise be raised by each copy and cleared by each pass.
     await mkdir(join(work, "offsite"));
+    await monitor.watchdog();
+    expect(notices().map((n) => n.kind)).toEqual(["opened"]);
+    expect((await monitor.incidents.openIncidents()).map((i) => i.key)).toContain(
+      "storage-unreachable:offsite/share",
+    );
+
     const copied = await copyPending(config, "share");
     expect(copied).toMatchObject({ failed: [], listed: ["offsite"] });
     await monitor.afterCopy(copied);

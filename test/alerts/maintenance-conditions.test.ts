@@ -83,7 +83,7 @@ test("a young failure waits for the retry (no alert); a clean run clears copy-be
   expect(copyOutcome(copyReport([]), 26 * H, now)).toEqual({ raise: [], clear: ["copy-behind:orders-db"] });
 });
 
-test("a destination that cannot be listed raises storage-unreachable at once; one listed clears it", () => {
+test("a destination that cannot be listed raises storage-unreachable for that target's copies at once; one listed clears it", () => {
   const report: CopyReport = {
     ...copyReport([
       { to: "offsite", code: "TRANSIENT", message: "connect ECONNREFUSED 10.0.0.9:443" }, // no snapshot: the listing
@@ -93,10 +93,11 @@ test("a destination that cannot be listed raises storage-unreachable at once; on
   const changes = copyOutcome(report, 26 * H, now);
   expect(changes.raise).toEqual([
     expect.objectContaining({
-      key: "storage-unreachable:offsite",
+      key: "storage-unreachable:offsite/orders-db",
       event: expect.objectContaining({
         type: "storage-unreachable",
         destination: "offsite",
+        target: "orders-db",
         since: now.toISOString(),
         summary: expect.stringContaining("ECONNREFUSED") as string,
         details: { code: "TRANSIENT" },
@@ -104,7 +105,7 @@ test("a destination that cannot be listed raises storage-unreachable at once; on
     }),
   ]);
   // The copy state there is unknown: copy-behind is neither raised nor cleared; vault answered.
-  expect(changes.clear).toEqual(["storage-unreachable:vault"]);
+  expect(changes.clear).toEqual(["storage-unreachable:vault/orders-db"]);
   // A cancelled run (shutdown) says nothing of the destination.
   const cancelled = copyReport([{ to: "offsite", code: "CANCELLED", message: "aborted" }]);
   expect(copyOutcome(cancelled, 26 * H, now).raise).toEqual([]);
