@@ -4,6 +4,7 @@ import { Command } from "commander";
 import { alertBreakGlass, audit, openAudit } from "../../app/audit";
 import { auditRestoreEnd, auditRestoreStart } from "../../app/restore-audit";
 import { auditLockOptions, openCommandAudit } from "../audit-lock";
+import { withInPlaceRestoreLock } from "./direct-lock";
 import type { HavenConfig, TargetConfig } from "../../config/types";
 import { assertIncludeSupported, selectSnapshot, runRestore, type RestoreResult } from "../../engine/restore";
 import { targetOrThrow } from "../../engine/backup";
@@ -125,8 +126,8 @@ export function restoreCommand(): Command {
       await auditRestoreStart(auditScope);
       const progress = createProgress(`restore ${targetName}`);
       let result: RestoreResult;
-      try {
-        result = await runRestore(
+      const restore = () =>
+        runRestore(
           config,
           {
             target: targetName,
@@ -138,6 +139,10 @@ export function restoreCommand(): Command {
           },
           { ...ctx, onProgress: (event) => progress.update(event) },
         );
+      try {
+        result = inPlace
+          ? await withInPlaceRestoreLock(config, targetName, logger, restore)
+          : await restore();
       } catch (error) {
         progress.stop();
         const missing = await auditRestoreEnd(auditScope, "failed", {
