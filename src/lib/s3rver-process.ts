@@ -19,7 +19,34 @@ export interface S3rverHandle {
   stop(): Promise<void>;
 }
 
-const CHILD_SCRIPT = `
+/**
+ * s3rver 3.7's putObject answers once its md5 transform has seen the last byte, not once the file is
+ * written: a HEAD right after the PUT (the S3 backend checks every stored size) could find the file
+ * still empty, and Haven then rightly failed the put with INTEGRITY ("stored with 0 bytes"), a
+ * flaky test under load. The child replaces it with the same steps, answering after the write.
+ */
+const WRITE_BEFORE_ANSWER = `
+const FilesystemStore = require("s3rver/lib/stores/filesystem");
+const { createHash } = require("crypto");
+const { createWriteStream, promises: fsp } = require("fs");
+const { dirname } = require("path");
+const { Readable, Transform } = require("stream");
+const { pipeline } = require("stream/promises");
+FilesystemStore.prototype.putObject = async function (object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, "object");
+  await fsp.mkdir(dirname(objectPath), { recursive: true });
+  const md5 = createHash("md5");
+  let size = 0;
+  const content = Buffer.isBuffer(object.content) ? Readable.from([object.content]) : object.content;
+  const count = new Transform({ transform(chunk, encoding, done) { md5.update(chunk); size += chunk.length; done(null, chunk); } });
+  await pipeline(content, count, createWriteStream(objectPath));
+  const digest = md5.digest("hex");
+  await this.putMetadata(object.bucket, object.key, object.metadata, digest);
+  return { size, md5: digest };
+};
+`;
+
+const CHILD_SCRIPT = `${WRITE_BEFORE_ANSWER}
 const S3rver = require("s3rver");
 const buckets = JSON.parse(process.env.S3RVER_BUCKETS || "[]").map((name) => ({ name }));
 const opts = { port: 0, address: "127.0.0.1", silent: true, directory: process.env.S3RVER_DIR, configureBuckets: buckets, allowMismatchedSignatures: false };
