@@ -4,11 +4,11 @@
  * `--to /srv/share --force` would overwrite the live share with none of the guard's checks.
  */
 import { realpath, stat } from "node:fs/promises";
-import { basename, dirname, join, resolve, sep } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { TargetConfig } from "../config/types";
 import { resolveMysqlConnection } from "./mysql/connection";
 import { resolvePgConnection } from "./postgres/connection";
-import { locate, readMounts } from "./mounts";
+import { isSameOrBelow, locate, readMounts } from "./mounts";
 import type { RestoreDestination } from "./types";
 
 /**
@@ -26,10 +26,6 @@ async function canonicalPath(path: string): Promise<string> {
       missing.push(basename(existing));
     }
   }
-}
-
-function isSameOrInside(path: string, root: string): boolean {
-  return path === root || path.startsWith(root.endsWith(sep) ? root : root + sep);
 }
 
 async function identity(path: string): Promise<string | undefined> {
@@ -56,22 +52,26 @@ async function reachesSameInode(path: string, root: string, parents: boolean): P
 }
 
 /**
- * Whether `path` is `root` or inside it once both are mapped to the file system they live on and
- * the folder inside it: a bind mount of a folder of the share (`/mnt/projects` showing
- * `/srv/share/projects`) is inside the share under another name. False where there is no mount
- * table (reachesSameInode still catches a bind mount of the share itself there).
+ * Whether `path` is `root` or inside it, both canonical, once each is mapped to the file system it
+ * lives on and the folder inside it: a bind mount of the share, of a folder of it (`/mnt/projects`
+ * showing `/srv/share/projects`) or of a folder holding it is inside the share under another name.
+ * Where there is no mount table, a bind mount of the share itself is still caught by its inode.
  */
-async function insideThroughMounts(path: string, root: string): Promise<boolean> {
+async function insideAcrossMounts(path: string, root: string): Promise<boolean> {
   const mounts = await readMounts();
-  if (mounts === undefined) return false;
-  const at = locate(await canonicalPath(path), mounts);
-  const share = locate(await canonicalPath(root), mounts);
+  if (mounts === undefined) return reachesSameInode(path, root, true);
+  const at = locate(path, mounts);
+  const share = locate(root, mounts);
   return (
     at !== undefined &&
     share !== undefined &&
     at.device === share.device &&
-    isSameOrInside(at.inner, share.inner)
+    isSameOrBelow(at.inner, share.inner)
   );
+}
+
+async function filesInPlace(at: string, share: string): Promise<boolean> {
+  return isSameOrBelow(at, share) || (await insideAcrossMounts(at, share));
 }
 
 export async function restoresInPlace(target: TargetConfig, to: RestoreDestination): Promise<boolean> {
@@ -79,12 +79,8 @@ export async function restoresInPlace(target: TargetConfig, to: RestoreDestinati
   switch (target.type) {
     case "files":
       // Into the share itself or any folder of it: restored entries may land on live files.
-      return (
-        to.kind === "path" &&
-        (isSameOrInside(await canonicalPath(to.path), await canonicalPath(target.path)) ||
-          (await insideThroughMounts(to.path, target.path)) ||
-          (await reachesSameInode(to.path, target.path, true)))
-      );
+      if (to.kind !== "path") return false;
+      return filesInPlace(await canonicalPath(to.path), await canonicalPath(target.path));
     case "sqlite":
       return (
         to.kind === "path" &&

@@ -37,8 +37,9 @@ export async function readMounts(): Promise<Mount[] | undefined> {
   return mounts;
 }
 
-function isSameOrBelow(path: string, folder: string): boolean {
-  return folder === "/" || path === folder || path.startsWith(folder + "/");
+/** Whether the absolute path `path` is `folder` or below it (`/srv/share-copy` is not below `/srv/share`). */
+export function isSameOrBelow(path: string, folder: string): boolean {
+  return folder === "/" || path === folder || path.startsWith(folder.endsWith("/") ? folder : folder + "/");
 }
 
 /**
