@@ -51,6 +51,16 @@ const asIn = (cwd: string, who: keyof typeof tokens, ...args: string[]) =>
   runCli(["-c", configPath, ...args], { env: { HAVEN_TOKEN: tokens[who] }, cwd });
 const as = (who: keyof typeof tokens, ...args: string[]) => asIn(process.cwd(), who, ...args);
 
+/** `haven restore vault ... --request -o json` by alice in `cwd`: the request, parsed; it must succeed. */
+async function requestRestore(
+  cwd: string,
+  ...flags: string[]
+): Promise<Record<string, unknown> & { id: string }> {
+  const request = await asIn(cwd, "alice", "restore", "vault", ...flags, "--request", "-o", "json");
+  expect(request.code).toBe(0);
+  return JSON.parse(request.stdout) as Record<string, unknown> & { id: string };
+}
+
 test("a protected target: refused without approval, no self-approval, a second admin's approval runs once", async () => {
   const backup = await as("carol", "backup", "vault", "--direct", "-o", "json");
   expect(backup.code).toBe(0);
@@ -74,20 +84,9 @@ test("a protected target: refused without approval, no self-approval, a second a
   );
   expect(operatorInPlace.code).not.toBe(0);
 
-  const request = await as(
-    "alice",
-    "restore",
-    "vault",
-    "--force",
-    "--request",
-    "--reason",
-    "ledger damaged",
-    "-o",
-    "json",
-  );
-  expect(request.code).toBe(0);
-  const id = JSON.parse(request.stdout).id as string;
-  expect(JSON.parse(request.stdout)).toMatchObject({ force: true, include: [] });
+  const request = await requestRestore(process.cwd(), "--force", "--reason", "ledger damaged");
+  const id = request.id;
+  expect(request).toMatchObject({ force: true, include: [] });
 
   const selfApproval = await as("alice", "approve", id);
   expect(selfApproval.code).not.toBe(0);
@@ -125,21 +124,9 @@ test("a protected target: refused without approval, no self-approval, a second a
 
 test("an approval binds the folder --to names, not its spelling relative to someone's working directory", async () => {
   await mkdir(join(work, "vault", "approved"), { recursive: true });
-  const request = await asIn(
-    work,
-    "alice",
-    "restore",
-    "vault",
-    "--to",
-    "vault/approved",
-    "--force",
-    "--request",
-    "-o",
-    "json",
-  );
-  expect(request.code).toBe(0);
-  const id = JSON.parse(request.stdout).id as string;
-  expect(JSON.parse(request.stdout)).toMatchObject({ to: join(work, "vault", "approved") });
+  const request = await requestRestore(work, "--to", "vault/approved", "--force");
+  const id = request.id;
+  expect(request).toMatchObject({ to: join(work, "vault", "approved") });
   expect((await as("bob", "approve", id)).code).toBe(0);
 
   // The same words from another directory name another folder: refused, the approval unused.
