@@ -9,30 +9,31 @@ import type { BackupResult } from "../../engine/types";
 import { isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { skippedBackup } from "../../jobs/skipped";
-import { connectRedisIfUp } from "../redis-if-up";
+import { auditLockRedis } from "../audit-lock";
 
 /**
  * Runs `run` under the target's lock when Redis answers (a held lock throws LOCKED, exit 11), or
  * without it after logging `withoutIt`. `run` gets the lock's signal, aborted if the lock is lost.
+ * The command's one Redis connection (cli/audit-lock.ts) serves: its audit appends need it too, and
+ * a second connection meant a second wait and a second warning when Redis is down.
  */
-export async function withTargetLockIfUp<T>(
+async function withTargetLockIfUp<T>(
   config: HavenConfig,
   target: string,
   logger: Logger,
-  options: { connectionName: string; withoutIt: string },
+  withoutIt: string,
   run: (lockSignal: AbortSignal | undefined) => Promise<T>,
 ): Promise<T> {
   const { withTargetLock } = await import("../../jobs/lock");
-  const redis = await connectRedisIfUp(config, logger, { ...options, context: { target } });
-  if (!redis) return run(undefined);
-  try {
-    return await withTargetLock(redis, target, config.workers.lockTtl, (signal) => run(signal), {
-      prefix: config.queuePrefix,
-      logger,
-    });
-  } finally {
-    redis.disconnect();
+  const redis = await auditLockRedis(config, logger);
+  if (!redis) {
+    logger.warn({ target }, `Redis does not answer: ${withoutIt}`);
+    return run(undefined);
   }
+  return withTargetLock(redis, target, config.workers.lockTtl, (signal) => run(signal), {
+    prefix: config.queuePrefix,
+    logger,
+  });
 }
 
 /** `haven backup --direct`: a held lock makes the run `skipped` (exit 11), like a queued run. */
@@ -48,11 +49,7 @@ export async function withDirectBackupLock(
       config,
       target,
       logger,
-      {
-        connectionName: "haven-cli-direct",
-        withoutIt:
-          "this direct backup runs without the target lock (a scheduled backup of the same target may run at the same time)",
-      },
+      "this direct backup runs without the target lock (a scheduled backup of the same target may run at the same time)",
       run,
     );
   } catch (error) {
@@ -78,11 +75,7 @@ export function withInPlaceRestoreLock<T>(
     config,
     target,
     logger,
-    {
-      connectionName: "haven-cli-restore",
-      withoutIt:
-        "this restore runs without the target lock (a scheduled backup of the same target may run at the same time and archive a half-restored state)",
-    },
+    "this restore runs without the target lock (a scheduled backup of the same target may run at the same time and archive a half-restored state)",
     () => run(),
   );
 }

@@ -2,7 +2,7 @@
  * Restore of a files snapshot: picks and guards the destination directory, loads the file index when
  * verification is possible, then extracts (extract.ts does the entry-by-entry safety).
  */
-import { mkdir, readdir, stat } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import type { TargetConfigOf } from "../../config/types";
@@ -11,7 +11,7 @@ import type { RestoreDestination, RestoreOptions, RunContext } from "../types";
 import { restoresInPlace } from "../in-place";
 import { extractTar, type ExtractStats } from "./extract";
 import { readFileIndex, type FileIndexEntry } from "./file-index";
-import { isMountPoint } from "./source-guard";
+import { isEmptyDirectory, isMountPoint } from "./source-guard";
 
 function destinationPath(config: TargetConfigOf<"files">, to: RestoreDestination): string {
   if (to.kind === "original") return resolve(config.path);
@@ -36,7 +36,7 @@ async function prepareDestination(destination: string, force: boolean): Promise<
       hint: "choose a directory with --to",
     });
   }
-  if (!force && (await readdir(destination)).length > 0) {
+  if (!force && !(await isEmptyDirectory(destination))) {
     throw new HavenError(
       "REFUSED",
       `restore destination ${destination} is not empty; refusing to write into it`,
