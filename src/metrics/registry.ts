@@ -19,7 +19,6 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { BackupResult } from "../engine/types";
-import { recoveryPointOf } from "../slo/rpo";
 import type { TargetEvaluation } from "../slo/types";
 
 export interface QueueCounts {
@@ -164,11 +163,8 @@ export class HavenMetrics {
     this.#backups.inc({ target: result.target, result: result.state });
     if (result.state !== "committed" && result.state !== "partial") return;
     const finishedAt = new Date(result.finishedAt);
-    const recoveryPoint = recoveryPointOf({
-      id: result.snapshotId ?? "",
-      startedAt: new Date(result.startedAt),
-      finishedAt,
-    });
+    // The run's start is its snapshot's recovery point (the RPO's rule, slo/rpo.ts).
+    const recoveryPoint = new Date(result.startedAt);
     if (Number.isNaN(recoveryPoint.getTime()) || Number.isNaN(finishedAt.getTime())) return;
     const current = this.#newest.get(result.target) ?? -Infinity;
     if (recoveryPoint.getTime() >= current) this.#setNewest(result.target, recoveryPoint, finishedAt);

@@ -9,8 +9,9 @@ import type { TargetConfig, Tier } from "../config/types";
 import { formatDuration } from "../lib/duration";
 import { isSnapshotId, snapshotIdTime } from "../catalog/layout";
 import { evaluateRpo, evaluateRto, restoreTestsOf, DEFAULT_SCHEDULE_GRACE_MS } from "../slo/evaluate";
+import { snapshotPoint } from "../slo/inputs";
 import { laterOf } from "../slo/rpo";
-import type { SnapshotPoint, VerificationPoint } from "../slo/types";
+import type { VerificationPoint } from "../slo/types";
 import { damagedSnapshots, failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
 import type { VerificationRecord } from "../verify/record";
 import { daysOf, localDay, monthBounds, monthsEndingWith } from "./month";
@@ -247,18 +248,6 @@ function dayCounts(
     if (counts) counts.missed += 1;
   }
   return [...days.values()];
-}
-
-function snapshotPoint(m: Manifest): SnapshotPoint {
-  return {
-    id: m.id,
-    startedAt: new Date(m.startedAt),
-    finishedAt: new Date(m.finishedAt),
-    state: m.state,
-    tiers: m.tiers,
-    plainSize: m.payload.reduce((sum, o) => sum + o.plainSize, 0),
-    storedSize: m.payload.reduce((sum, o) => sum + o.size, 0),
-  };
 }
 
 function rpoFigures(

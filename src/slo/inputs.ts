@@ -182,7 +182,8 @@ function prunedPoints(
   });
 }
 
-function snapshotPoint(manifest: Manifest): SnapshotPoint {
+/** What the SLO and the report read of a manifest. */
+export function snapshotPoint(manifest: Manifest): SnapshotPoint {
   return {
     id: manifest.id,
     startedAt: new Date(manifest.startedAt),
