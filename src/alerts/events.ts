@@ -55,7 +55,15 @@ interface EventInfo {
   hint: (event: AlertEvent) => string;
 }
 
-const subject = (e: AlertEvent) => e.target ?? e.destination ?? "haven";
+/**
+ * What an event is about, as the operator reads it: its target, or its destination when it names
+ * none; storage-unreachable is about its destination even when it names the target a copy was for.
+ */
+export function eventSubject(e: Pick<AlertEvent, "type" | "target" | "destination">): string {
+  if (e.type === "storage-unreachable" && e.destination !== undefined) return e.destination;
+  return e.target ?? e.destination ?? "haven";
+}
+const subject = eventSubject;
 
 export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
   "backup-failed": {
@@ -134,7 +142,7 @@ export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
     title: "Storage unreachable",
     severity: "critical",
     hint: (e) =>
-      `check the network, credentials and free space of destination ${e.destination ?? subject(e)}${e.target === undefined ? "" : ` (and that they may list and write ${e.target}'s snapshots there)`}; \`haven snapshots\` shows whether it answers again.`,
+      `check the network, credentials and free space of destination ${subject(e)}${e.target === undefined ? "" : ` (and that they may list and write ${e.target}'s snapshots there)`}; \`haven snapshots\` shows whether it answers again.`,
   },
 };
 

@@ -3,7 +3,7 @@
  * and what to do. Every renderer takes the same `Notice`.
  */
 import { formatDuration } from "../lib/duration";
-import { EVENT_INFO, type AlertEvent, type Severity } from "./events";
+import { EVENT_INFO, eventSubject, type AlertEvent, type Severity } from "./events";
 
 /**
  * - opened: the condition is new.
@@ -49,7 +49,7 @@ export function severityOf(notice: Notice): Severity {
 
 export function subjectOf(notice: Notice): string {
   const info = EVENT_INFO[notice.event.type];
-  const about = notice.event.target ?? notice.event.destination ?? "haven";
+  const about = eventSubject(notice.event);
   return `[haven] ${KIND_PREFIX[notice.kind]}${info.title}: ${about}`;
 }
 

@@ -1,5 +1,6 @@
 /** What prune, copy and report runs raise and clear (pure logic; the end-to-end path is in e2e/monitoring). */
 import { copyOutcome, deliveryEndsReportFailure, pruneOutcome, reportFailed } from "../../src/alerts";
+import { eventSubject } from "../../src/alerts/events";
 import type { CopyReport } from "../../src/copy";
 import type { PruneReport } from "../../src/prune";
 
@@ -104,6 +105,8 @@ test("a destination that cannot be listed raises storage-unreachable for that ta
       }) as unknown,
     }),
   ]);
+  // Its messages name the destination, the thing to check, not the target the copy was for.
+  expect(eventSubject(changes.raise[0]!.event)).toBe("offsite");
   // The copy state there is unknown: copy-behind is neither raised nor cleared; vault answered.
   expect(changes.clear).toEqual(["storage-unreachable:vault/orders-db"]);
   // A cancelled run (shutdown) says nothing of the destination.
