@@ -5,6 +5,7 @@
  *   secrets scrubbed, settles its exit status exactly once, and kills it when the run is aborted.
  * - `settledOutput` turns a tool's stdout into a stream that ends only after the tool exited 0 and
  *   errors otherwise, so a dump that dies half way never looks like a complete stream.
+ * - `feedTool` feeds a restore tool from a stream and decides whose failure explains the outcome.
  * - `runTool` runs a short command and returns its stdout (version checks, small queries).
  * - `PrivateDir` holds credentials handed to a tool through a file (0700 directory, 0600 files),
  *   because a password on a command line is visible to every user in `ps`.
@@ -22,6 +23,7 @@ import {
   type TransformCallback,
   type Writable,
 } from "node:stream";
+import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
 import { HavenError, type ErrorCode } from "../lib/errors";
 import { scrubSecrets, type Secret } from "../lib/secret";
@@ -429,6 +431,33 @@ export class PrivateDir {
     this.removed = true;
     await rm(this.path, { recursive: true, force: true });
   }
+}
+
+/**
+ * Pipes `input` (a stream and the transforms it passes through) into a tool's stdin and waits for
+ * both. When the input fails (integrity, decryption, a cancelled run) the tool is killed, so it never
+ * finishes on a truncated stream, and the input's error is thrown, however the tool then ended: killed, or exiting on its own on the statement cut
+ * off when its stdin closed first. Only a broken pipe means the tool failed first; then, and when
+ * the input was fine, the tool's exit is returned for the caller to judge.
+ */
+export async function feedTool(tool: ToolProcess, ...input: [Readable, ...Transform[]]): Promise<ToolExit> {
+  if (!tool.stdin) throw new Error(`${tool.command} was started without a stdin pipe`);
+  const fed = pipeline([...input, tool.stdin]).then(
+    () => undefined,
+    (error: unknown) => {
+      tool.kill();
+      return error;
+    },
+  );
+  const [feedError, exit] = await Promise.all([fed, tool.exit]);
+  if (feedError && (exit.ok || exit.signal || !isBrokenPipe(feedError))) throw feedError as Error;
+  return exit;
+}
+
+/** The pipe into a tool broke because the tool went away (its exit status then says why). */
+function isBrokenPipe(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_PREMATURE_CLOSE";
 }
 
 /** Counts the bytes that pass through (restores report how much they consumed). */

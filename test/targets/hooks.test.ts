@@ -8,12 +8,21 @@ import { readFile, stat } from "node:fs/promises";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { PassThrough, Readable } from "node:stream";
 import type { TargetConfig } from "../../src/config/types";
-import { isHavenError } from "../../src/lib/errors";
+import { HavenError, isHavenError } from "../../src/lib/errors";
 import { Secret } from "../../src/lib/secret";
 import { runHook } from "../../src/targets/hooks";
 import { createAdapter } from "../../src/targets";
-import { PrivateDir, runTool, settledOutput, spawnTool, toolEnv, toolError } from "../../src/targets/process";
+import {
+  PrivateDir,
+  feedTool,
+  runTool,
+  settledOutput,
+  spawnTool,
+  toolEnv,
+  toolError,
+} from "../../src/targets/process";
 import { collect, commonTargetFields, testRun } from "../helpers/db";
 
 let dir: string;
@@ -202,6 +211,59 @@ describe("child-process helper", () => {
     const error = toolError("haven-no-such-dumper", exit);
     expect(isHavenError(error, "PERMANENT")).toBe(true);
     expect(error.hint).toMatch(/install haven-no-such-dumper/);
+  });
+
+  describe("feeding a restore tool (feedTool)", () => {
+    const failedInput = new HavenError("INTEGRITY", "sha256 of the plain stream differs");
+
+    test("an input that fails is the error even when the tool then exits on its own, not killed", async () => {
+      // Its stdin closes with the failed input; the tool ignores the kill and exits 3 by itself at
+      // EOF, as a client does on the statement the closed pipe cut off.
+      const tool = spawnTool({
+        command: "sh",
+        args: ["-c", "trap '' TERM; cat >/dev/null; exit 3"],
+        stdin: "pipe",
+        stdout: "ignore",
+      });
+      const input = new Readable({ read() {} });
+      input.push("partial");
+      setImmediate(() => input.destroy(failedInput));
+      await expect(feedTool(tool, input, new PassThrough())).rejects.toBe(failedInput);
+      expect(await tool.exit).toMatchObject({ code: 3, signal: null });
+    });
+
+    test("a tool that goes away first breaks the pipe: its exit is returned to explain it", async () => {
+      const tool = spawnTool({ command: "sh", args: ["-c", "exit 4"], stdin: "pipe", stdout: "ignore" });
+      const endless = new Readable({
+        read() {
+          this.push(Buffer.alloc(64 * 1024));
+        },
+      });
+      const exit = await feedTool(tool, endless);
+      expect(exit).toMatchObject({ ok: false, code: 4 });
+    });
+
+    test("an input that fails while the tool still reads kills the tool and is the error", async () => {
+      // It reads to the end, then lingers: only the kill ends it.
+      const tool = spawnTool({
+        command: "sh",
+        args: ["-c", "cat >/dev/null; exec sleep 5"],
+        stdin: "pipe",
+        stdout: "ignore",
+      });
+      const input = new Readable({ read() {} });
+      input.push("partial");
+      setImmediate(() => input.destroy(failedInput));
+      await expect(feedTool(tool, input)).rejects.toBe(failedInput);
+      expect((await tool.exit).signal).toBe("SIGTERM");
+    });
+
+    test("a clean input returns the tool's exit", async () => {
+      const tool = spawnTool({ command: "wc", args: ["-c"], stdin: "pipe", stdout: "ignore" });
+      await expect(feedTool(tool, Readable.from([Buffer.from("all of it")]))).resolves.toMatchObject({
+        ok: true,
+      });
+    });
   });
 
   test("credential files are private and removed", async () => {

@@ -5,10 +5,9 @@
  * (DROP ... IF EXISTS before each), and leaves other objects alone.
  */
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { HavenError, isHavenError } from "../../lib/errors";
 import { Secret } from "../../lib/secret";
-import { ByteCounter, spawnTool, toolError } from "../process";
+import { ByteCounter, feedTool, spawnTool, toolError } from "../process";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
 import { mysqlQuery } from "./client";
 import {
@@ -66,18 +65,7 @@ export async function restoreMysql(
       logger: run.logger,
     });
     run.logger.info({ database: describeMysql(conn), created }, "restore started");
-    const fed = pipeline(body, counter, restore.stdin as NodeJS.WritableStream).then(
-      () => undefined,
-      (error: unknown) => {
-        // The input failed (integrity, decryption): the client must not commit a truncated dump.
-        restore.kill();
-        return error;
-      },
-    );
-    const [feedError, exit] = await Promise.all([fed, restore.exit]);
-    // The input's own failure is the cause, however the client then ended (killed, or exiting on the
-    // statement cut off when its stdin closed first). Only a broken pipe means the client failed first.
-    if (feedError && (exit.ok || exit.signal || !isBrokenPipe(feedError))) throw feedError as Error;
+    const exit = await feedTool(restore, body, counter);
     if (!exit.ok)
       throw toolError(client.command, exit, classifyMysqlStderr, `read ${client.command}'s error above`);
     return { bytes: counter.bytes, database: conn.database, created };
@@ -89,12 +77,6 @@ export async function restoreMysql(
   } finally {
     await optionFile?.remove();
   }
-}
-
-/** The pipe into the client broke because the client went away (its exit status then says why). */
-function isBrokenPipe(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  return code === "EPIPE" || code === "ERR_STREAM_DESTROYED" || code === "ERR_STREAM_PREMATURE_CLOSE";
 }
 
 /**

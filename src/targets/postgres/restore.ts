@@ -16,11 +16,10 @@
  * the destination server; restore them first with `psql -f globals.sql` when they do not.
  */
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import type { Client } from "pg";
 import { HavenError } from "../../lib/errors";
 import { Secret } from "../../lib/secret";
-import { ByteCounter, spawnTool, toolError } from "../process";
+import { ByteCounter, feedTool, spawnTool, toolError } from "../process";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
 import {
   conninfoValue,
@@ -98,17 +97,7 @@ export async function restorePostgres(
   const counter = new ByteCounter();
   run.logger.info({ database: describePg(conn), created }, "pg_restore started");
   try {
-    const fed = pipeline(body, counter, restore.stdin as NodeJS.WritableStream).then(
-      () => undefined,
-      (error: unknown) => {
-        // The input failed (integrity, decryption): pg_restore must not finish on a truncated archive.
-        restore.kill();
-        return error;
-      },
-    );
-    const [feedError, exit] = await Promise.all([fed, restore.exit]);
-    // pg_restore's own error explains a broken pipe; an input error explains a killed pg_restore.
-    if (feedError && (exit.ok || exit.signal)) throw feedError as Error;
+    const exit = await feedTool(restore, body, counter);
     if (!exit.ok) throw toolError("pg_restore", exit, classifyPgStderr, "read pg_restore's error above");
     return { bytes: counter.bytes, database: conn.database, created };
   } catch (error) {
