@@ -1,7 +1,8 @@
 /**
  * `haven report --send` is what the report-failed alert tells the operator to run: a delivery from
  * the CLI resolves that alert (real Redis, a real SMTP server for the report and the alert, the
- * command run as an operator runs it). Re-sending an older month does not.
+ * command run as an operator runs it). Re-sending an older month does not. A report made by hand reads
+ * the same alert state as the scheduled one (first-seen times, open incidents).
  */
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -57,10 +58,15 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function haven(args: string[]): Promise<void> {
+/** Runs `haven ARGS` in this process; returns what it printed. */
+async function haven(args: string[]): Promise<string> {
   const program = new Command("haven").option("-c, --config <file>").option("--log-level <level>");
   program.addCommand(reportCommand());
-  const write = jest.spyOn(process.stdout, "write").mockImplementation(() => true);
+  let printed = "";
+  const write = jest.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    printed += String(chunk);
+    return true;
+  });
   try {
     await program.parseAsync([
       "node",
@@ -74,6 +80,7 @@ async function haven(args: string[]): Promise<void> {
   } finally {
     write.mockRestore();
   }
+  return printed;
 }
 
 test("a report sent by hand for the month that failed resolves report-failed; an older month does not", async () => {
@@ -98,4 +105,20 @@ test("a report sent by hand for the month that failed resolves report-failed; an
   } finally {
     await monitor.close();
   }
+});
+
+test("a report made by hand judges a target added mid-month from when it was first seen, and counts open incidents", async () => {
+  // The watchdog first saw `app` on 20 October; it has no snapshot yet.
+  await redis.hset(`${prefix}:slo:first-seen`, "app", String(Date.parse("2026-10-20T00:00:00Z")));
+  const report = JSON.parse(await haven(["report", "--month", "2026-10", "-o", "json"])) as {
+    summary: { openIncidents: number | null };
+    targets: Array<{ target: string; backups: { scheduled: number; missed: number } }>;
+  };
+  // Daily at 02:00 UTC from the 20th to the 31st, not from the 1st (which would be 31).
+  expect(report.targets.find((t) => t.target === "app")?.backups).toMatchObject({
+    scheduled: 12,
+    missed: 12,
+  });
+  // The alert state answered: none open, rather than "unknown".
+  expect(report.summary.openIncidents).toBe(0);
 });

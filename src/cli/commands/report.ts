@@ -1,6 +1,7 @@
 /**
  * `haven report [--month YYYY-MM] [--out FILE] [--send] [-o text|json]`: the monthly restore-test
- * report of a month, made from the bucket alone. Without --send it is a preview: printed, optionally
+ * report of a month, made from the bucket, with the alert state from Redis when it answers (as the
+ * scheduled report: see report-alert-state.ts). Without --send it is a preview: printed, optionally
  * written as HTML, nothing stored or sent. With --send the JSON is stored under
  * `_reports/<yyyy>-<mm>.json` and the report is emailed to `reports.monthly.to`.
  * Exit codes: 0 done (an empty month included); 2 a bad --month or config; 1 sending failed.
@@ -35,20 +36,25 @@ export function reportCommand(): Command {
       // A bad month is a usage error (exit 2) before anything is read.
       if (opts.month !== undefined) parseMonth(opts.month);
       const config = await commandConfig(command);
+      const logger = commandLogger(command);
       // Loaded on use: the chart renderer (vega, resvg) costs a quarter second at every CLI start otherwise.
       const { runMonthlyReport } = await import("../../report/run");
-      const result = await runMonthlyReport(
-        config,
-        {
-          send: opts.send ?? false,
-          ...(opts.month ? { month: opts.month } : {}),
-          ...(opts.out ? { out: opts.out } : {}),
-        },
-        { logger: commandLogger(command), signal: interruptSignal() },
-      );
-      if (result.sent) {
-        const { reportDelivered } = await import("./report-delivered");
-        await reportDelivered(config, result.month, commandLogger(command));
+      const { openReportAlertState } = await import("./report-alert-state");
+      const alertState = await openReportAlertState(config, logger);
+      let result: MonthlyReportResult;
+      try {
+        result = await runMonthlyReport(
+          config,
+          {
+            send: opts.send ?? false,
+            ...(opts.month ? { month: opts.month } : {}),
+            ...(opts.out ? { out: opts.out } : {}),
+          },
+          { logger, signal: interruptSignal(), ...alertState.context },
+        );
+        if (result.sent) await alertState.delivered(result.month);
+      } finally {
+        await alertState.close();
       }
       if (opts.output === "json") printJson(result.report);
       else process.stdout.write(describeResult(result));
