@@ -160,8 +160,10 @@ redis.call('HSET', KEYS[1], 'retryAt', ARGV[1], 'retryToken', ARGV[3])
 return {redis.call('HGET', KEYS[1], 'retryKind') or 'opened', missed, ARGV[3]}
 `;
 
-// KEYS: incident hash, open set. ARGV: key. Returns the incident's fields, or nothing when not open.
+// KEYS: incident hash, open set. ARGV: key, the event it must still hold ('' for any). Returns the
+// incident's fields, or nothing when it is not open (or holds another event).
 const CLEAR_SCRIPT = `
+if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'event') ~= ARGV[2] then return {} end
 local fields = redis.call('HGETALL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
 if #fields > 0 then redis.call('DEL', KEYS[1]) end
@@ -235,10 +237,22 @@ export class IncidentManager {
   /**
    * Closes the incident `key` with a resolved notice; nothing happens when it is not open.
    * `resolvedBecause` says why when it is not that the condition cleared (e.g. its target was removed).
+   * `onlyIf` closes it only while its event passes: the event is read, judged and cleared only if it
+   * is still the same, so a raise that replaced it meanwhile (a newer failure) stays open.
    */
-  async clear(key: string, options: { resolvedBecause?: string } = {}): Promise<ClearOutcome> {
+  async clear(
+    key: string,
+    options: { resolvedBecause?: string; onlyIf?: (event: AlertEvent) => boolean } = {},
+  ): Promise<ClearOutcome> {
+    let expected = "";
+    if (options.onlyIf) {
+      const raw = await this.#call(() => this.#redis.hget(this.#incidentKey(key), "event"));
+      const incident = raw === null ? null : parseIncident({ key, event: raw });
+      if (!incident || !options.onlyIf(incident.event)) return { resolved: false, deliveries: [] };
+      expected = raw as string;
+    }
     const fields = (await this.#call(() =>
-      this.#redis.eval(CLEAR_SCRIPT, 2, this.#incidentKey(key), this.#openKey(), key),
+      this.#redis.eval(CLEAR_SCRIPT, 2, this.#incidentKey(key), this.#openKey(), key, expected),
     )) as string[];
     if (fields.length === 0) return { resolved: false, deliveries: [] };
     const incident = parseIncident(pairs(fields));

@@ -9,7 +9,10 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import { backupOutcome, conditionsFromEvaluation, EVALUATED_EVENTS } from "../../src/alerts/conditions";
 import { createChannels } from "../../src/alerts/channels";
+import type { AlertEvent } from "../../src/alerts/events";
 import { IncidentManager } from "../../src/alerts/incidents";
+import { deliveryEndsReportFailure, reportFailed } from "../../src/alerts/maintenance-conditions";
+import { resolveReportFailed } from "../../src/alerts/report-delivery";
 import type { AlertsConfig } from "../../src/config/types";
 import { Secret } from "../../src/lib/secret";
 import { evaluateTarget } from "../../src/slo/evaluate";
@@ -429,4 +432,29 @@ test("an incident raised again while its clear is still delivering keeps no late
   nowMs += 5 * 60_000;
   expect((await incidents.reconcile([], { events: EVALUATED_EVENTS })).resolvedRetried).toEqual([]);
   await incidents.close();
+});
+
+test("a clear on condition leaves an incident that a newer raise replaced between its read and its clear", async () => {
+  const incidents = manager();
+  const now = new Date(nowMs);
+  const october = reportFailed(new Error("SMTP 535"), "2026-10", now);
+  const november = reportFailed(new Error("SMTP 535"), "2026-11", now);
+  await incidents.raise(october.key, october.event);
+  const endsWithOctober = (event: AlertEvent) => deliveryEndsReportFailure(event, "2026-10");
+
+  // November fails after the event was read and judged, before the clear: on this one connection
+  // the HSET is sent before the clear's script, so the interleaving is the same every run.
+  const judged = await incidents.clear(october.key, {
+    onlyIf: (event) => {
+      void redis.hset(`${prefix}:incident:${october.key}`, "event", JSON.stringify(november.event));
+      return endsWithOctober(event);
+    },
+  });
+  expect(judged.resolved).toBe(false);
+  expect((await incidents.openIncidents()).map((i) => i.event.details?.month)).toEqual(["2026-11"]);
+
+  // Delivering October does not end November's failure; delivering November does.
+  expect(await resolveReportFailed(incidents, "2026-10")).toBe(false);
+  expect(await resolveReportFailed(incidents, "2026-11")).toBe(true);
+  expect(await incidents.openIncidents()).toEqual([]);
 });
