@@ -245,6 +245,40 @@ test("a part the client retries is sent again from the same buffer, and the obje
   recorder.client.destroy();
 });
 
+test("an upload aborted under the put (NoSuchUpload) fails it TRANSIENT, not as a missing snapshot", async () => {
+  const dest = s3rverDestination(s3, bucket, { queueSize: 1 });
+  const recorder = recordingClient(dest);
+  // What AWS answers once a lifecycle rule or another process aborted the upload: part 2 finds it gone.
+  recorder.client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const partNumber = (args.input as { PartNumber?: number }).PartNumber;
+      if (context.commandName === "UploadPartCommand" && partNumber === 2) {
+        throw Object.assign(new Error("The specified upload does not exist."), {
+          name: "NoSuchUpload",
+          $fault: "client",
+          $metadata: { httpStatusCode: 404 },
+        });
+      }
+      return next(args);
+    },
+    { step: "deserialize", name: "uploadGone" },
+  );
+  const { backend } = backendWith(dest, recorder.client);
+  const body = generatedBody(3 * 5 * MiB);
+  const failure = await backend.put("gone/data.bin", body.stream).then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+  expect(failure).toMatchObject({
+    code: "TRANSIENT",
+    message: expect.stringMatching(/upload no longer exists/),
+  });
+  expect(body.stream.destroyed).toBe(true);
+  expect(recorder.sentOf("AbortMultipartUploadCommand")).toHaveLength(1);
+  expect(await backend.stat("gone/data.bin")).toBeNull();
+  recorder.client.destroy();
+});
+
 test("the put reports how long the service took to commit the parts; a single PutObject reports 0", async () => {
   const dest = s3rverDestination(s3, bucket);
   const recorder = recordingClient(dest);
