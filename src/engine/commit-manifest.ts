@@ -4,11 +4,16 @@
  * (create-only), a cancel that lands while the service commits, a directory fsync that fails after
  * the file was linked into place. A failed run removes what it wrote, and doing that here would
  * leave a manifest whose data is gone: the newest snapshot, kept by every retention rule, and
- * unrestorable. So a failed put reads the key back before anyone cleans up.
+ * unrestorable. So a failed put reads the key back before anyone cleans up, and even a read-back
+ * that finds nothing lets the data be removed only when the put's error says it was refused: after
+ * a network error or a cancel the request may still commit, and some S3-compatible services are not
+ * read-after-write consistent. Kept data costs space until maintenance, which removes a folder only
+ * once it has checked again that no manifest appeared.
  */
 import { Readable } from "node:stream";
-import { HavenError } from "../lib/errors";
+import { HavenError, type ErrorCode } from "../lib/errors";
 import type { Logger } from "../lib/logger";
+import { readTextIfPresent } from "../storage/read-text";
 import type { PutOptions, StorageBackend } from "../storage/types";
 
 /** How long the read-back may take; it runs even when the run was cancelled. */
@@ -16,11 +21,11 @@ const READ_BACK_MS = 30_000;
 
 /** A failed manifest put whose outcome is unknown: the snapshot's data must stay for maintenance. */
 export class ManifestOutcomeUnknown extends HavenError {
-  constructor(key: string, cause: unknown, readBackError: unknown) {
+  constructor(key: string, cause: unknown, readBack: string) {
     const message = cause instanceof Error ? cause.message : String(cause);
     super(
       "TRANSIENT",
-      `writing ${key} failed (${message}), and reading it back failed too (${String(readBackError)}): the snapshot may or may not exist`,
+      `writing ${key} failed (${message}), and ${readBack}: the snapshot may or may not exist`,
       {
         cause,
         hint: "its data is kept: if the manifest is there (haven snapshots), the snapshot is usable; otherwise maintenance removes the data after workers.staleUploadGrace",
@@ -32,8 +37,8 @@ export class ManifestOutcomeUnknown extends HavenError {
 /**
  * Puts `manifest` under `key`. Resolves when it is stored, also when the put reported an error but
  * the bytes under `key` are exactly these (logged as a warning). Rejects with the put's error when
- * the key holds nothing or something else (then the caller may remove the snapshot's data), and
- * with ManifestOutcomeUnknown when it cannot be read back (then it must not).
+ * the put was refused and the key holds nothing (then the caller may remove the snapshot's data),
+ * and with ManifestOutcomeUnknown otherwise (then it must not).
  */
 export async function commitManifest(
   storage: StorageBackend,
@@ -45,13 +50,17 @@ export async function commitManifest(
   try {
     await storage.put(key, Readable.from([manifest]), options);
   } catch (error) {
-    let stored: Buffer | null;
+    let stored: string | undefined;
     try {
-      stored = await readIfPresent(storage, key);
+      stored = await readTextIfPresent(storage, key, { signal: AbortSignal.timeout(READ_BACK_MS) });
     } catch (readBackError) {
-      throw new ManifestOutcomeUnknown(key, error, readBackError);
+      throw new ManifestOutcomeUnknown(key, error, `reading it back failed too (${String(readBackError)})`);
     }
-    if (stored === null || !stored.equals(manifest)) throw error;
+    if (stored === undefined && wasRefused(error)) throw error;
+    if (stored === undefined) throw new ManifestOutcomeUnknown(key, error, "it is not there yet");
+    // Another manifest under this run's own key: not ours to judge, and not data to remove.
+    if (stored !== manifest.toString("utf8"))
+      throw new ManifestOutcomeUnknown(key, error, "it holds other bytes");
     logger.warn(
       { key, err: error instanceof Error ? error.message : String(error) },
       "the manifest's put reported an error, but the manifest is stored: the snapshot is committed",
@@ -59,16 +68,8 @@ export async function commitManifest(
   }
 }
 
-async function readIfPresent(storage: StorageBackend, key: string): Promise<Buffer | null> {
-  const signal = AbortSignal.timeout(READ_BACK_MS);
-  let body: Readable;
-  try {
-    body = await storage.get(key, { signal });
-  } catch (error) {
-    if (error instanceof HavenError && error.code === "NOT_FOUND") return null;
-    throw error;
-  }
-  const chunks: Buffer[] = [];
-  for await (const chunk of body) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
+/** The service refused the put (no request of it can still commit): credentials, permissions, config. */
+function wasRefused(error: unknown): boolean {
+  return error instanceof HavenError && REFUSALS.has(error.code);
 }
+const REFUSALS = new Set<ErrorCode>(["PERMANENT", "CREDENTIALS", "CONFIG", "REFUSED"]);

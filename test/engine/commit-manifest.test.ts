@@ -34,7 +34,7 @@ beforeAll(async () => {
   ]);
 });
 
-type Fault = "lost-response" | "not-stored" | "unreadable";
+type Fault = "lost-response" | "not-stored" | "refused" | "unreadable";
 
 /** The real backend, except that the manifest's put (or its read-back) fails as `fault` says. */
 function faultyStorage(fault: Fault): StorageBackend {
@@ -51,6 +51,10 @@ function faultyStorage(fault: Fault): StorageBackend {
       if (fault === "not-stored") {
         body.destroy();
         throw new HavenError("TRANSIENT", "connection reset before the service stored it");
+      }
+      if (fault === "refused") {
+        body.destroy();
+        throw new HavenError("PERMANENT", "AccessDenied: the credentials may not write here");
       }
       await real.put(key, body, options);
       throw new HavenError(
@@ -118,9 +122,9 @@ test("a manifest stored although its put reported an error is a committed snapsh
   }
 });
 
-test("a manifest that was not stored fails the run, and the run's data is removed", async () => {
-  const { result } = await run("not-stored");
-  expect(result).toMatchObject({ state: "failed", error: { code: "TRANSIENT" } });
+test("a manifest put that the service refused fails the run, and the run's data is removed", async () => {
+  const { result } = await run("refused");
+  expect(result).toMatchObject({ state: "failed", error: { code: "PERMANENT" } });
   // Every folder left under the target is a committed snapshot's: the failed run left nothing.
   const storage = createStorage(cfg.destinations.primary!, createLogger({ level: "silent" }));
   try {
@@ -134,6 +138,16 @@ test("a manifest that was not stored fails the run, and the run's data is remove
   } finally {
     await storage.close();
   }
+});
+
+test("a manifest put lost to the network and not found on read-back fails the run, and its data stays for maintenance", async () => {
+  // The request may still commit (or the service may not show it yet): removing the data could
+  // leave a manifest without data behind.
+  const { result } = await run("not-stored");
+  expect(result).toMatchObject({ state: "failed", error: { code: "TRANSIENT" } });
+  expect(result.error?.message).toMatch(/it is not there yet: the snapshot may or may not exist/);
+  const id = result.error!.message.match(/\/(\d{8}T\d{6}Z-[0-9a-f]+)\/manifest\.json/)![1]!;
+  expect(await objectsOf(id)).toEqual(["data.tar.zst", "index.jsonl.zst"]);
 });
 
 test("when the manifest cannot be read back, the run fails and its data stays for maintenance", async () => {
