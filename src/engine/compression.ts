@@ -133,6 +133,16 @@ function inProcess(stream: Duplex): CodecStream {
   return { stream, finished };
 }
 
+/**
+ * Only zstd's own verdict on the frames it decodes says the data is corrupt (INTEGRITY, which a
+ * verification records as proven damage). A zstd killed by a signal (out of memory, an operator) or
+ * failing to compress says nothing of the data: a run of it may succeed, or fails the same way.
+ */
+function zstdFailureCode(what: "compression" | "decompression", signal: NodeJS.Signals | null) {
+  if (signal) return "TRANSIENT";
+  return what === "decompression" ? "INTEGRITY" : "PERMANENT";
+}
+
 function zstdProcess(args: string[]): CodecStream {
   const child = spawn("zstd", args, { stdio: ["pipe", "pipe", "pipe"] });
   let stderr = "";
@@ -146,13 +156,11 @@ function zstdProcess(args: string[]): CodecStream {
     );
     child.once("close", (code, signal) => {
       if (code === 0) resolve();
-      else
-        reject(
-          new HavenError(
-            "INTEGRITY",
-            `zstd ${args.includes("-d") ? "decompression" : "compression"} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || "no message"}`,
-          ),
-        );
+      else {
+        const what = args.includes("-d") ? "decompression" : "compression";
+        const message = `zstd ${what} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || "no message"}`;
+        reject(new HavenError(zstdFailureCode(what, signal), message));
+      }
     });
   });
   finished.catch(() => undefined);

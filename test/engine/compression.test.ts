@@ -106,3 +106,36 @@ describe("zstd codecs", () => {
     expect(back.equals(Buffer.concat(input))).toBe(true);
   });
 });
+
+describe("a zstd child that fails", () => {
+  /** Feeds `codec` until its zstd child is killed by `signal`; returns how `finished` settled. */
+  async function killedWhileRunning(codec: CodecStream, signal: NodeJS.Signals): Promise<unknown> {
+    const input = new Readable({ read() {} });
+    const sink = new Writable({ write: (_chunk, _encoding, callback) => callback() });
+    const piped = pipeline(input, codec.stream, sink).catch(() => undefined);
+    input.push(randomBytes(64 * 1024));
+    const child = execFileSync("pgrep", ["-n", "-P", String(process.pid), "zstd"], { encoding: "utf8" });
+    process.kill(Number(child.trim()), signal);
+    const outcome = await codec.finished.then(
+      () => "finished",
+      (error: unknown) => error,
+    );
+    input.destroy();
+    await piped;
+    return outcome;
+  }
+
+  it.each([
+    ["decompression", () => createDecompressor("zstd", "process")],
+    ["compression", () => createCompressor({ algorithm: "zstd", level: 1 }, "process")],
+  ] as const)("%s killed by a signal is TRANSIENT, not proof of corrupt data", async (_what, create) => {
+    expect(await killedWhileRunning(create(), "SIGKILL")).toMatchObject({ code: "TRANSIENT" });
+  });
+
+  it("decompression that rejects the data is INTEGRITY", async () => {
+    const garbage = randomBytes(4096);
+    await expect(run(createDecompressor("zstd", "process"), [garbage])).rejects.toMatchObject({
+      code: "INTEGRITY",
+    });
+  });
+});
