@@ -8,7 +8,6 @@ import {
   describeRedisUrl,
   installShutdown,
   openQueues,
-  reconcileSchedules,
   startWorkers,
   type HavenQueues,
   type SchedulePlan,
@@ -17,7 +16,7 @@ import {
 import type { Logger } from "../lib/logger";
 import { redisCheck, startHttpServer, type HttpServerHandle } from "../metrics";
 import { Monitor } from "./monitoring";
-import { PublishedEstate } from "./published-estate";
+import { applySchedules, keepSchedules, type ScheduleKeeper } from "./schedule-keeper";
 import { createProcessors } from "./processors";
 import { checkObjectLockDestinations } from "../copy";
 import { audit } from "./audit";
@@ -35,7 +34,14 @@ export interface RuntimeHandle {
 
 export async function startRuntime(
   config: HavenConfig,
-  options: { mode: "serve" | "worker"; logger: Logger; installSignals?: boolean; http?: boolean },
+  options: {
+    mode: "serve" | "worker";
+    logger: Logger;
+    installSignals?: boolean;
+    http?: boolean;
+    /** How often serve checks that its schedules are still in Redis; default `SCHEDULE_CHECK_MS`. */
+    scheduleCheckMs?: number;
+  },
 ): Promise<RuntimeHandle> {
   const { logger } = options;
   await checkObjectLockDestinations(config);
@@ -43,8 +49,7 @@ export async function startRuntime(
   const queues = openQueues(connection, { prefix: config.queuePrefix });
   let plan: SchedulePlan | undefined;
   if (options.mode === "serve") {
-    plan = await reconcileSchedules(config, queues, logger);
-    await new PublishedEstate(connection, config.queuePrefix).publish(config);
+    plan = await applySchedules(config, queues, connection, logger);
     await audit(
       config,
       logger,
@@ -102,7 +107,12 @@ export async function startRuntime(
     },
     `haven ${options.mode} started${http ? `; metrics at ${http.url}/metrics` : ""}`,
   );
+  const keeper: ScheduleKeeper | undefined =
+    options.mode === "serve"
+      ? keepSchedules(config, queues, connection, logger, options.scheduleCheckMs)
+      : undefined;
   const closeRest = async () => {
+    keeper?.stop();
     await http?.close();
     await monitor.close();
     await queues.close();
