@@ -47,8 +47,12 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
       return record;
     },
     report: async (_request, ctx) => {
-      // Fixed here, so that a failure can name the month the alert is about.
-      const month = previousMonth(new Date(), config.timezone);
+      // Fixed here, so that a failure can name the month the alert is about. From the time the job
+      // was scheduled for, not this worker's clock: a job taken late (workers down into the next
+      // month), or at midnight by a worker whose clock lags the one that released it, would report
+      // another month, so one month went out twice and the other never.
+      const scheduledAt = ctx.job.scheduledAt === undefined ? new Date() : new Date(ctx.job.scheduledAt);
+      const month = previousMonth(scheduledAt, config.timezone);
       try {
         const outcome = await runMonthlyReport(
           config,

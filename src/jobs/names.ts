@@ -46,7 +46,7 @@ export interface MaintenanceJobData {
   requestedBy: string;
 }
 
-/** Data of a `report` job: the monthly report covers the month before the one the job runs in. */
+/** Data of a `report` job: the monthly report covers the month before the one the job was scheduled in. */
 export interface ReportJobData {
   kind: "monthly";
   requestedBy: string;
