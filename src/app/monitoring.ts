@@ -262,10 +262,13 @@ export class Monitor {
     }
   }
 
-  /** After each backup run: count it, and raise or clear its backup-failed / backup-partial incidents. */
-  async afterBackup(result: BackupResult): Promise<void> {
+  /**
+   * After each backup run: count it, and raise or clear its backup-failed / backup-partial incidents;
+   * a failed attempt that will be `retried` is counted only.
+   */
+  async afterBackup(result: BackupResult, options: { retried?: boolean } = {}): Promise<void> {
     this.metrics.recordBackup(result);
-    await this.#apply(backupOutcome(result));
+    if (!options.retried) await this.#apply(backupOutcome(result));
   }
 
   /** After a prune run: a refusal alerts (nothing was removed, a human must look); a run clears it. */

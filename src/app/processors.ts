@@ -12,7 +12,7 @@ import { runVerification } from "../verify/run";
 import type { Redis } from "ioredis";
 import { localActor } from "../audit";
 import { copyPending, copyReportError } from "../copy";
-import { isTargetLocked, PRUNE_LOCK_OWNER, withTargetLock } from "../jobs";
+import { errorOfFailedResult, isTargetLocked, PRUNE_LOCK_OWNER, willRetry, withTargetLock } from "../jobs";
 import { isHavenError } from "../lib/errors";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
@@ -23,7 +23,11 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
   return {
     backup: async (request, ctx) => {
       const result = await runBackup(config, request, ctx);
-      await monitor.afterBackup(result);
+      // An attempt BullMQ tries again (a blip, a worker restarting mid-run) is not yet a failed
+      // backup: alerting on it paged "failed" and then "resolved" a minute later.
+      const retried =
+        result.state === "failed" && willRetry(errorOfFailedResult(result), ctx.signal.aborted, ctx.job);
+      await monitor.afterBackup(result, { retried });
       if (result.state === "committed" || result.state === "partial")
         await pruneAfterCommit(config, request.target, ctx, monitor, connectionOf(ctx));
       return result;

@@ -39,6 +39,18 @@ export function isRetryable(error: unknown): boolean {
   return !(error instanceof HavenError) || error.transient;
 }
 
+/**
+ * True when BullMQ tries the job again after this attempt failed with `error`: a retryable error, or
+ * an interrupted run (shutdown, a lost lock), while attempts are left.
+ */
+export function willRetry(
+  error: unknown,
+  interrupted: boolean,
+  job: { attempt: number; maxAttempts: number },
+): boolean {
+  return (interrupted || isRetryable(error)) && job.attempt < job.maxAttempts;
+}
+
 /** `CODE: message` plus `\nhint: ...`; unclassified errors keep their bare message. */
 export function encodeFailure(error: unknown): string {
   if (error instanceof HavenError) {

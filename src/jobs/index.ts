@@ -11,7 +11,14 @@ export {
 } from "./connection";
 export { jobInfo, type JobContext, type JobInfo } from "./context";
 export { enqueueBackup, waitForResult, type EnqueueOptions, type WaitOptions } from "./enqueue";
-export { decodeFailure, encodeFailure, isRetryable, toJobError } from "./failures";
+export {
+  decodeFailure,
+  encodeFailure,
+  errorOfFailedResult,
+  isRetryable,
+  toJobError,
+  willRetry,
+} from "./failures";
 export {
   isTargetLocked,
   PRUNE_LOCK_OWNER,

@@ -18,7 +18,7 @@ import type { BackupResult } from "../engine/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import type { Logger } from "../lib/logger";
 import { jobInfo, progressPublisher, type JobContext } from "./context";
-import { errorOfFailedResult, isRetryable, toJobError } from "./failures";
+import { errorOfFailedResult, toJobError, willRetry } from "./failures";
 import { withTargetLock } from "./lock";
 import { skippedBackup } from "./skipped";
 import {
@@ -140,7 +140,7 @@ export async function startWorkers(options: StartWorkersOptions): Promise<Worker
       // An aborted run fails because it was interrupted, whatever the processor threw on the way out.
       const interrupted = ctx.signal.aborted;
       const cause = interrupted ? interruptionOf(ctx.signal) : error;
-      const retry = (interrupted || isRetryable(cause)) && info.attempt < info.maxAttempts;
+      const retry = willRetry(cause, interrupted, info);
       jobLogger.error(
         {
           err: describe(error),
