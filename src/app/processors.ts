@@ -13,7 +13,7 @@ import type { Redis } from "ioredis";
 import { localActor } from "../audit";
 import { copyPending, copyReportError } from "../copy";
 import { errorOfFailedResult, isTargetLocked, PRUNE_LOCK_OWNER, willRetry, withTargetLock } from "../jobs";
-import { isHavenError } from "../lib/errors";
+import { HavenError, isHavenError } from "../lib/errors";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
 import type { Monitor } from "./monitoring";
@@ -22,6 +22,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
   const connectionOf = (_ctx: JobContext) => redis;
   return {
     backup: async (request, ctx) => {
+      assertKnownTarget(config, request.target);
       const result = await runBackup(config, request, ctx);
       // An attempt BullMQ tries again (a blip, a worker restarting mid-run) is not yet a failed
       // backup: alerting on it paged "failed" and then "resolved" a minute later.
@@ -38,6 +39,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
         await copyAfterCommit(config, request.target, ctx, monitor);
     },
     verify: async (request, ctx) => {
+      assertKnownTarget(config, request.target);
       const record = await runVerification(
         config,
         { target: request.target, snapshotId: request.snapshotId },
@@ -124,6 +126,19 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
     if (failures.length > 0) throw failures[0];
     return { cleanup, copies, prune };
   }
+}
+
+/**
+ * Workers are restarted one by one after a config change, so a job for a target that serve's newer
+ * config added (or renamed) can reach a worker still on the old config. Failing it as NOT_FOUND
+ * ended the job at once, and the run was lost; TRANSIENT lets BullMQ hand it to a worker that knows
+ * the target within its retries.
+ */
+function assertKnownTarget(config: HavenConfig, target: string): void {
+  if (config.targets[target]) return;
+  throw new HavenError("TRANSIENT", `this worker's config (${config.source}) has no target "${target}"`, {
+    hint: "restart every worker with the config serve runs; the job is retried, by any worker",
+  });
 }
 
 /** The lock of the hourly cleanup; target names cannot start with "_", so it meets no target's. */
