@@ -3,8 +3,13 @@
  * first saw it (`<prefix>:slo:first-seen` in Redis) + its RPO, not as breached at once. Real CLI
  * (dist/), real Redis, a filesystem destination.
  */
+import { readFileSync } from "node:fs";
 import { Redis } from "ioredis";
+import { parseConfigText } from "../../src/config/load";
+import { silentLogger } from "../../src/lib/logger";
+import { createStorage } from "../../src/storage";
 import { runCli } from "../helpers/cli";
+import { writeSnapshot, writeVerification } from "../slo/destination";
 import { tempDir, uniqueName, writeNasConfigFile } from "../helpers/s3-config";
 
 const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -81,4 +86,25 @@ test("without Redis, a target never backed up counts as breached, and the output
   expect(result.stdout).toMatch(
     /Redis did not answer: when Haven first saw fresh, forgotten is unknown, so each counts as breached until its first backup/,
   );
+});
+
+test("the table names the snapshot whose age it shows, not a newer damaged one", async () => {
+  const prefix = uniqueName("haven-status");
+  const configPath = await statusConfig(REDIS_URL, prefix);
+  const config = parseConfigText(readFileSync(configPath, "utf8"), configPath);
+  const storage = createStorage(config.destinations.nas!, silentLogger);
+  try {
+    const good = await writeSnapshot(storage, "fresh", new Date(Date.now() - 3 * 3_600_000));
+    const damaged = await writeSnapshot(storage, "fresh", new Date(Date.now() - 3_600_000));
+    await writeVerification(storage, damaged, new Date(Date.now() - 1_800_000), {
+      kind: "integrity",
+      result: "failed",
+      error: { code: "INTEGRITY", message: "sha256 mismatch" },
+    });
+    const table = await runCli(["-c", configPath, "status"]);
+    const line = table.stdout.split("\n").find((l) => l.startsWith("fresh")) ?? "";
+    expect(line).toMatch(new RegExp(`^fresh\\s+\\S+\\s+${good.id}\\s+3h`));
+  } finally {
+    await storage.close();
+  }
 });

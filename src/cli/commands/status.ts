@@ -27,6 +27,8 @@ export function statusCommand(): Command {
         target: e.target,
         status: e.status,
         newestSnapshot: e.newestSnapshot?.id ?? null,
+        /** The snapshot the RPO counts from (`newestAgeMs` is its age): the newest not proven damaged. */
+        newestGoodSnapshot: e.rpo.newest?.id ?? null,
         /** When the watchdog first saw the target (its RPO's grace), null when unknown. */
         firstSeenAt: firstSeen?.get(e.target)?.toISOString() ?? null,
         newestAgeMs: e.rpo.newestAgeMs,
@@ -55,8 +57,9 @@ export function statusCommand(): Command {
           rows.map((r) => [
             r.target,
             r.status,
-            // Not an age: a target with no snapshot has none, whatever its status.
-            r.newestSnapshot ?? "never backed up",
+            // The snapshot AGE is the age of; a newer damaged one is in the reasons. Not an age: a
+            // target with no snapshot has none, whatever its status.
+            r.newestGoodSnapshot ?? (r.newestSnapshot === null ? "never backed up" : "none good"),
             ms(r.newestAgeMs),
             `${formatDuration(r.rpoMs)} ${r.rpo}`,
             r.lastVerification ? `${r.lastVerification.kind} ${r.lastVerification.result}` : "never",
