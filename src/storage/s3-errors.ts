@@ -54,6 +54,13 @@ const THROTTLING_ERRORS = new Set([
   "ConditionalRequestConflict",
 ]);
 
+/**
+ * The body arrived damaged or short (a proxy, a flaky link): the service refused it, so nothing was
+ * stored, and a run sent again can succeed. Permanent only if it keeps happening, which the retries
+ * and then the failed run show.
+ */
+const DAMAGED_IN_TRANSIT_ERRORS = new Set(["BadDigest", "IncompleteBody", "XAmzContentSHA256Mismatch"]);
+
 const NETWORK_CODES = new Set([
   "ECONNRESET",
   "ECONNREFUSED",
@@ -151,7 +158,7 @@ export function isNotImplemented(error: unknown): boolean {
 }
 
 function isTransient(e: SdkErrorShape, name: string, status: number | undefined): boolean {
-  if (THROTTLING_ERRORS.has(name)) return true;
+  if (THROTTLING_ERRORS.has(name) || DAMAGED_IN_TRANSIT_ERRORS.has(name)) return true;
   if (status === 429 || status === 408) return true;
   if (status !== undefined && status >= 500 && status !== 501 && status !== 505) return true;
   if (e.code !== undefined && NETWORK_CODES.has(e.code)) return true;
