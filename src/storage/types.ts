@@ -68,9 +68,12 @@ export interface StorageCapabilities {
 /**
  * Where snapshots live. Contract (tested by test/storage/contract.ts against every backend):
  * - put: streams body to key with backpressure, in bounded memory. On success the whole object is
- *   visible at once; on failure (body error, abort, network) NOTHING is visible under key, and any
- *   partial upload is aborted best effort (leftovers are listed by `listIncomplete`). Not idempotent
- *   with createOnly. Rejects with the body's error when the body fails.
+ *   visible at once, and never part of one. A failure before the commit (the body's error, an abort,
+ *   a network error while sending) leaves nothing under key, and any partial upload is aborted best
+ *   effort (leftovers are listed by `listIncomplete`). A failure reported at or after the commit (a
+ *   lost CompleteMultipartUpload answer, a directory fsync after the rename) may leave the whole
+ *   object there: callers that must know read the key back (engine/commit-manifest.ts). Not
+ *   idempotent with createOnly. Rejects with the body's error when the body fails.
  * - get: a stream of the object's bytes; HavenError("NOT_FOUND") for a missing key.
  * - stat: null for a missing key; never throws "not found".
  * - list: every object whose key starts with prefix, in lexicographic key order, across pages.
