@@ -84,8 +84,23 @@ test("without Redis, a target never backed up counts as breached, and the output
   const fresh = result.stdout.split("\n").find((l) => l.startsWith("fresh")) ?? "";
   expect(fresh).toMatch(/^fresh\s+breached\s+never backed up\s/);
   expect(result.stdout).toMatch(
-    /Redis did not answer: when Haven first saw fresh, forgotten is unknown, so each counts as breached until its first backup/,
+    /Redis did not answer: when Haven first saw fresh, forgotten is unknown, so each counts as breached until its first backup.*: start Redis, or check redis: in the config/,
   );
+});
+
+test("a target the watchdog has not seen yet counts as breached, and the output says why and what to do", async () => {
+  const prefix = uniqueName("haven-status");
+  const configPath = await statusConfig(REDIS_URL, prefix);
+  try {
+    await redis.hset(`${prefix}:slo:first-seen`, "fresh", String(Date.now() - 60_000));
+    const result = await runCli(["-c", configPath, "status"]);
+    expect(result.stdout).toMatch(
+      /the watchdog has not seen forgotten yet, so each counts as breached until its first backup.*a serve or worker running this config/,
+    );
+    expect(result.stdout).not.toMatch(/seen fresh/);
+  } finally {
+    await redis.del(`${prefix}:slo:first-seen`);
+  }
 });
 
 test("the table names the snapshot whose age it shows, not a newer damaged one", async () => {

@@ -71,10 +71,17 @@ export function statusCommand(): Command {
         for (const u of unreachable)
           process.stdout.write(`unreachable: ${u.target} on ${u.destination}: ${u.error}\n`);
         const never = rows.filter((r) => r.newestSnapshot === null).map((r) => r.target);
-        if (!firstSeen && never.length > 0) {
+        const unseen = never.filter((target) => !firstSeen?.has(target));
+        if (unseen.length > 0) {
+          const why = firstSeen
+            ? `the watchdog has not seen ${unseen.join(", ")} yet`
+            : `Redis did not answer: when Haven first saw ${unseen.join(", ")} is unknown`;
+          const next = firstSeen
+            ? "it records a new target within a minute of a serve or worker running this config"
+            : "start Redis, or check redis: in the config";
           process.stdout.write(
-            `Redis did not answer: when Haven first saw ${never.join(", ")} is unknown, so each counts as ` +
-              `breached until its first backup (the watchdog gives a new target its RPO from then)\n`,
+            `${why}, so each counts as breached until its first backup (a new target gets its RPO ` +
+              `from when it was first seen): ${next}\n`,
           );
         }
       }
