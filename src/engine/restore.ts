@@ -161,14 +161,14 @@ export async function runRestore(
     }
     logger.info({ to: request.to, include: request.include }, "restore started");
     const adapter = createAdapter(target, logger);
-    const [stats] = await Promise.all([
+    const stats = await bothSettled(
       adapter.restore(plain.stream, request.to, run, {
         include: request.include,
         force: request.force,
         extra,
       }),
       plain.finished,
-    ]);
+    );
     const seconds = (Date.now() - started) / 1000;
     logger.info({ seconds, stats: { files: stats.files, bytes: stats.bytes } }, "restore finished");
     return { target: target.name, snapshotId: manifest.id, stats, warnings, seconds };
@@ -186,4 +186,30 @@ export async function runRestore(
   } finally {
     await storage.close();
   }
+}
+
+/**
+ * Waits for the adapter and the plain stream both, then throws the failure that came first (a
+ * damaged or cut-off input fails the stream before the adapter notices). Returning at the first
+ * failure, as `Promise.all` does, lost what the adapter then said about the destination (a MySQL
+ * schema now partly replaced) and let the command exit while the adapter was still cleaning up
+ * (dropping the database it created). The adapter's error wins when it carries the first failure as
+ * its cause: it says the same, and what the failure left behind.
+ */
+async function bothSettled(restore: Promise<RestoreStats>, input: Promise<void>): Promise<RestoreStats> {
+  let first: { error: unknown } | undefined;
+  const noteFirst = (error: unknown) => {
+    first ??= { error };
+    throw error;
+  };
+  const [restored] = await Promise.allSettled([restore.catch(noteFirst), input.catch(noteFirst)]);
+  if (first === undefined && restored.status === "fulfilled") return restored.value;
+  const cause = first?.error;
+  if (restored.status === "rejected" && carries(restored.reason, cause)) throw restored.reason;
+  throw cause;
+}
+
+function carries(error: unknown, cause: unknown): boolean {
+  for (let e = error; e instanceof Error; e = e.cause) if (e === cause) return true;
+  return false;
 }

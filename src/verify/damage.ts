@@ -26,6 +26,11 @@ export function verificationErrorCode(error: unknown): string {
   return error.code;
 }
 
+/** True when an error met while reading a snapshot proves the snapshot itself bad (the rule above). */
+export function errorProvesDamage(error: unknown): boolean {
+  return DAMAGE_CODES.has(verificationErrorCode(error));
+}
+
 /** The parts of a verification record (src/verify/record.ts) the answer depends on, as read from JSON. */
 export interface VerificationOutcome {
   result: unknown;

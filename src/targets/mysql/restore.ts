@@ -7,6 +7,7 @@
 import type { Readable } from "node:stream";
 import { HavenError, isHavenError } from "../../lib/errors";
 import { Secret } from "../../lib/secret";
+import { errorProvesDamage } from "../../verify/damage";
 import { ByteCounter, feedTool, spawnTool, toolError } from "../process";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
 import { mysqlQuery } from "./client";
@@ -82,19 +83,20 @@ export async function restoreMysql(
 /**
  * MySQL cannot roll back DDL: the dump drops and recreates table after table, so a restore over a
  * schema that fails half way leaves some tables replaced, one maybe half loaded, the rest as they were.
- * The snapshot is intact; restoring it again completes the schema.
+ * When the snapshot is intact (a network or server failure), restoring it again completes the schema.
  */
 function partlyReplaced(error: unknown, conn: MysqlConnection): HavenError {
   const haven = isHavenError(error)
     ? error
     : new HavenError("TRANSIENT", error instanceof Error ? error.message : String(error), { cause: error });
+  // Restoring a damaged snapshot again would fail at the same byte, after the same DROPs.
+  const hint = errorProvesDamage(haven)
+    ? `this snapshot is damaged, so restoring it again cannot complete the schema: ${haven.hint ?? "restore an older snapshot or a copy from another destination"}`
+    : `run the same restore again to complete it (the snapshot is intact), or restore into a new schema with --to and switch the application over${haven.hint ? `; ${haven.hint}` : ""}`;
   return new HavenError(
     haven.code,
     `${haven.message}; schema ${conn.database} is now partly replaced (MySQL cannot roll back the dump's DROP and CREATE statements)`,
-    {
-      hint: `run the same restore again to complete it (the snapshot is intact), or restore into a new schema with --to and switch the application over${haven.hint ? `; ${haven.hint}` : ""}`,
-      cause: haven,
-    },
+    { hint, cause: haven },
   );
 }
 
