@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
 import pino, { type Logger } from "pino";
+import type { TargetConfigOf } from "../../src/config/types";
 import type { RunContext } from "../../src/targets/types";
 
 const execFileAsync = promisify(execFile);
@@ -260,5 +261,24 @@ export function commonTargetFields(name: string) {
     compression: { algorithm: "zstd" as const, level: 3 },
     verify: { schedule: "0 6 * * 6", kind: "restore" as const, sample: 100, checks: [] },
     protected: false,
+  };
+}
+
+/** A postgres target on the shared server, as the postgres adapter tests use it. */
+export function sharedPgTarget(
+  name: string,
+  database: string,
+  overrides: Partial<TargetConfigOf<"postgres">> = {},
+): TargetConfigOf<"postgres"> {
+  return {
+    ...commonTargetFields(name),
+    type: "postgres",
+    host: PG.host,
+    port: PG.port,
+    user: PG.user,
+    database,
+    globals: false,
+    rowCounts: "exact",
+    ...overrides,
   };
 }

@@ -14,7 +14,7 @@ import { isHavenError } from "../../src/lib/errors";
 import { createPostgresAdapter } from "../../src/targets/postgres/adapter";
 import type { TargetConfigOf } from "../../src/config/types";
 import type { BackupStats } from "../../src/targets/types";
-import { collect, commonTargetFields, cutShort, PG, psql, testRun, uniqueName } from "../helpers/db";
+import { collect, cutShort, PG, psql, sharedPgTarget, testRun, uniqueName } from "../helpers/db";
 
 const execFileAsync = promisify(execFile);
 
@@ -24,17 +24,7 @@ const scoped = uniqueName("haven_pg_scoped");
 const owner = uniqueName("haven_owner");
 
 function target(overrides: Partial<TargetConfigOf<"postgres">> = {}): TargetConfigOf<"postgres"> {
-  return {
-    ...commonTargetFields("orders-db"),
-    type: "postgres",
-    host: PG.host,
-    port: PG.port,
-    user: PG.user,
-    database: source,
-    globals: false,
-    rowCounts: "exact",
-    ...overrides,
-  };
+  return sharedPgTarget("orders-db", source, overrides);
 }
 
 beforeAll(async () => {

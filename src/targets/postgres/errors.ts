@@ -50,6 +50,37 @@ export const classifyPgStderr: FailureClassifier = (stderr) => {
   return rule ? { code: rule.code, hint: rule.hint } : undefined;
 };
 
+/**
+ * Classifies pg_restore's stderr. A statement of the dump that fails ("could not execute query") is
+ * about the dump's objects on this server, not about the login: there `role "x" does not exist` is an
+ * owner or grantee missing on a new server (the usual first restore after a disaster), which the
+ * rules above took for a failed login (CREDENTIALS, exit 12, "check user and password").
+ */
+export function classifyPgRestoreStderr(snapshotHasGlobals: boolean): FailureClassifier {
+  return (stderr) => {
+    if (/could not execute query: ERROR:\s+role "[^"]*" does not exist/i.test(stderr)) {
+      const create = snapshotHasGlobals
+        ? "from the snapshot's globals (the manifest's restore recipe pipes globals.sql into psql --dbname=postgres)"
+        : "(CREATE ROLE, or pg_dumpall --roles-only on the old server piped into psql)";
+      return {
+        code: "PERMANENT",
+        hint: `the dump's objects belong or are granted to roles this server lacks: create them first ${create}, then restore again`,
+      };
+    }
+    if (
+      /could not execute query: ERROR:\s+(permission denied|must be owner|must be member of role|must be able to SET ROLE)/i.test(
+        stderr,
+      )
+    ) {
+      return {
+        code: "PERMANENT",
+        hint: "restore as a role that may create and own the dump's objects: the database's owner or a superuser",
+      };
+    }
+    return classifyPgStderr(stderr);
+  };
+}
+
 interface PgClientError {
   code?: string;
   message?: string;

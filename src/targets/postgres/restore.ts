@@ -29,7 +29,7 @@ import {
   type PgConnection,
 } from "./connection";
 import { connectPg } from "./client";
-import { classifyPgStderr, pgClientError } from "./errors";
+import { classifyPgRestoreStderr, pgClientError } from "./errors";
 
 /** Databases a cluster always has; a restore connects to one of them to create the destination. */
 const MAINTENANCE_DATABASES = ["postgres", "template1"];
@@ -98,7 +98,10 @@ export async function restorePostgres(
   run.logger.info({ database: describePg(conn), created }, "pg_restore started");
   try {
     const exit = await feedTool(restore, body, counter);
-    if (!exit.ok) throw toolError("pg_restore", exit, classifyPgStderr, "read pg_restore's error above");
+    if (!exit.ok) {
+      const classify = classifyPgRestoreStderr(opts.extra?.globals !== undefined);
+      throw toolError("pg_restore", exit, classify, "read pg_restore's error above");
+    }
     return { bytes: counter.bytes, database: conn.database, created };
   } catch (error) {
     if (created) await dropDatabase(conn, run);
