@@ -90,6 +90,38 @@ async function findRestorable(
   );
 }
 
+/**
+ * `findRestorable` on the destination the restore reads. When that is the target's primary and the
+ * snapshot cannot be had there (the bucket lost, unreachable or emptied, its newest manifest
+ * damaged), the hint names the target's other destinations: in a disaster the copy is what is left,
+ * and the primary's own hint (mount the share, check the name) does not say that `--from` reads it.
+ */
+async function findOn(
+  storage: StorageBackend,
+  config: HavenConfig,
+  request: Pick<RestoreRequest, "target" | "snapshot" | "at" | "from">,
+): Promise<Manifest> {
+  try {
+    return await findRestorable(storage, request.target, { id: request.snapshot, at: request.at });
+  } catch (error) {
+    const others = targetOrThrow(config, request.target).destinations.slice(1);
+    if (
+      request.from !== undefined ||
+      others.length === 0 ||
+      !isHavenError(error) ||
+      error.code === "CANCELLED"
+    ) {
+      throw error;
+    }
+    const copies = others.map((name) => `--from ${name}`).join(" or ");
+    throw new HavenError(error.code, error.message, {
+      hint: `${error.hint ? `${error.hint}; ` : ""}copies may be on ${request.target}'s other destinations: restore with ${copies} (haven snapshots ${request.target} lists them all)`,
+      exitCode: error.exitCode,
+      cause: error,
+    });
+  }
+}
+
 export async function selectSnapshot(
   config: HavenConfig,
   request: Pick<RestoreRequest, "target" | "snapshot" | "at" | "from">,
@@ -97,7 +129,7 @@ export async function selectSnapshot(
 ): Promise<Manifest> {
   const storage = storageFor(config, request.target, request.from, ctx);
   try {
-    return await findRestorable(storage, request.target, { id: request.snapshot, at: request.at });
+    return await findOn(storage, config, request);
   } finally {
     await storage.close();
   }
@@ -129,7 +161,7 @@ export async function runRestore(
   const storage = storageFor(config, request.target, request.from, ctx);
   const started = Date.now();
   try {
-    const manifest = await findRestorable(storage, target.name, { id: request.snapshot, at: request.at });
+    const manifest = await findOn(storage, config, request);
     const logger = ctx.logger.child({ target: target.name, snapshot: manifest.id });
     const warnings: string[] = [];
     const run: RunContext = {
