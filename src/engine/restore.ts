@@ -101,10 +101,12 @@ async function findOn(
   config: HavenConfig,
   request: Pick<RestoreRequest, "target" | "snapshot" | "at" | "from">,
 ): Promise<Manifest> {
+  const target = targetOrThrow(config, request.target);
+  let manifest: Manifest;
   try {
-    return await findRestorable(storage, request.target, { id: request.snapshot, at: request.at });
+    manifest = await findRestorable(storage, request.target, { id: request.snapshot, at: request.at });
   } catch (error) {
-    const others = targetOrThrow(config, request.target).destinations.slice(1);
+    const others = target.destinations.slice(1);
     if (
       request.from !== undefined ||
       others.length === 0 ||
@@ -120,6 +122,18 @@ async function findOn(
       cause: error,
     });
   }
+  // Another adapter would read the payload as its own format and blame the snapshot (a SQLite
+  // "integrity check" failing, a tar "unsafe archive"), or write it out as something it is not.
+  if (manifest.targetType !== target.type) {
+    throw new HavenError(
+      "CONFIG",
+      `snapshot ${manifest.id} of ${target.name} is a ${manifest.targetType} snapshot, but the config's ${target.name} is a ${target.type} target`,
+      {
+        hint: `restore it with a config whose ${target.name} has type: ${manifest.targetType}, or by hand with the recipe in its manifest.json ("restore")`,
+      },
+    );
+  }
+  return manifest;
 }
 
 export async function selectSnapshot(
