@@ -442,6 +442,10 @@ export class PrivateDir {
  */
 export async function feedTool(tool: ToolProcess, ...input: [Readable, ...Transform[]]): Promise<ToolExit> {
   if (!tool.stdin) throw new Error(`${tool.command} was started without a stdin pipe`);
+  // Killed before the pipeline closes its stdin: to the tool a closed stdin is the end of a complete
+  // input, and pg_restore would commit its transaction (mysql its last statements) on it, even when
+  // the input failed only at its very end (the plain stream's sha256). These listeners come first.
+  for (const stream of input) stream.once("error", () => tool.kill());
   const fed = pipeline([...input, tool.stdin]).then(
     () => undefined,
     (error: unknown) => {

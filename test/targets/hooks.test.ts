@@ -258,6 +258,23 @@ describe("child-process helper", () => {
       expect((await tool.exit).signal).toBe("SIGTERM");
     });
 
+    test("a failed input kills the tool before its stdin closes, so the tool never takes it as complete", async () => {
+      const marker = join(dir, `committed-${Date.now()}`);
+      // At EOF this tool "commits" (writes the marker): a complete input would end this way.
+      const tool = spawnTool({
+        command: "sh",
+        args: ["-c", `cat >/dev/null; echo done > ${marker}`],
+        stdin: "pipe",
+        stdout: "ignore",
+      });
+      const input = new Readable({ read() {} });
+      input.push("all of the input, found damaged at its end");
+      setImmediate(() => input.destroy(failedInput));
+      await expect(feedTool(tool, input, new PassThrough())).rejects.toBe(failedInput);
+      expect((await tool.exit).signal).toBe("SIGTERM");
+      await expect(stat(marker)).rejects.toMatchObject({ code: "ENOENT" });
+    });
+
     test("a clean input returns the tool's exit", async () => {
       const tool = spawnTool({ command: "wc", args: ["-c"], stdin: "pipe", stdout: "ignore" });
       await expect(feedTool(tool, Readable.from([Buffer.from("all of it")]))).resolves.toMatchObject({
