@@ -4,20 +4,22 @@
  */
 import { parseDuration } from "../lib/duration";
 import { ExitCode, HavenError } from "../lib/errors";
+import { parseOperatorTime } from "../lib/local-time";
 import type { AuditLog, AuditVerifyResult } from "./log";
 import type { AuditRecord } from "./record";
 
 /**
  * `--since`: a duration back from now (`90m`, `26h`, `7d`) or an ISO 8601 date or time
- * (`2026-11-01`, `2026-11-20T02:00:00Z`). Throws HavenError USAGE otherwise.
+ * (`2026-11-01`, `2026-11-20T02:00:00Z`; without an offset, in `timezone`). Throws HavenError USAGE
+ * otherwise.
  */
-export function parseSince(text: string, now: Date = new Date()): Date {
+export function parseSince(text: string, timezone: string, now: Date = new Date()): Date {
   const ms = parseDuration(text);
   if (ms !== null) return new Date(now.getTime() - ms);
-  const date = /^\d{4}-\d{2}-\d{2}/.test(text.trim()) ? new Date(text.trim()) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) {
+  const date = parseOperatorTime(text, timezone);
+  if (date === null) {
     throw new HavenError("USAGE", `--since ${JSON.stringify(text)} is neither a duration nor a time`, {
-      hint: "use a duration back from now such as 7d or 26h, or an ISO time such as 2026-11-20T02:00:00Z",
+      hint: `use a duration back from now such as 7d or 26h, or an ISO time such as 2026-11-20T02:00:00Z (without an offset, in the config's timezone, ${timezone})`,
     });
   }
   return date;

@@ -26,14 +26,19 @@ const record: AuditRecord = sealRecord({
 
 test("parseSince takes a duration back from now or an ISO time, and refuses anything else", () => {
   const now = new Date("2026-11-22T12:00:00Z");
-  expect(parseSince("26h", now).toISOString()).toBe("2026-11-21T10:00:00.000Z");
-  expect(parseSince("7d", now).toISOString()).toBe("2026-11-15T12:00:00.000Z");
-  expect(parseSince("2026-11-01", now).toISOString()).toBe("2026-11-01T00:00:00.000Z");
-  expect(parseSince("2026-11-20T02:00:00Z", now).toISOString()).toBe("2026-11-20T02:00:00.000Z");
+  expect(parseSince("26h", "UTC", now).toISOString()).toBe("2026-11-21T10:00:00.000Z");
+  expect(parseSince("7d", "UTC", now).toISOString()).toBe("2026-11-15T12:00:00.000Z");
+  expect(parseSince("2026-11-01", "UTC", now).toISOString()).toBe("2026-11-01T00:00:00.000Z");
+  expect(parseSince("2026-11-20T02:00:00Z", "UTC", now).toISOString()).toBe("2026-11-20T02:00:00.000Z");
+  // Without an offset, in the config's timezone; an offset given wins.
+  expect(parseSince("2026-11-01", "Europe/Berlin", now).toISOString()).toBe("2026-10-31T23:00:00.000Z");
+  expect(parseSince("2026-11-20T02:00:00Z", "Europe/Berlin", now).toISOString()).toBe(
+    "2026-11-20T02:00:00.000Z",
+  );
   for (const bad of ["yesterday", "12", "2026-13-45"]) {
     const error = (() => {
       try {
-        parseSince(bad, now);
+        parseSince(bad, "UTC", now);
       } catch (e) {
         return e;
       }

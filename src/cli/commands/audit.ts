@@ -8,7 +8,10 @@ import { commandConfig, commandLogger, commandOperator, printJson, printTable } 
 export function auditCommand(): Command {
   const command = new Command("audit")
     .description("list the audit trail (who did what, when, from where, with what outcome)")
-    .option("--since <time>", "only records since this ISO time or this long ago (e.g. 7d)")
+    .option(
+      "--since <time>",
+      "only records since this ISO time (without an offset: in the config's timezone) or this long ago (e.g. 7d)",
+    )
     .addOption(
       new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
     )
@@ -17,7 +20,9 @@ export function auditCommand(): Command {
       authorize(await commandOperator(cmd, config), "read");
       const handle = openAudit(config, commandLogger(cmd));
       try {
-        const records = await handle.log.list(opts.since ? { since: parseSince(opts.since) } : {});
+        const records = await handle.log.list(
+          opts.since ? { since: parseSince(opts.since, config.timezone) } : {},
+        );
         if (opts.output === "json") printJson(auditJson(auditDestination(config).name, records));
         else if (records.length === 0) process.stdout.write("no audit records\n");
         else printTable([...AUDIT_TABLE_HEADERS], auditTableRows(records));

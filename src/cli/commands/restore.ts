@@ -24,6 +24,7 @@ import type { RestoreDestination } from "../../targets/types";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 import { createProgress, formatBytes } from "../progress";
 import { restoreShortfall } from "../restore-outcome";
+import { parseOperatorTime } from "../../lib/local-time";
 
 interface RestoreOptions {
   snapshot?: string;
@@ -47,7 +48,10 @@ export function restoreCommand(): Command {
     .description("restore a snapshot, whole or in part, to its original place or another one")
     .argument("<target>", "target name from the config")
     .option("--snapshot <id>", "snapshot id (default: the newest)")
-    .option("--at <time>", "the newest snapshot taken at or before this ISO time")
+    .option(
+      "--at <time>",
+      "the newest snapshot taken at or before this ISO time (without an offset: in the config's timezone)",
+    )
     .option(
       "--to <dest>",
       "directory (files, sqlite) or database name (postgres, mysql); default: the original",
@@ -83,7 +87,12 @@ export function restoreCommand(): Command {
         (opts.requestId ? await requestedSnapshot(config, logger, opts.requestId) : undefined);
       const manifest = await selectSnapshot(
         config,
-        { target: targetName, snapshot, at: opts.at ? parseTime(opts.at) : undefined, from: opts.from },
+        {
+          target: targetName,
+          snapshot,
+          at: opts.at ? parseTime(opts.at, config.timezone) : undefined,
+          from: opts.from,
+        },
         ctx,
       );
       const where = describeDestination(target, to);
@@ -303,11 +312,11 @@ async function requestedSnapshot(config: HavenConfig, logger: Logger, requestId:
   }
 }
 
-function parseTime(text: string): Date {
-  const date = new Date(text);
-  if (Number.isNaN(date.getTime())) {
+function parseTime(text: string, timezone: string): Date {
+  const date = parseOperatorTime(text, timezone);
+  if (date === null) {
     throw new HavenError("USAGE", `--at ${JSON.stringify(text)} is not a time`, {
-      hint: "use an ISO 8601 time such as 2026-11-20T02:00:00Z",
+      hint: `use an ISO 8601 time such as 2026-11-20T02:00:00Z; without an offset it is read in the config's timezone (${timezone})`,
     });
   }
   return date;
