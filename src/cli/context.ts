@@ -1,6 +1,8 @@
 import type { Command } from "commander";
+import { isSnapshotId } from "../catalog/layout";
 import { loadConfig, resolveConfigPath } from "../config/load";
 import type { HavenConfig } from "../config/types";
+import { HavenError } from "../lib/errors";
 import { createLogger, type Logger } from "../lib/logger";
 import { readPresentedToken, resolveOperator, type Operator } from "../operators";
 
@@ -55,4 +57,15 @@ export function printTable(headers: string[], rows: string[][]): void {
       .join("  ")
       .trimEnd();
   process.stdout.write(`${[line(headers), ...rows.map(line)].join("\n")}\n`);
+}
+
+/**
+ * Commander's parser for `--snapshot <id>`: an id is also a folder name in the destination, so
+ * anything else (a typo, `../x`) is a usage error here, before a key is built from it.
+ */
+export function snapshotIdArgument(text: string): string {
+  if (isSnapshotId(text)) return text;
+  throw new HavenError("USAGE", `--snapshot ${JSON.stringify(text)} is not a snapshot id`, {
+    hint: "ids look like 20261206T193112Z-d59c4cde: haven snapshots TARGET lists them",
+  });
 }

@@ -21,7 +21,14 @@ import {
 } from "../../operators";
 import { restoresInPlace } from "../../targets/in-place";
 import type { RestoreDestination } from "../../targets/types";
-import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
+import {
+  commandConfig,
+  commandLogger,
+  commandOperator,
+  interruptSignal,
+  printJson,
+  snapshotIdArgument,
+} from "../context";
 import { createProgress, formatBytes } from "../progress";
 import { restoreShortfall } from "../restore-outcome";
 import { parseOperatorTime } from "../../lib/local-time";
@@ -47,7 +54,7 @@ export function restoreCommand(): Command {
   return new Command("restore")
     .description("restore a snapshot, whole or in part, to its original place or another one")
     .argument("<target>", "target name from the config")
-    .option("--snapshot <id>", "snapshot id (default: the newest)")
+    .option("--snapshot <id>", "snapshot id (default: the newest)", snapshotIdArgument)
     .option(
       "--at <time>",
       "the newest snapshot taken at or before this ISO time (without an offset: in the config's timezone)",

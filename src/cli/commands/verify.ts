@@ -4,7 +4,14 @@ import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
 import { auditLockOptions } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
-import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
+import {
+  commandConfig,
+  commandLogger,
+  commandOperator,
+  interruptSignal,
+  printJson,
+  snapshotIdArgument,
+} from "../context";
 import { createProgress } from "../progress";
 
 export function verifyCommand(): Command {
@@ -17,6 +24,7 @@ export function verifyCommand(): Command {
     .option(
       "--snapshot <id>",
       "snapshot id (default: the newest, or a random one within verify.randomWithin)",
+      snapshotIdArgument,
     )
     .addOption(
       new Option("--kind <kind>", "integrity or restore (default: the target's verify.kind)").choices([
