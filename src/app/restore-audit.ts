@@ -52,8 +52,10 @@ export async function auditRestoreStart(scope: RestoreAuditScope): Promise<void>
         `to ${attempt.where}: ${reason(attempt)}`,
       {
         hint:
-          "check that this destination's credentials may write (PutObject) under its _audit/ prefix, or " +
-          "restore elsewhere with --to and move the data into place (that restore runs, reported as unaudited)",
+          "check that this destination's credentials may write (PutObject) under its _audit/ prefix; if " +
+          "the destination is lost, list another first in defaults.destinations (the trail is written to " +
+          "the first), or restore elsewhere with --to and move the data into place (that restore runs, " +
+          "reported as unaudited)",
       },
     );
   }
