@@ -8,6 +8,7 @@ import { PassThrough, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { StoredObject } from "../catalog/manifest";
 import type { EncryptionConfig } from "../config/types";
+import { HavenError, isHavenError } from "../lib/errors";
 import { SizeCheckingStream, VerifyingStream } from "../lib/hashing";
 import type { StorageBackend } from "../storage/types";
 import { createDecompressor } from "./compression";
@@ -17,6 +18,21 @@ export interface PlainStream {
   stream: Readable;
   /** Settles when every stage finished; rejects with the first failure (integrity, decryption, I/O). */
   finished: Promise<void>;
+}
+
+/**
+ * An object its manifest lists is gone: the snapshot is damaged (NOT_FOUND, which verification
+ * records as damage), not "no such snapshot", and another snapshot or a copy is the way on.
+ */
+function missingObject(storage: StorageBackend, key: string, cause: unknown): HavenError {
+  return new HavenError(
+    "NOT_FOUND",
+    `${key} is missing from destination ${storage.name} although the snapshot's manifest lists it: the snapshot is damaged`,
+    {
+      hint: "restore another snapshot (haven snapshots lists them), or this one from a copy with --from <destination>",
+      cause,
+    },
+  );
 }
 
 export async function openPlainStream(
@@ -33,7 +49,9 @@ export async function openPlainStream(
   const what = `stored object ${object.key}`;
   // The object first: a zstd child spawned before a GET that fails (missing object, network,
   // cancellation) would be left waiting on its stdin for ever.
-  const body = await storage.get(object.key, { signal: options.signal });
+  const body = await storage.get(object.key, { signal: options.signal }).catch((error: unknown) => {
+    throw isHavenError(error, "NOT_FOUND") ? missingObject(storage, object.key, error) : error;
+  });
   // An error before the pipeline below is attached (during the decryptor's await) must not crash
   // the process: the pipeline still sees it, the stream being errored.
   body.on("error", () => undefined);

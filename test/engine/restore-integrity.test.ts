@@ -5,7 +5,7 @@
  * flipped byte, a lost tail, bytes added) and require `runRestore` to fail with INTEGRITY every time.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { findSnapshot, listSnapshotRefs, readManifest } from "../../src/catalog/catalog";
@@ -92,6 +92,24 @@ test("bytes added at the end fail with INTEGRITY, naming the stored object's siz
   const outcome = await restoreWith(Buffer.concat([pristine, Buffer.alloc(16)]), "appended");
   expectIntegrityError(outcome);
   expect((outcome as Error).message).toMatch(/stored object .* expected \d+ bytes, read \d+/);
+});
+
+test("a data object its manifest lists that is gone is named as damage, with the way on", async () => {
+  await rm(dataPath);
+  let outcome: unknown;
+  try {
+    await runRestore(cfg, { target, to: { kind: "path", path: join(work, "missing") } }, context());
+  } catch (error) {
+    outcome = error;
+  } finally {
+    await writeFile(dataPath, pristine);
+  }
+  // NOT_FOUND (verification records it as damage), but not "no such snapshot".
+  expect(outcome).toMatchObject({ code: "NOT_FOUND" });
+  expect((outcome as Error).message).toMatch(
+    /is missing from destination primary .*: the snapshot is damaged/,
+  );
+  expect((outcome as { hint?: string }).hint).toMatch(/--from/);
 });
 
 test("a manifest that names another snapshot's objects is refused, so nothing reads them through it", async () => {
