@@ -16,9 +16,12 @@ export function shellQuote(word: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The first recipe line: where the object comes from. */
-export function fetchStep(payload: RecipePayload): string {
-  return `# copy the object ${payload.key} (under the destination's prefix) into the current directory, then:`;
+/** The first recipe lines: where the object comes from, and checking it against the manifest. */
+export function fetchSteps(payload: RecipePayload): string[] {
+  return [
+    `# copy the object ${payload.key} (under the destination's prefix) into the current directory; its sha256 must be the manifest's payload sha256:`,
+    `sha256sum ${shellQuote(posix.basename(payload.key))}`,
+  ];
 }
 
 /**

@@ -966,15 +966,18 @@ describe("probe and recipe", () => {
         compression: "zstd",
         encrypted: true,
       }),
-    ).toContain("age -d -i key.txt < data.tar.zst.age | zstd -d | tar -xpf - -C /restore/dir");
-    expect(adapter.recipe({ key: "s/i/data.tar.zst", compression: "zstd", encrypted: false })).toContain(
-      "zstd -d < data.tar.zst | tar -xpf - -C /restore/dir",
-    );
+    ).toContain('age -d -i "$AGE_IDENTITY_FILE" data.tar.zst.age | zstd -dc | tar -xpf - -C /restore/dir');
+    expect(adapter.recipe({ key: "s/i/data.tar.zst", compression: "zstd", encrypted: false })).toEqual([
+      expect.stringContaining("its sha256 must be the manifest's payload sha256"),
+      "sha256sum data.tar.zst",
+      "mkdir -p /restore/dir",
+      "zstd -dc data.tar.zst | tar -xpf - -C /restore/dir",
+    ]);
     expect(adapter.recipe({ key: "s/i/data.tar.gz", compression: "gzip", encrypted: false })).toContain(
-      "gzip -d < data.tar.gz | tar -xpf - -C /restore/dir",
+      "gzip -dc data.tar.gz | tar -xpf - -C /restore/dir",
     );
     expect(adapter.recipe({ key: "s/i/data.tar", compression: "none", encrypted: false })).toContain(
-      "tar -xpf data.tar -C /restore/dir",
+      "cat data.tar | tar -xpf - -C /restore/dir",
     );
   });
 });

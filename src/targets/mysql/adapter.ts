@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import type { TargetConfigOf } from "../../config/types";
-import { fetchStep, plainStreamCommand, type RecipePayload } from "../recipe";
+import { fetchSteps, plainStreamCommand, type RecipePayload } from "../recipe";
 import type { TargetAdapter } from "../types";
 import { backupMysql } from "./backup";
 import { resolveMysqlConnection } from "./connection";
@@ -28,8 +28,10 @@ export function createMysqlAdapter(config: TargetConfigOf<"mysql">, _logger: Log
 /** Restore with the standard client alone. */
 export function mysqlRecipe(payload: RecipePayload): string[] {
   return [
-    fetchStep(payload),
-    "mariadb -e 'CREATE DATABASE newdb'   # or mysql; credentials from ~/.my.cnf",
-    `${plainStreamCommand(payload)} | mariadb --binary-mode newdb`,
+    ...fetchSteps(payload),
+    // A MariaDB dump starts with a sandbox-mode line that the MySQL client refuses: each server's
+    // own client reads its dumps.
+    "mariadb -e 'CREATE DATABASE newdb'   # mysql for a MySQL server's dump; credentials from ~/.my.cnf",
+    `${plainStreamCommand(payload)} | mariadb --binary-mode newdb   # or mysql --binary-mode, as above`,
   ];
 }

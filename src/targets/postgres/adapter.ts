@@ -5,7 +5,7 @@
 import { posix } from "node:path";
 import type { Logger } from "pino";
 import type { TargetConfigOf } from "../../config/types";
-import { fetchStep, plainStreamCommand, type RecipePayload } from "../recipe";
+import { fetchSteps, plainStreamCommand, type RecipePayload } from "../recipe";
 import type { TargetAdapter } from "../types";
 import { backupPostgres } from "./backup";
 import { resolvePgConnection } from "./connection";
@@ -30,7 +30,7 @@ export function createPostgresAdapter(config: TargetConfigOf<"postgres">, _logge
 export function postgresRecipe(payload: RecipePayload, globals: boolean): string[] {
   const plain = plainStreamCommand(payload);
   const lines = [
-    fetchStep(payload),
+    ...fetchSteps(payload),
     "createdb --template=template0 NEWDB   # connection: PGHOST, PGPORT, PGUSER, PGPASSWORD or ~/.pgpass",
     `${plain} | pg_restore --exit-on-error --clean --if-exists --dbname=NEWDB`,
     "# (--clean --if-exists: harmless on a new database; needed when the dump recreates the public schema)",

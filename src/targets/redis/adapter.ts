@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type { TargetConfigOf } from "../../config/types";
-import { fetchStep, plainStreamCommand, type RecipePayload } from "../recipe";
+import { fetchSteps, plainStreamCommand, type RecipePayload } from "../recipe";
 import type { TargetAdapter } from "../types";
 import { backupRedis } from "./backup";
 import { resolveRedisConnection } from "./connection";
@@ -28,7 +28,7 @@ export function createRedisAdapter(config: TargetConfigOf<"redis">, _logger: Log
 
 export function redisRecipe(payload: RecipePayload): string[] {
   return [
-    fetchStep(payload),
+    ...fetchSteps(payload),
     `${plainStreamCommand(payload)} > dump.rdb`,
     "# check it: redis-check-rdb dump.rdb; try it: redis-server --port 6390 --dir . --dbfilename dump.rdb --appendonly no",
     "# into the server: stop it, put dump.rdb at CONFIG GET dir/dbfilename (move any appendonly dir aside), start it",

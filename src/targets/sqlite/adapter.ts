@@ -4,7 +4,7 @@
  */
 import type { Logger } from "pino";
 import type { TargetConfigOf } from "../../config/types";
-import { fetchStep, plainStreamCommand, type RecipePayload } from "../recipe";
+import { fetchSteps, plainStreamCommand, type RecipePayload } from "../recipe";
 import type { TargetAdapter } from "../types";
 import { backupSqlite } from "./backup";
 import { probeSqlite } from "./probe";
@@ -26,7 +26,7 @@ export function createSqliteAdapter(config: TargetConfigOf<"sqlite">, _logger: L
 
 export function sqliteRecipe(payload: RecipePayload): string[] {
   return [
-    fetchStep(payload),
+    ...fetchSteps(payload),
     `${plainStreamCommand(payload)} > restored.db`,
     "sqlite3 restored.db 'pragma integrity_check'   # expect: ok",
     "# stop the application, move restored.db over its database file, remove any old -wal/-shm files, start it",
