@@ -92,6 +92,18 @@ describe("row counts", () => {
     ]);
   });
 
+  test("planner estimates: a count that differs passes, a missing table still fails", () => {
+    const checks = rowCountChecks(
+      { "public.a": 10, "public.gone": 1 },
+      { "public.a": 500 },
+      { estimated: true },
+    );
+    expect(checks.map((c) => [c.name, c.ok, c.actual])).toEqual([
+      ["rows in public.a", true, 500],
+      ["rows in public.gone", false, null],
+    ]);
+  });
+
   test("recorded tables keep numbers only; no tables recorded means no checks", () => {
     expect(recordedTables({ tables: { "a.b": 1, "a.c": "x" } })).toEqual({ "a.b": 1 });
     expect(recordedTables({ files: 3 })).toBeUndefined();

@@ -13,7 +13,7 @@ import { createAdapter } from "../../targets";
 import { connectPg } from "../../targets/postgres/client";
 import { describePg, resolvePgConnection, type PgConnection } from "../../targets/postgres/connection";
 import { pgClientError } from "../../targets/postgres/errors";
-import { recordedTables, rowCountChecks } from "../checks";
+import { recordedTables, rowCountChecks, rowCountsEstimated } from "../checks";
 import { CLEANUP_TIMEOUT_MS, scratchDatabaseName, type QueryValue, type ScratchPlace } from "./types";
 
 /** Databases every cluster has; cleanup connects to one of them to drop the scratch database. */
@@ -40,7 +40,7 @@ export function postgresScratch(
       const expected = recordedTables(manifest.stats);
       if (!expected) return [];
       const actual = await withClient(conn, signal, (client) => countRows(client, Object.keys(expected)));
-      return rowCountChecks(expected, actual);
+      return rowCountChecks(expected, actual, { estimated: rowCountsEstimated(manifest.stats) });
     },
 
     query: (sql, signal) => withClient(conn, signal, (client) => firstValue(client, sql)),
