@@ -20,6 +20,11 @@ export interface RedisServerHandle {
   dir: string;
   /** Keys per database, e.g. { db0: 12, db3: 1 }, from INFO keyspace. */
   keyspace(): Promise<Record<string, number>>;
+  /**
+   * Keys of the loaded RDB that the server dropped while loading because their TTL had passed
+   * (Redis 7 logs the figure); undefined when the server did not say.
+   */
+  expiredAtLoad?: number;
   /** Stops the server (without saving) and removes its directory. Idempotent. */
   stop(): Promise<void>;
 }
@@ -56,8 +61,8 @@ export async function startRedisServer(
         signal: options.signal,
         stdin: "ignore",
       });
-      const outcome = await readiness(server);
-      if (outcome === "ready") return handle(server, port, home, options.password);
+      const { ready, log: outcome } = await readiness(server);
+      if (ready) return handle(server, port, home, options.password, expiredAtLoad(outcome));
       const exit = await server.exit;
       if (/Address already in use/i.test(outcome) && attempt < START_ATTEMPTS) continue;
       throw new HavenError(
@@ -130,10 +135,10 @@ function serverConfig(port: number, dir: string, options: RedisServerOptions): s
   ].join("\n");
 }
 
-/** Resolves "ready" when the server accepts connections, or the log it wrote before it exited. */
-function readiness(server: ToolProcess): Promise<string> {
+/** The log the server wrote until it accepted connections (ready) or exited. */
+function readiness(server: ToolProcess): Promise<{ ready: boolean; log: string }> {
   const stdout = server.stdout;
-  if (!stdout) return Promise.resolve("no output");
+  if (!stdout) return Promise.resolve({ ready: false, log: "no output" });
   return new Promise((resolve) => {
     let log = "";
     const onData = (chunk: Buffer) => {
@@ -142,19 +147,32 @@ function readiness(server: ToolProcess): Promise<string> {
         stdout.off("data", onData);
         // Keep draining the log so the server never blocks on a full pipe.
         stdout.resume();
-        resolve("ready");
+        resolve({ ready: true, log });
       }
     };
     stdout.on("data", onData);
-    void server.exit.then(() => resolve(log));
+    void server.exit.then(() => resolve({ ready: false, log }));
   });
 }
 
-function handle(server: ToolProcess, port: number, home: PrivateDir, password?: string): RedisServerHandle {
+/** "Done loading RDB, keys loaded: 20, keys expired: 5." (Redis 7 and later). */
+function expiredAtLoad(log: string): number | undefined {
+  const match = /Done loading RDB, keys loaded: \d+, keys expired: (\d+)/.exec(log);
+  return match ? Number(match[1]) : undefined;
+}
+
+function handle(
+  server: ToolProcess,
+  port: number,
+  home: PrivateDir,
+  password: string | undefined,
+  expiredAtLoad: number | undefined,
+): RedisServerHandle {
   let stopped: Promise<void> | undefined;
   return {
     port,
     dir: home.path,
+    ...(expiredAtLoad === undefined ? {} : { expiredAtLoad }),
     async keyspace() {
       const client = new Redis({
         host: "127.0.0.1",
