@@ -1,7 +1,7 @@
 /**
  * Files scratch place: a private temporary directory (`haven-verify-<target>-XXXXXX`, mode 0700) under
  * the OS temp dir, or under `verify.into` when that is an absolute path (a disk with room for the
- * share). The tar is extracted by the adapter's safe extractor; the checks then read the restored
+ * share), never inside the share itself. The tar is extracted by the adapter's safe extractor; the checks then read the restored
  * tree back from disk: every file's size and sha256 against the snapshot's index, streamed line by
  * line (memory does not grow with the number of files), and the number of regular files.
  */
@@ -14,8 +14,10 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { TargetConfigOf } from "../../config/types";
+import { HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { createAdapter } from "../../targets";
+import { restoresInPlace } from "../../targets/in-place";
 import type { FileIndexEntry } from "../../targets/files/file-index";
 import type { RestoreStats } from "../../targets/types";
 import {
@@ -40,8 +42,26 @@ export function scratchDirPrefix(target: string): string {
   return `haven-verify-${target}-`;
 }
 
+/**
+ * The scratch parent of a files target, refused inside the share (also through a link or bind mount):
+ * the share's users would see a second copy of their files, and a backup meanwhile would archive it.
+ */
+async function scratchParentOutside(target: TargetConfigOf<"files">): Promise<string> {
+  const parent = scratchParent(target.verify.into);
+  if (await restoresInPlace(target, { kind: "path", path: parent })) {
+    throw new HavenError(
+      "REFUSED",
+      `the scratch directory of ${target.name}'s restore test would be inside the share it verifies: ${parent} is inside ${target.path}`,
+      {
+        hint: `set targets.${target.name}.verify.into to an absolute path outside ${target.path}, on a disk with room for the share`,
+      },
+    );
+  }
+  return parent;
+}
+
 export async function filesScratch(target: TargetConfigOf<"files">, logger: Logger): Promise<ScratchPlace> {
-  const directory = await mkdtemp(join(scratchParent(target.verify.into), scratchDirPrefix(target.name)));
+  const directory = await mkdtemp(join(await scratchParentOutside(target), scratchDirPrefix(target.name)));
   const adapter = createAdapter(target, logger);
   let rejected: NonNullable<RestoreStats["rejected"]> = [];
 
