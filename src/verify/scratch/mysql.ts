@@ -1,8 +1,8 @@
 /**
  * MySQL / MariaDB scratch place: a temporary schema `haven_verify_<target>_<random>` on the target's
  * server, or on the server of `verify.into` (a mysql:// URL) when set. The adapter's restore creates
- * it and loads the dump through the mariadb / mysql client; cleanup kills every connection using the
- * schema, then drops it.
+ * it and loads the dump through the mariadb / mysql client, its events disabled (mysql-events.ts);
+ * cleanup kills every connection using the schema, then drops it.
  *
  * Row counts in the manifest are keyed "<source schema>.<table>" (the dump's own names); the same
  * tables live in the scratch schema under the same table names.
@@ -22,6 +22,7 @@ import {
 } from "../../targets/mysql/connection";
 import { discoverMysqlTools, flavorOf, pickTool, type MysqlTool } from "../../targets/mysql/tools";
 import { recordedTables, rowCountChecks } from "../checks";
+import { withEventsDisabled } from "./mysql-events";
 import { CLEANUP_TIMEOUT_MS, scratchDatabaseName, type ScratchPlace } from "./types";
 
 export function mysqlScratch(target: TargetConfigOf<"mysql">, suffix: string, logger: Logger): ScratchPlace {
@@ -46,7 +47,7 @@ export function mysqlScratch(target: TargetConfigOf<"mysql">, suffix: string, lo
   return {
     description: `mysql schema ${describeMysql(conn)}`,
     restore: (body, run, options) =>
-      adapter.restore(body, { kind: "database", name, url: into }, run, options),
+      adapter.restore(withEventsDisabled(body), { kind: "database", name, url: into }, run, options),
 
     async builtInChecks({ manifest, signal }) {
       const expected = recordedTables(manifest.stats);
