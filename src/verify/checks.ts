@@ -108,9 +108,15 @@ export function rowCountChecks(
 }
 
 /** A count compared for equality (Redis keys, restored files). */
-export function countCheck(name: string, expected: number, actual: number, detail?: string): CheckResult {
-  const ok = expected === actual;
-  return { name, ok, expected, actual, ...(!ok && detail ? { detail } : {}) };
+export function countCheck(
+  name: string,
+  expected: number,
+  actual: number,
+  detail?: string,
+  options: { tolerance?: number } = {},
+): CheckResult {
+  const ok = Math.abs(expected - actual) <= (options.tolerance ?? 0);
+  return { name, ok, expected, actual, ...(expected !== actual && detail ? { detail } : {}) };
 }
 
 export type SqlCheck = Extract<CheckConfig, { sql: string }>;

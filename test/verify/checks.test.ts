@@ -6,6 +6,7 @@ import { snapshotIdTime } from "../../src/catalog/layout";
 import { silentLogger } from "../../src/lib/logger";
 import { createStorage } from "../../src/storage";
 import {
+  countCheck,
   fileCheckResult,
   fileTreeCheck,
   freshnessCheck,
@@ -15,6 +16,7 @@ import {
 } from "../../src/verify/checks";
 import { evaluateRpo } from "../../src/slo/rpo";
 import { scratchDatabaseName } from "../../src/verify/scratch";
+import { keyCountTolerance } from "../../src/verify/scratch/redis";
 import { chooseSnapshot } from "../../src/verify/select";
 import { tempDir } from "../helpers/s3-config";
 import { backup, filesystemDestination, verifyConfig } from "./helpers";
@@ -256,4 +258,22 @@ describe("snapshot choice (real engine, filesystem destination)", () => {
     expect(choice.manifest.id).toBe(ids[2]);
     expect(choice.freshness).toMatchObject({ ok: true, actual: { snapshotId: ids[2] } });
   });
+});
+
+test("a Redis key count may differ from the one recorded before the fork by 1% (at least 100 keys), not more", () => {
+  expect(keyCountTolerance(50)).toBe(100);
+  expect(keyCountTolerance(1_000_000)).toBe(10_000);
+  // Keys written or expired in the seconds between INFO and the RDB's fork.
+  expect(
+    countCheck("keys", 1_000_000, 996_500, "detail", { tolerance: keyCountTolerance(1_000_000) }),
+  ).toMatchObject({
+    ok: true,
+    detail: "detail",
+  });
+  // A lost database or another server's snapshot differs by far more.
+  expect(
+    countCheck("keys", 1_000_000, 500_000, "detail", { tolerance: keyCountTolerance(1_000_000) }).ok,
+  ).toBe(false);
+  expect(countCheck("keys", 5, 0, undefined, { tolerance: 0 }).ok).toBe(false);
+  expect(countCheck("rows", 7, 7)).toEqual({ name: "rows", ok: true, expected: 7, actual: 7 });
 });
