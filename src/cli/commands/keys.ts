@@ -4,7 +4,7 @@ import { checkKeys, summarizeKeyCheck } from "../../engine/keys-check";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
 import { auditLockOptions } from "../audit-lock";
-import { operatorActor } from "../../operators";
+import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
 
 export function keysCommand(): Command {
@@ -25,6 +25,8 @@ export function keysCommand(): Command {
       const config = await commandConfig(command);
       const logger = commandLogger(command);
       const operator = await commandOperator(command, config);
+      // It reads and decrypts every retained snapshot: verification, not a viewer's reading.
+      authorize(operator, "verify");
       const rows = await checkKeys(config, { identityFile: opts.identity, logger });
       const { objects, failed, unlisted } = summarizeKeyCheck(rows);
       await audit(
