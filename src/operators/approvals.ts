@@ -264,8 +264,8 @@ export class RestoreApprovals {
 
   /**
    * For the process about to run a restore under request `requestId`: checks that the request is
-   * approved, unexpired, unused, for exactly `expected`, and that `executor` is its requester or an
-   * admin; then marks it used, so it releases this one restore only. Throws HavenError REFUSED
+   * approved, unexpired, unused, for exactly `expected`, and that `executor` is its requester (still
+   * of the operator role) or an admin; then marks it used, so it releases this one restore only. Throws HavenError REFUSED
    * otherwise. Not audited here: the executor audits the restore, with `request: <id>` in its detail.
    */
   async consumeApproval(
@@ -379,6 +379,8 @@ export class RestoreApprovals {
     executor: Operator,
     expected: RestoreExpectation,
   ): Promise<RestoreRequest> {
+    // The role now, not at request time: an operator lowered to viewer since then runs no restore.
+    authorize(executor, "request-restore", expected.target);
     const request = await this.get(requestId);
     const refuse = (message: string, hint: string): never => {
       throw new HavenError("REFUSED", message, { hint });

@@ -156,6 +156,16 @@ test("an approval is for exactly one target, snapshot and place, run by the requ
   expect((await approvals.consumeApproval(request.id, bob, restore)).usage?.usedBy.name).toBe("bob");
 });
 
+test("a requester whose role was lowered to viewer after the approval may no longer run it", async () => {
+  const request = await approvals.requestRestore(olga, restore);
+  await approvals.approve(request.id, alice);
+
+  const demoted = await refusal(approvals.consumeApproval(request.id, who("olga", "viewer"), restore));
+  expect(demoted.code).toBe("REFUSED");
+  expect(demoted.message).toMatch(/^operator olga \(viewer\) may not/);
+  expect((await approvals.get(request.id)).state).toBe("approved");
+});
+
 test("an approval binds --include and --force: a restore with others is refused, naming the difference", async () => {
   const asked = { ...restore, include: ["docs", "bin/run.sh"], force: true };
   const request = await approvals.requestRestore(olga, asked);
