@@ -4,8 +4,8 @@
  * (never as a command-line argument, which any user could read in the process list).
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { HavenError } from "../lib/errors";
+import { openToOthers, readPrivateFile } from "../lib/private-file";
 import { Secret } from "../lib/secret";
 import type { Role } from "./roles";
 
@@ -35,9 +35,13 @@ export function tokenMatches(token: Secret, expectedSha256: string): boolean {
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
+/** Tokens are one short line; more is a wrong path, not a token. */
+const MAX_TOKEN_BYTES = 4096;
+
 /**
  * The token this process presents: `HAVEN_TOKEN`, or the contents of the file `HAVEN_TOKEN_FILE`
- * (trailing newlines ignored); undefined when neither is set. Both at once is a usage error, since it
+ * (trailing newlines ignored; refused when its group or others may access it, as ssh refuses such
+ * a key); undefined when neither is set. Both at once is a usage error, since it
  * is unclear which one is meant.
  */
 export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): Promise<Secret | undefined> {
@@ -51,8 +55,9 @@ export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): 
   if (inline) return new Secret(inline);
   if (!file) return undefined;
   let contents: string;
+  let mode: number;
   try {
-    contents = await readFile(file, "utf8");
+    ({ text: contents, mode } = await readPrivateFile(file, MAX_TOKEN_BYTES));
   } catch (error) {
     const reason =
       (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : "error");
@@ -60,6 +65,16 @@ export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): 
       hint: "check the path and that this user may read it",
       cause: error,
     });
+  }
+  const octal = openToOthers(mode);
+  if (octal !== null) {
+    throw new HavenError(
+      "CREDENTIALS",
+      `the token file HAVEN_TOKEN_FILE=${file} is accessible by its group or others (mode ${octal}): anyone who can read it can act as its operator`,
+      {
+        hint: `chmod 600 ${file}, and have an admin replace the token (haven token new) if others may have read it`,
+      },
+    );
   }
   const token = contents.replace(/[\r\n]+$/, "");
   if (token.length === 0) {

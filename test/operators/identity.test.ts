@@ -126,7 +126,7 @@ describe("readPresentedToken", () => {
   test("reads HAVEN_TOKEN, or HAVEN_TOKEN_FILE without its trailing newline; undefined when neither is set", async () => {
     expect((await readPresentedToken({ HAVEN_TOKEN: "t-inline" }))?.reveal()).toBe("t-inline");
     const file = join(dir, "token");
-    await writeFile(file, "t-from-file\n");
+    await writeFile(file, "t-from-file\n", { mode: 0o600 });
     const fromFile = await readPresentedToken({ HAVEN_TOKEN_FILE: file });
     expect(fromFile?.reveal()).toBe("t-from-file");
     expect(
@@ -155,5 +155,25 @@ describe("readPresentedToken", () => {
     await chmod(empty, 0o600);
     const emptyError = await readPresentedToken({ HAVEN_TOKEN_FILE: empty }).catch((e: unknown) => e);
     expect((emptyError as Error).message).toContain("is empty");
+  });
+
+  test("a token file its group or others may read is refused, naming the mode and chmod 600", async () => {
+    const open = join(dir, "open-token");
+    await writeFile(open, "t-open\n");
+    await chmod(open, 0o640);
+    const error = await readPresentedToken({ HAVEN_TOKEN_FILE: open }).catch((e: unknown) => e);
+    expect(isHavenError(error, "CREDENTIALS")).toBe(true);
+    expect((error as HavenError).message).toContain("accessible by its group or others (mode 0640)");
+    expect((error as HavenError).hint).toContain(`chmod 600 ${open}`);
+    expect(inspect(error)).not.toContain("t-open");
+  });
+
+  test("a directory, or a file far larger than a token, is refused without reading it whole", async () => {
+    const directory = await readPresentedToken({ HAVEN_TOKEN_FILE: dir }).catch((e: unknown) => e);
+    expect(isHavenError(directory, "CREDENTIALS")).toBe(true);
+    expect((directory as Error).message).toContain("EISDIR");
+    const zeros = await readPresentedToken({ HAVEN_TOKEN_FILE: "/dev/zero" }).catch((e: unknown) => e);
+    expect(isHavenError(zeros, "CREDENTIALS")).toBe(true);
+    expect((zeros as Error).message).toContain("EFBIG");
   });
 });
