@@ -1,5 +1,5 @@
-import { open } from "node:fs/promises";
 import { HavenError } from "../lib/errors";
+import { openToOthers, readPrivateFile } from "../lib/private-file";
 import { keyFormatError } from "./errors";
 import { parseIdentity, type AgeIdentity } from "./keys";
 
@@ -32,6 +32,9 @@ export function parseIdentities(fileText: string, source = "identity file"): Age
   return identities;
 }
 
+/** Even thousands of identities fit in far less: a larger file is a wrong path (a dump, a device). */
+const MAX_IDENTITY_FILE_BYTES = 1024 * 1024;
+
 /**
  * Reads and parses an identity file.
  * @throws HavenError CONFIG when the file is missing, unreadable, open to its group or others, or
@@ -50,15 +53,10 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
   }
   let text: string;
   try {
-    // Mode and bytes come from one open file, so the file checked is the file read.
-    const file = await open(path, "r");
-    try {
-      const { mode } = await file.stat();
-      text = await file.readFile("utf8"); // first: a directory fails here (EISDIR), not as "too open"
-      assertPrivate(path, mode);
-    } finally {
-      await file.close();
-    }
+    // First: a directory fails here (EISDIR), not as "too open".
+    const read = await readPrivateFile(path, MAX_IDENTITY_FILE_BYTES);
+    assertPrivate(path, read.mode);
+    text = read.text;
   } catch (error) {
     if (error instanceof HavenError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
@@ -69,7 +67,9 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
           ? "is not readable by this user"
           : code === "EISDIR"
             ? "is a directory"
-            : `cannot be read (${code ?? String(error)})`;
+            : code === "EFBIG"
+              ? `is larger than ${MAX_IDENTITY_FILE_BYTES} bytes: not an identity file`
+              : `cannot be read (${code ?? String(error)})`;
     throw new HavenError("CONFIG", `age identity file ${path} ${reason}`, {
       hint: "Check encryption.identityFile in the config: it must name a file written by `age-keygen -o KEYFILE`, readable by the user running Haven.",
       cause: error,
@@ -84,8 +84,8 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
  * says nothing about the snapshot (verify/damage.ts). Not checked on Windows, which has no such bits.
  */
 function assertPrivate(path: string, mode: number): void {
-  if (process.platform === "win32" || (mode & 0o077) === 0) return;
-  const octal = (mode & 0o777).toString(8).padStart(4, "0");
+  const octal = openToOthers(mode);
+  if (octal === null) return;
   throw new HavenError(
     "CONFIG",
     `age identity file ${path} is accessible by its group or others (mode ${octal}): anyone who can read it can decrypt every snapshot`,

@@ -160,6 +160,16 @@ describe("age keys", () => {
     });
   });
 
+  it("loadIdentityFile refuses a file far larger than any identity file (a wrong path) without reading it whole", async () => {
+    const huge = join(dir, "huge.txt");
+    const { identity } = generateIdentity();
+    await writeFile(huge, `${identity}\n${"# padding\n".repeat(200_000)}`, { mode: 0o600 });
+    await expect(loadIdentityFile(huge)).rejects.toMatchObject({
+      code: "CONFIG",
+      message: `age identity file ${huge} is larger than 1048576 bytes: not an identity file`,
+    });
+  });
+
   it("loadIdentityFile refuses a key file its group or others may access, as ssh does, saying chmod 600", async () => {
     const { identity } = generateIdentity();
     for (const mode of [0o644, 0o640, 0o604, 0o620]) {
