@@ -6,12 +6,14 @@
  * - a member whose key is named like a secret (password, token, secret, credential, authorization,
  *   api key, private key, identity, cookie) becomes "[redacted]", whatever its value;
  * - inside strings: the password of a URL (`postgres://u:pw@h` → `postgres://u:[redacted]@h`), age
- *   secret keys, and the clear values of any `secrets` the caller names are replaced.
+ *   secret keys, the clear values of any `secrets` the caller names, and every form of every `Secret`
+ *   this process holds (lib/secret.ts: a URL's password alone, JSON-escaped, percent-encoded) are
+ *   replaced.
  * It also bounds what a record can hold: strings are cut at 2,000 characters, arrays at 100 items,
  * nesting at 8 levels; cycles become "[circular]". Dates become ISO strings, Errors their message,
  * bytes a length. Functions, symbols and undefined members are dropped.
  */
-import { redacted, scrubSecrets, Secret } from "../lib/secret";
+import { redacted, scrubKnownSecrets, scrubSecrets, Secret } from "../lib/secret";
 
 /** A JSON value as stored in an audit record. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -106,8 +108,10 @@ function redactValue(
 
 function redactString(text: string, options: RedactOptions): string {
   // Named secrets first: the patterns below rewrite strings, after which a configured secret (a URL
-  // with a token in its query, say) would no longer be found whole.
-  const scrubbed = options.secrets ? scrubSecrets(text, options.secrets) : text;
+  // with a token in its query, say) would no longer be found whole. Then every form of every Secret
+  // the process holds, as the log does: a URL's password alone or decoded, a JSON-escaped value.
+  const named = options.secrets ? scrubSecrets(text, options.secrets) : text;
+  const scrubbed = scrubKnownSecrets(named);
   const out = scrubbed.replace(URL_PASSWORD, `$1:${redacted}@`).replace(AGE_SECRET_KEY, redacted);
   return out.length > MAX_STRING
     ? `${out.slice(0, MAX_STRING)}…[${out.length - MAX_STRING} more characters]`

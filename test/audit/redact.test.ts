@@ -74,6 +74,15 @@ describe("redactDetail", () => {
     expect(JSON.stringify(detail)).not.toMatch(/SUPERSECRETTOKEN|ss@|qqqq/);
   });
 
+  test("the password of a configured connection URL is scrubbed where it appears alone, decoded", () => {
+    const url = new Secret("postgres://backup:p%40ss%2Fw0rd-42@db1:5432/orders");
+    const detail = redactDetail(
+      { error: "pg_restore: authentication with p@ss/w0rd-42 failed; retried as backup:p@ss/w0rd-42@db1" },
+      { secrets: [url] },
+    );
+    expect(JSON.stringify(detail)).not.toMatch(/w0rd/);
+  });
+
   test("bounds what it keeps: long strings, long arrays, deep nesting, cycles, odd values", () => {
     const cyclic: Record<string, unknown> = { name: "loop" };
     cyclic.self = cyclic;
