@@ -6,7 +6,8 @@
  * 1. `requestRestore`: an operator (or admin) asks to restore one snapshot of a target to a place
  *    (over the original by default). The request expires after `requestTtlMs` (default 24 h).
  * 2. `approve`: an admin with a different identity than the requester approves it. The requester
- *    approving their own request is refused, and so is an expired, already approved or used one.
+ *    approving their own request is refused, and so is an expired, already approved or used one, and
+ *    one made more than 5 minutes ahead of the approver's clock (its expiry would be as far off).
  * 3. `consumeApproval`: whoever runs the restore (the requester, or any admin) checks the request is
  *    approved, unexpired, unused and is for exactly this target, snapshot, place, `--include` and
  *    `--force` (restore-terms.ts; the approval records them), and marks it used; a request releases one restore. The executor then audits the restore itself, naming the
@@ -52,6 +53,8 @@ import { describeTerms, flagDifferences, otherRestore, requestCommand, restoreFl
 import { roleAllows } from "./roles";
 
 export const DEFAULT_REQUEST_TTL_MS = 24 * 3_600_000;
+/** How far ahead of the approver's clock a request may have been made (hosts' clocks differ a little). */
+const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 /** A break-glass reason must say something: at least this many characters. */
 export const MIN_BREAK_GLASS_REASON = 8;
 
@@ -212,6 +215,16 @@ export class RestoreApprovals {
       throw error;
     }
     await this.#refuseUnlessOpen(request, refuse);
+    // The request's times come from the requester's clock: one running ahead would make an approval
+    // meant for the TTL last as long again as the clock is fast.
+    const ahead = Date.parse(request.requestedAt) - this.#clock().getTime();
+    if (ahead > MAX_CLOCK_SKEW_MS) {
+      await refuse(
+        `restore request ${request.id} was made at ${request.requestedAt}, ${formatDuration(ahead)} after this host's time: ` +
+          `the clock of ${request.requestedBy.host} or of this host is wrong`,
+        "set the clocks right (NTP), then request the restore again",
+      );
+    }
     if (request.state === "approved") {
       await refuse(
         `request ${request.id} is already approved by ${request.approval?.approvedBy.name}`,

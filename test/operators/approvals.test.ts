@@ -268,6 +268,28 @@ test("requests expire: approving or using one after its expiry is refused", asyn
   expect((await approvals.list()).map((r) => r.state)).toEqual(["expired", "expired"]);
 });
 
+test("a request made on a host whose clock runs ahead cannot be approved: its expiry would be that far off", async () => {
+  const ahead = new TestClock("2026-12-22T02:00:00.000Z"); // the requester's clock: a month fast
+  const fromTheFuture = new RestoreApprovals(storage, audit, { clock: ahead.now, requestTtlMs: 3_600_000 });
+  const request = await fromTheFuture.requestRestore(olga, restore);
+  expect(request.expiresAt).toBe("2026-12-22T03:00:00.000Z");
+
+  const refused = await refusal(approvals.approve(request.id, alice));
+  expect(refused.code).toBe("REFUSED");
+  expect(refused.message).toBe(
+    `restore request ${request.id} was made at 2026-12-22T02:00:00.000Z, 30d after this host's time: the clock of ${olga.host} or of this host is wrong`,
+  );
+  expect((await approvals.get(request.id)).state).toBe("pending");
+
+  // A few seconds of skew between honest hosts is not refused.
+  const slightly = new TestClock("2026-11-22T02:00:30.000Z");
+  const nearly = await new RestoreApprovals(storage, audit, { clock: slightly.now }).requestRestore(
+    olga,
+    restore,
+  );
+  expect((await approvals.approve(nearly.id, alice)).state).toBe("approved");
+});
+
 test("unknown and malformed request ids", async () => {
   const missing = await refusal(approvals.approve("req-0000000000", alice));
   expect(missing.code).toBe("NOT_FOUND");
