@@ -41,8 +41,8 @@ const MAX_TOKEN_BYTES = 4096;
 /**
  * The token this process presents: `HAVEN_TOKEN`, or the contents of the file `HAVEN_TOKEN_FILE`
  * (trailing newlines ignored; refused when its group or others may access it, as ssh refuses such
- * a key); undefined when neither is set. Both at once is a usage error, since it
- * is unclear which one is meant.
+ * a key); undefined when neither is set. `HAVEN_TOKEN` is removed from `env` once read, so that no
+ * child process inherits it. Both at once is a usage error, since it is unclear which one is meant.
  */
 export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): Promise<Secret | undefined> {
   const inline = env.HAVEN_TOKEN;
@@ -52,7 +52,12 @@ export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): 
       hint: "unset one of them; HAVEN_TOKEN_FILE is preferred, since a file keeps the token out of the environment",
     });
   }
-  if (inline) return new Secret(inline);
+  if (inline) {
+    // Read once, then out of the environment: every hook and dump tool this process starts inherits
+    // it, and none of them needs the operator's credential.
+    delete env.HAVEN_TOKEN;
+    return new Secret(inline);
+  }
   if (!file) return undefined;
   let contents: string;
   let mode: number;
