@@ -4,7 +4,7 @@
  * declares both `<key>` and `<key>File` for a key of SECRET_KEYS; elsewhere a `...File` key is an
  * ordinary path (e.g. `encryption.identityFile`, read only where restores run).
  */
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
 import type { z } from "zod";
 import type { IssueCollector } from "./issues";
@@ -84,11 +84,16 @@ function fillTwins(
 function readSecretFile(file: string): string | { problem: string } {
   let fd: number;
   try {
-    fd = openSync(file, "r");
+    // Non-blocking: opening a FIFO to read would otherwise wait for a writer, and the config's load
+    // (even `haven config validate`) would hang.
+    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   } catch (error) {
     return { problem: describeFsError(error) };
   }
   try {
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) return { problem: "is a directory" };
+    if (!stat.isFile()) return { problem: "not a regular file (a FIFO, a socket or a device)" };
     const buffer = Buffer.alloc(MAX_SECRET_BYTES + 1);
     let length = 0;
     for (;;) {

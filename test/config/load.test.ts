@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -298,6 +299,23 @@ describe("<key>File secrets", () => {
             `${file}:8:35: targets.d.passwordFile: cannot use secret file ${join(dir, "locked")}: permission denied (is it readable by the user haven runs as?)`,
           ],
     );
+  });
+
+  it("refuses a FIFO or a directory as a secret file at once, instead of waiting for a writer", async () => {
+    execFileSync("mkfifo", [join(dir, "pipe")]);
+    await mkdir(join(dir, "folder"), { recursive: true });
+    const file = join(dir, "haven.yaml");
+    expect(
+      messagesOf([
+        ...base,
+        "targets:",
+        "  a: { type: redis, passwordFile: pipe }",
+        "  b: { type: redis, passwordFile: folder }",
+      ]),
+    ).toEqual([
+      `${file}:5:35: targets.a.passwordFile: cannot use secret file ${join(dir, "pipe")}: not a regular file (a FIFO, a socket or a device)`,
+      `${file}:6:35: targets.b.passwordFile: cannot use secret file ${join(dir, "folder")}: is a directory`,
+    ]);
   });
 
   it("treats a ...File key that has no secret twin in the schema as a plain path", () => {
