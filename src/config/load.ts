@@ -96,7 +96,7 @@ function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, sha256:
 
   issues.throwIfAny();
   if (!parsed.success) throw new HavenError("CONFIG", `${file}: invalid config`); // unreachable: issues were reported
-  return resolveConfig(parsed.data, data, source, sha256);
+  return resolveConfig(parsed.data, data, source, sha256, baseDir);
 }
 
 function sha256Hex(bytes: Buffer): string {

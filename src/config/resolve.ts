@@ -8,6 +8,7 @@
  * - `compression`, `verify`: key by key; the keys the target writes override those of `defaults`, the
  *   others come from `defaults` (not from the schema's own defaults).
  */
+import { resolve } from "node:path";
 import type { ParsedConfig, RawTargetConfig } from "./schema";
 import type { HavenConfig, NamedDestination, TargetConfig } from "./types";
 
@@ -22,12 +23,22 @@ export function resolveConfig(
   raw: unknown,
   source: string,
   sha256: string,
+  baseDir: string,
 ): HavenConfig {
-  const { destinations, targets, ...rest } = parsed;
+  const { destinations, targets, encryption, ...rest } = parsed;
   const rawTargets = field(raw, "targets");
 
   return {
     ...rest,
+    // Against the config's folder, as every *File path is: not wherever the command was started.
+    ...(encryption
+      ? {
+          encryption: {
+            ...encryption,
+            ...(encryption.identityFile ? { identityFile: resolve(baseDir, encryption.identityFile) } : {}),
+          },
+        }
+      : {}),
     source,
     sha256,
     destinations: Object.fromEntries(

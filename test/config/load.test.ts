@@ -325,6 +325,13 @@ describe("<key>File secrets", () => {
       "encryption: { recipients: [age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq], identityFile: /nowhere/id.txt }",
     ]);
     expect(config.encryption?.identityFile).toBe("/nowhere/id.txt");
+    // A relative one is read from the config's folder, as *File secrets are, wherever Haven starts.
+    const relative = parse([
+      ...base,
+      "targets: {}",
+      "encryption: { recipients: [age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq], identityFile: keys/id.txt }",
+    ]);
+    expect(relative.encryption?.identityFile).toBe(join(dir, "keys", "id.txt"));
     expect(messagesOf([...base, "targets: {}", "alerts: { webhooks: [ { urlFile: /x } ] }"])).toEqual([
       `${join(dir, "haven.yaml")}:5:23: alerts.webhooks[0].url: required key is missing`,
       `${join(dir, "haven.yaml")}:5:25: alerts.webhooks[0].urlFile: unknown key: url has no File form here; give it through an environment variable, \${NAME}`,
