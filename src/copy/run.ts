@@ -11,7 +11,7 @@ import { silentLogger } from "../lib/logger";
 import { configuredTarget } from "../prune/policy";
 import type { StorageBackend } from "../storage/types";
 import { copySnapshot, type CopyResult } from "./copy-snapshot";
-import { pendingOn, primarySnapshots, storageOf } from "./pending";
+import { pendingOn, primarySnapshots, storageOf, type PendingCopy } from "./pending";
 
 export interface CopyRunOptions {
   /** Opens a destination's storage (closed by the run). Default `createStorage` of the config's destination. */
@@ -48,8 +48,8 @@ export interface CopyReport {
 /**
  * Copies every pending snapshot of `target`. Throws when the primary cannot be read (nothing can be
  * copied); failures on the other destinations are collected in `failed` (see `copyReportError`).
- * On one destination, copying stops at the first failure: the destination is likely down, and the
- * next run starts over from the listing.
+ * On one destination, copying stops at the first failure that is not the snapshot's own (see
+ * SNAPSHOT_FAILURES): the destination is likely down, and the next run starts over from the listing.
  */
 export async function copyPending(
   config: HavenConfig,
@@ -73,46 +73,89 @@ export async function copyPending(
     const from = open(primaryName);
     const primary = await primarySnapshots(from, target, logger);
     for (const name of others) {
-      let snapshotId: string | undefined;
-      const owed = new Set<string>();
+      let to: StorageBackend;
+      let pendings: PendingCopy[];
       try {
-        const to = open(name);
-        const pendings = await pendingOn(config, targetConfig, primary, primaryName, to, now, logger);
-        report.listed.push(name);
-        for (const pending of pendings) owed.add(pending.snapshotId);
-        for (const pending of pendings) {
-          snapshotId = pending.snapshotId;
-          options.signal?.throwIfAborted();
-          report.copied.push(
-            await copySnapshot(config, target, pending.snapshotId, from, to, {
-              logger,
-              now,
-              ...(options.signal ? { signal: options.signal } : {}),
-            }),
-          );
-          owed.delete(pending.snapshotId);
-        }
+        to = open(name);
+        pendings = await pendingOn(config, targetConfig, primary, primaryName, to, now, logger);
       } catch (error) {
-        const haven = isHavenError(error)
-          ? error
-          : new HavenError("TRANSIENT", String(error), { cause: error });
-        logger.error({ to: name, snapshot: snapshotId, code: haven.code, err: haven.message }, "copy failed");
-        const oldestPending = [...owed].sort()[0];
-        report.failed.push({
-          to: name,
-          ...(snapshotId === undefined ? {} : { snapshotId }),
-          ...(oldestPending === undefined ? {} : { oldestPending }),
-          code: haven.code,
-          message: haven.message,
-          ...(haven.hint ? { hint: haven.hint } : {}),
-        });
-        if (haven.code === "CANCELLED") break;
+        const failure = failureOf(name, asHavenError(error), logger);
+        report.failed.push(failure);
+        if (failure.code === "CANCELLED") break;
+        continue;
       }
+      report.listed.push(name);
+      const outcome = await copyEach(pendings, (id) => {
+        options.signal?.throwIfAborted();
+        return copySnapshot(config, target, id, from, to, {
+          logger,
+          now,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      });
+      report.copied.push(...outcome.copied);
+      const oldestPending = outcome.owed.sort()[0];
+      for (const { snapshotId, error } of outcome.failed)
+        report.failed.push(failureOf(name, error, logger, { snapshotId, oldestPending }));
+      if (outcome.failed.some(({ error }) => error.code === "CANCELLED")) break;
     }
     return report;
   } finally {
     await Promise.allSettled(opened.map((storage) => storage.close()));
   }
+}
+
+/**
+ * Failures that concern the one snapshot (its bytes on the primary do not match its manifest, or it
+ * was pruned since the listing), not the destination: the copies behind it go on. Stopping there
+ * left every older snapshot owed for ever behind one damaged one, run after run.
+ */
+const SNAPSHOT_FAILURES: ReadonlySet<ErrorCode> = new Set(["INTEGRITY", "NOT_FOUND"]);
+
+/** Copies `pendings` in order; stops at the first failure that is not the snapshot's own. */
+async function copyEach(
+  pendings: readonly PendingCopy[],
+  copy: (snapshotId: string) => Promise<CopyResult>,
+): Promise<{
+  copied: CopyResult[];
+  failed: Array<{ snapshotId: string; error: HavenError }>;
+  owed: string[];
+}> {
+  const owed = new Set(pendings.map((pending) => pending.snapshotId));
+  const copied: CopyResult[] = [];
+  const failed: Array<{ snapshotId: string; error: HavenError }> = [];
+  for (const { snapshotId } of pendings) {
+    try {
+      copied.push(await copy(snapshotId));
+      owed.delete(snapshotId);
+    } catch (error) {
+      const haven = asHavenError(error);
+      failed.push({ snapshotId, error: haven });
+      if (!SNAPSHOT_FAILURES.has(haven.code)) break;
+    }
+  }
+  return { copied, failed, owed: [...owed] };
+}
+
+function asHavenError(error: unknown): HavenError {
+  return isHavenError(error) ? error : new HavenError("TRANSIENT", String(error), { cause: error });
+}
+
+function failureOf(
+  to: string,
+  error: HavenError,
+  logger: Logger,
+  at: { snapshotId?: string; oldestPending?: string | undefined } = {},
+): CopyFailure {
+  logger.error({ to, snapshot: at.snapshotId, code: error.code, err: error.message }, "copy failed");
+  return {
+    to,
+    ...(at.snapshotId === undefined ? {} : { snapshotId: at.snapshotId }),
+    ...(at.oldestPending === undefined ? {} : { oldestPending: at.oldestPending }),
+    code: error.code,
+    message: error.message,
+    ...(error.hint ? { hint: error.hint } : {}),
+  };
 }
 
 /**

@@ -274,3 +274,28 @@ test("the primary keeps a snapshot another destination still needs until it has 
     await close();
   }
 });
+
+test("a damaged snapshot fails its own copy only: the older ones behind it are still copied", async () => {
+  const { config, target, primary, offsite, open, close } = await setup("filesystem");
+  try {
+    const snapshots = await snapshotsOn(primary, target, 3);
+    const damagedKey = snapshots[2]!.dataKeys[0]!;
+    const original = await drain(await primary.get(damagedKey));
+    const damaged = Buffer.from(original.bytes);
+    damaged[100] = (damaged[100]! + 1) % 256;
+    await primary.put(damagedKey, Readable.from([damaged]));
+
+    const report = await copyPending(config, target, { openStorage: open, logger });
+    expect(report.failed).toEqual([
+      expect.objectContaining({ to: "offsite", snapshotId: snapshots[2]!.id, code: "INTEGRITY" }),
+    ]);
+    expect(report.copied.map((c) => c.snapshotId)).toEqual([snapshots[1]!.id, snapshots[0]!.id]);
+    expect((await listSnapshotRefs(offsite, target)).map((r) => r.id)).toEqual([
+      snapshots[0]!.id,
+      snapshots[1]!.id,
+    ]);
+    expect(copyReportError(report)).toMatchObject({ code: "INTEGRITY" });
+  } finally {
+    await close();
+  }
+});
