@@ -3,8 +3,8 @@
  * and uploads never completed, once they are older than the grace period. Age alone does not tell a
  * run in progress: a backup of several terabytes outlives the grace period, and S3 dates an upload
  * (and the object it completes into) from its start. So a target whose lock is held (`busy`) keeps
- * all of it. Committed snapshots, Haven's own areas (`_audit/`, `_reports/`) and keys outside the
- * layout are never touched.
+ * all of it. Committed snapshots and the objects of Haven's own areas (`_audit/`, `_reports/`) are
+ * never touched, nor anything outside the layout, uploads included.
  *
  * The listing is a picture of the past: a run may commit its manifest and release its lock after the
  * folder was listed without one (and a copy between destinations holds no lock at all). So right
@@ -95,7 +95,11 @@ export async function cleanupLeftovers(
   }
   for await (const upload of storage.listIncomplete("")) {
     if (upload.startedAt.getTime() > cutoff) continue;
+    // An upload outside the layout is not ours to judge: in a bucket shared with a nested destination
+    // (prefix "site-b/") it is that destination's, whose target lock this pass cannot see, and S3 dates
+    // an upload from its start, so a long backup there looked abandoned.
     const target = parseSnapshotKey(upload.key)?.target;
+    if (target === undefined && !layout.isOwnArea(upload.key)) continue;
     if (target !== undefined && (await busy(target))) {
       report.keptBusy += 1;
       continue;

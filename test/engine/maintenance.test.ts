@@ -12,6 +12,7 @@ import { cleanupLeftovers } from "../../src/engine/maintenance";
 import { isTargetLocked, withTargetLock } from "../../src/jobs";
 import { silentLogger } from "../../src/lib/logger";
 import { createStorage } from "../../src/storage";
+import type { StorageBackend } from "../../src/storage/types";
 import { tempDir } from "../helpers/s3-config";
 
 const prefix = `haven-maint-${randomBytes(4).toString("hex")}`;
@@ -34,11 +35,15 @@ async function leftoversOf(target: string): Promise<void> {
   await mkdir(crashed, { recursive: true });
   await writeFile(join(crashed, "data.tar.zst"), "the data of a run that died");
   await utimes(join(crashed, "data.tar.zst"), old, old);
-  const running = join(root, target, newSnapshotId(old));
-  await mkdir(running, { recursive: true });
-  const upload = join(running, `.data.tar.zst.haven-tmp-${randomBytes(6).toString("hex")}`);
+  await oldUpload(join(root, target, newSnapshotId(old)), "data.tar.zst", old);
+}
+
+/** The temp file of a put of `name` into `dir`, dated `at`, as S3 dates an upload: from its start. */
+async function oldUpload(dir: string, name: string, at: Date): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const upload = join(dir, `.${name}.haven-tmp-${randomBytes(6).toString("hex")}`);
   await writeFile(upload, "still writing");
-  await utimes(upload, old, old); // as S3 dates an upload: from its start
+  await utimes(upload, at, at);
 }
 
 /** Files left under the target's folder (the backend removes folders it empties). */
@@ -49,24 +54,23 @@ async function filesOf(target: string): Promise<number> {
   return entries.filter((entry) => entry.isFile()).length;
 }
 
+/** One clean-up pass over `storage`, as maintenance runs it, while a run of `target` holds its lock. */
+function cleanupWhileLocked(storage: StorageBackend, target: string) {
+  const options = {
+    graceMs: 3600_000,
+    now: new Date(),
+    logger: silentLogger,
+    busy: (name: string) => isTargetLocked(redis, name, prefix),
+  };
+  return withTargetLock(redis, target, 60_000, () => cleanupLeftovers(storage, options), { prefix });
+}
+
 test("a target whose lock is held keeps its old leftovers; the others' are removed", async () => {
   await leftoversOf("busy");
   await leftoversOf("idle");
   const storage = createStorage({ name: "nas", type: "filesystem", path: root, prefix: "" }, silentLogger);
   try {
-    const report = await withTargetLock(
-      redis,
-      "busy",
-      60_000,
-      () =>
-        cleanupLeftovers(storage, {
-          graceMs: 3600_000,
-          now: new Date(),
-          logger: silentLogger,
-          busy: (target) => isTargetLocked(redis, target, prefix),
-        }),
-      { prefix },
-    );
+    const report = await cleanupWhileLocked(storage, "busy");
     expect(report).toMatchObject({ keptBusy: 2, keptYoung: 0 });
     expect(report.removedObjects).toHaveLength(1);
     expect(report.abortedUploads).toHaveLength(1);
@@ -109,6 +113,34 @@ test("a folder whose run commits after the listing is kept: its manifest is look
     });
     expect(report).toMatchObject({ keptCommitted: 1, removedObjects: [] });
     expect((await readdir(folder)).sort()).toEqual(["data.tar.zst", "manifest.json"]);
+  } finally {
+    await storage.close();
+  }
+});
+
+test("uploads outside this destination's layout (a nested destination's, another tool's) are never aborted", async () => {
+  // destinations { outer: { path: root, prefix: "" }, inner: { path: root, prefix: "site-b/" } }: the
+  // outer one lists the inner one's uploads too, but cannot see whether their target is busy.
+  const old = new Date(Date.now() - 3 * 24 * 3600_000);
+  const running = join(root, "site-b", "orders", newSnapshotId(old));
+  await oldUpload(running, "data.tar.zst", old);
+  const outer = createStorage({ name: "outer", type: "filesystem", path: root, prefix: "" }, silentLogger);
+  try {
+    const report = await cleanupWhileLocked(outer, "orders");
+    expect(report.abortedUploads).toEqual([]);
+    expect(await readdir(running)).toHaveLength(1);
+  } finally {
+    await outer.close();
+  }
+});
+
+test("an upload left in Haven's own areas is still aborted", async () => {
+  const old = new Date(Date.now() - 3 * 24 * 3600_000);
+  await oldUpload(join(root, "_audit", "2026", "11", "20"), "20261120T020000Z-x.json", old);
+  const storage = createStorage({ name: "nas", type: "filesystem", path: root, prefix: "" }, silentLogger);
+  try {
+    const report = await cleanupWhileLocked(storage, "orders");
+    expect(report.abortedUploads).toEqual(["_audit/2026/11/20/20261120T020000Z-x.json"]);
   } finally {
     await storage.close();
   }
