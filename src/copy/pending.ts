@@ -62,19 +62,21 @@ export async function pendingOn(
   const folders = await listSnapshotFolders(to, layout.targetPrefix(target.name));
   const present = [...folders.values()].filter((folder) => folder.manifestKey !== null);
   const presentIds = new Set(present.map((folder) => folder.id));
-  // Copies are byte-identical, so the primary's manifest stands for a copy; only snapshots the primary
-  // no longer has are read on `to`.
-  const onlyThere = await readCandidates(
+  // Copies are byte-identical, so the primary's manifest stands for a copy; read on `to` are the
+  // snapshots the primary no longer has and those verified there. A copy proven damaged there fills
+  // no period on `to` (its prune sees it so), so a good snapshot of that period is still owed.
+  const readThere = await readCandidates(
     to,
-    present.filter((folder) => !primary.has(folder.id)),
+    present.filter((folder) => !primary.has(folder.id) || folder.verificationKeys.length > 0),
     logger,
   );
+  const readIds = new Set(readThere.snapshots.map((s) => s.candidate.id));
   const there = [
     ...present.flatMap((folder) => {
-      const candidate = primary.get(folder.id);
+      const candidate = readIds.has(folder.id) ? undefined : primary.get(folder.id);
       return candidate ? [asCopy(candidate)] : [];
     }),
-    ...onlyThere.snapshots.map((s) => s.candidate),
+    ...readThere.snapshots.map((s) => s.candidate),
   ];
   const missing = [...primary.values()].filter((candidate) => !presentIds.has(candidate.id));
   if (missing.length === 0) return [];

@@ -18,7 +18,14 @@ import { tempDir, uniqueName } from "../helpers/s3-config";
 import { startS3Proxy, type S3Proxy } from "../objectlock/s3-proxy";
 import { drain } from "../storage/streams";
 import { testConfig, type ConfigSpec } from "../prune/config";
-import { DAY, listKeys, RecordingBackend, writeSnapshot, type FixtureSnapshot } from "../prune/fixtures";
+import {
+  DAY,
+  listKeys,
+  RecordingBackend,
+  writeSnapshot,
+  writeVerification,
+  type FixtureSnapshot,
+} from "../prune/fixtures";
 
 const logger = createLogger({ level: "silent" });
 const bucket = uniqueName("haven-copy");
@@ -295,6 +302,42 @@ test("a damaged snapshot fails its own copy only: the older ones behind it are s
       snapshots[1]!.id,
     ]);
     expect(copyReportError(report)).toMatchObject({ code: "INTEGRITY" });
+  } finally {
+    await close();
+  }
+});
+
+test("a copy proven damaged on the other destination does not fill its day there: the primary's good one of that day is still owed", async () => {
+  // offsite keeps 7 dailies, primary 1. On day 1, 14:00 was the newest and was copied; then the
+  // offsite copy of it was proven damaged, so offsite holds no good snapshot of day 1.
+  const { config, target, primary, offsite, open, close } = await setup("filesystem", [
+    "retention: { daily: 7 }",
+  ]);
+  const primaryKeepsOne: HavenConfig = {
+    ...config,
+    targets: { [target]: { ...config.targets[target]!, retention: { daily: 1 }, maxRemoveShare: 1 } },
+  };
+  try {
+    const morning = await writeSnapshot(primary, target, new Date(Date.UTC(2026, 10, 1, 2)));
+    const afternoon = await writeSnapshot(primary, target, new Date(Date.UTC(2026, 10, 1, 14)));
+    const next = await writeSnapshot(primary, target, new Date(Date.UTC(2026, 10, 2, 2)));
+    const copied = await copyPending(config, target, { openStorage: open, logger });
+    expect(copied.copied.map((c) => c.snapshotId)).toEqual([next.id, afternoon.id]);
+    await writeVerification(offsite, target, afternoon.id, "damaged", new Date(Date.UTC(2026, 10, 2, 6)));
+
+    expect((await pendingCopies(config, target, { openStorage: open })).map((p) => p.snapshotId)).toEqual([
+      morning.id,
+    ]);
+    const pruned = await pruneRun(primaryKeepsOne, {
+      target,
+      now: new Date(Date.UTC(2026, 10, 3)),
+      withLock: (_target, fn) => fn(new AbortController().signal),
+      openStorage: (destination) => open(destination.name),
+      logger,
+    });
+    expect(pruned.results[0]).toMatchObject({ destination: "primary", removed: [afternoon.id] });
+    const kept = pruned.results[0]!.plan!.decision.keep.find((e) => e.snapshot.id === morning.id);
+    expect(kept?.reasons).toEqual(["copy to offsite pending"]);
   } finally {
     await close();
   }

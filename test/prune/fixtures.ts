@@ -90,25 +90,7 @@ export async function writeSnapshot(
   let when = finished.getTime();
   for (const result of options.verifications ?? []) {
     when += 3_600_000;
-    const record: VerificationRecord = {
-      formatVersion: 1,
-      kind: "integrity",
-      target,
-      snapshotId: id,
-      result: result === "damaged" ? "failed" : result,
-      ...(result === "damaged"
-        ? { error: { code: "INTEGRITY", message: "data.tar: sha256 differs from the manifest's" } }
-        : {}),
-      startedAt: new Date(when - 1000).toISOString(),
-      finishedAt: new Date(when).toISOString(),
-      phases: {},
-      totalMs: 1000,
-      checks: [],
-      host: "fixture",
-    };
-    const key = layout.verification(target, id, new Date(when));
-    await storage.put(key, Readable.from([Buffer.from(JSON.stringify(record))]));
-    verificationKeys.push(key);
+    verificationKeys.push(await writeVerification(storage, target, id, result, new Date(when)));
   }
   const dataKeys = objects.map((o) => o.key);
   return {
@@ -122,7 +104,35 @@ export async function writeSnapshot(
   };
 }
 
-/** Every key on the destination (under `prefix`), sorted. */
+/** A verification record of snapshot `id` that finished `at`; "damaged": failed on a hash mismatch. Its key. */
+export async function writeVerification(
+  storage: StorageBackend,
+  target: string,
+  id: string,
+  result: "passed" | "failed" | "damaged",
+  at: Date,
+): Promise<string> {
+  const record: VerificationRecord = {
+    formatVersion: 1,
+    kind: "integrity",
+    target,
+    snapshotId: id,
+    result: result === "damaged" ? "failed" : result,
+    ...(result === "damaged"
+      ? { error: { code: "INTEGRITY", message: "data.tar: sha256 differs from the manifest's" } }
+      : {}),
+    startedAt: new Date(at.getTime() - 1000).toISOString(),
+    finishedAt: at.toISOString(),
+    phases: {},
+    totalMs: 1000,
+    checks: [],
+    host: "fixture",
+  };
+  const key = layout.verification(target, id, at);
+  await storage.put(key, Readable.from([Buffer.from(JSON.stringify(record))]));
+  return key;
+}
+
 /** Every key under `prefix`, sorted; prune's own records (`_pruned/`) only when asked for by prefix. */
 export async function listKeys(storage: StorageBackend, prefix = ""): Promise<string[]> {
   const keys: string[] = [];
