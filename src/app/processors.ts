@@ -17,6 +17,8 @@ import { HavenError, isHavenError } from "../lib/errors";
 import { pruneRun, pruneRunError } from "../prune";
 import { auditPrune } from "./audit";
 import type { Monitor } from "./monitoring";
+import { PublishedEstate } from "./published-estate";
+import { retentionGuard } from "./retention-agreement";
 
 export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: Redis): Processors {
   const connectionOf = (_ctx: JobContext) => redis;
@@ -181,11 +183,15 @@ async function pruneAfterCommit(
   redis: Redis | undefined,
 ): Promise<void> {
   try {
+    const mayPrune = redis ? await retentionGuardFor(config, redis) : () => undefined;
     // The backup job holds this target's lock already: prune runs inside it.
     const report = await pruneRun(config, {
       target,
       logger: ctx.logger,
-      withLock: (_t, fn) => fn(ctx.signal),
+      withLock: (t, fn) => {
+        mayPrune(t);
+        return fn(ctx.signal);
+      },
     });
     // Through the audit log's Redis lock: another worker may be appending at the same moment.
     await auditPrune(config, ctx.logger, report, localActor("haven"), redis);
@@ -215,16 +221,25 @@ async function copyTarget(config: HavenConfig, target: string, ctx: JobContext, 
   return copyReportError(report);
 }
 
+/** Whether this worker's retention for a target is the newest serve's (app/retention-agreement.ts). */
+async function retentionGuardFor(config: HavenConfig, redis: Redis): Promise<(target: string) => void> {
+  const published = await new PublishedEstate(redis, config.queuePrefix).read();
+  return retentionGuard(published, config, new Date());
+}
+
 async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined, monitor: Monitor) {
   if (!redis) return { skipped: "no Redis connection for target locks" };
+  const mayPrune = await retentionGuardFor(config, redis);
   const report = await pruneRun(config, {
     logger: ctx.logger,
-    withLock: (target, fn) =>
-      withTargetLock(redis, target, config.workers.lockTtl, fn, {
+    withLock: (target, fn) => {
+      mayPrune(target);
+      return withTargetLock(redis, target, config.workers.lockTtl, fn, {
         prefix: config.queuePrefix,
         logger: ctx.logger,
         owner: PRUNE_LOCK_OWNER,
-      }),
+      });
+    },
   });
   await auditPrune(config, ctx.logger, report, localActor("haven"), redis);
   await monitor.afterPrune(report);
