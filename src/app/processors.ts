@@ -38,7 +38,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
     afterBackup: async (request, result, ctx) => {
       if (result.state === "skipped") await monitor.afterBackup(result);
       else if (result.state === "committed" || result.state === "partial")
-        await copyAfterCommit(config, request.target, ctx, monitor);
+        await copyAfterCommit(config, request.target, ctx, monitor, connectionOf(ctx));
     },
     verify: async (request, ctx) => {
       assertKnownTarget(config, request.target);
@@ -122,7 +122,7 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
         failures.push(error);
         return { failed: error instanceof Error ? error.message : String(error) };
       });
-    const copies = await attempt(() => copyAll(config, ctx, monitor));
+    const copies = await attempt(() => copyAll(config, ctx, monitor, connectionOf(ctx)));
     const prune = await attempt(() => pruneAll(config, ctx, connectionOf(ctx), monitor));
     const cleanup = await attempt(() => cleanupAll(config, ctx, connectionOf(ctx)));
     if (failures.length > 0) throw failures[0];
@@ -157,9 +157,10 @@ async function copyAfterCommit(
   target: string,
   ctx: JobContext,
   monitor: Monitor,
+  redis: Redis | undefined,
 ): Promise<void> {
   try {
-    const error = await copyTarget(config, target, ctx, monitor);
+    const error = await copyTarget(config, target, ctx, monitor, redis);
     if (error)
       ctx.logger.warn(
         { err: error.message, hint: error.hint },
@@ -204,22 +205,56 @@ async function pruneAfterCommit(
   }
 }
 
-async function copyAll(config: HavenConfig, ctx: JobContext, monitor: Monitor) {
+async function copyAll(config: HavenConfig, ctx: JobContext, monitor: Monitor, redis: Redis | undefined) {
   const failures: string[] = [];
   for (const target of Object.values(config.targets)) {
     if (target.destinations.length < 2) continue;
-    const error = await copyTarget(config, target.name, ctx, monitor);
+    const error = await copyTarget(config, target.name, ctx, monitor, redis);
     if (error) failures.push(`${target.name}: ${error.message}`);
   }
   return { failures };
 }
 
 /** Copies what `target` owes its other destinations and reports it to the monitor; the copy's error or null. */
-async function copyTarget(config: HavenConfig, target: string, ctx: JobContext, monitor: Monitor) {
-  const report = await copyPending(config, target, { logger: ctx.logger, signal: ctx.signal });
-  await monitor.afterCopy(report);
-  return copyReportError(report);
+/**
+ * Copies of a target run under a lock of their own (not the target's: a long off-site copy would
+ * skip every backup meanwhile). Maintenance treats it as the target's (`cleanupAll`): S3 dates an
+ * upload from its start, so a copy of a large snapshot that outlived `staleUploadGrace` was aborted
+ * as abandoned, hour after hour, and never completed. It also keeps the after-backup and the hourly
+ * copy of one target from writing the same snapshot at once; the one that finds it held is skipped
+ * (the next hourly run copies what is still owed). Without Redis, copies run unlocked, as before.
+ */
+async function copyTarget(
+  config: HavenConfig,
+  target: string,
+  ctx: JobContext,
+  monitor: Monitor,
+  redis: Redis | undefined,
+) {
+  const run = async (lockSignal: AbortSignal) => {
+    // The job's signal (shutdown) and the lock's (lost to another holder) both stop it.
+    const signal = lockSignal === ctx.signal ? ctx.signal : AbortSignal.any([lockSignal, ctx.signal]);
+    const report = await copyPending(config, target, { logger: ctx.logger, signal });
+    await monitor.afterCopy(report);
+    return copyReportError(report);
+  };
+  if (!redis) return run(ctx.signal);
+  try {
+    return await withTargetLock(redis, copyLock(target), config.workers.lockTtl, run, {
+      prefix: config.queuePrefix,
+      logger: ctx.logger,
+      // The job: a retry of this job's own copy is told apart from another job's copy.
+      owner: `copy:${ctx.job.id}`,
+    });
+  } catch (error) {
+    if (!isHavenError(error, "LOCKED")) throw error;
+    ctx.logger.info({ target }, "another copy of this target is running; this one is skipped");
+    return null;
+  }
 }
+
+/** The copy lock's name; target names cannot start with "_", so it meets no target's. */
+const copyLock = (target: string) => `_copy-${target}`;
 
 /** Whether this worker's retention for a target is the newest serve's (app/retention-agreement.ts). */
 async function retentionGuardFor(config: HavenConfig, redis: Redis): Promise<(target: string) => void> {
@@ -250,8 +285,12 @@ async function pruneAll(config: HavenConfig, ctx: JobContext, redis: Redis | und
 
 async function cleanupAll(config: HavenConfig, ctx: JobContext, redis: Redis | undefined) {
   const reports: Record<string, unknown> = {};
-  // A held target lock means a run is writing there now, however old its upload looks.
-  const busy = redis ? (target: string) => isTargetLocked(redis, target, config.queuePrefix) : undefined;
+  // A held target (or copy) lock means a run is writing there now, however old its upload looks.
+  const busy = redis
+    ? async (target: string) =>
+        (await isTargetLocked(redis, target, config.queuePrefix)) ||
+        (await isTargetLocked(redis, copyLock(target), config.queuePrefix))
+    : undefined;
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, ctx.logger);
     try {
