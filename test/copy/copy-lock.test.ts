@@ -8,13 +8,11 @@ import { mkdir, readdir, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { newSnapshotId } from "../../src/catalog/layout";
-import { Monitor } from "../../src/app/monitoring";
-import { createProcessors } from "../../src/app/processors";
 import { parseConfigText } from "../../src/config/load";
 import { withTargetLock } from "../../src/jobs/lock";
-import { silentLogger } from "../../src/lib/logger";
 import { connectTestRedis } from "../jobs/helpers/redis";
 import { uniquePrefix } from "../jobs/helpers/config";
+import { hourlyCleanup } from "../jobs/helpers/hourly-cleanup";
 import { tempDir } from "../helpers/s3-config";
 
 let redis: Redis;
@@ -48,26 +46,7 @@ const config = () =>
     join(work, "haven.yaml"),
   );
 
-const ctx = () => ({
-  logger: silentLogger,
-  signal: new AbortController().signal,
-  onProgress: () => undefined,
-  reportProgress: () => undefined,
-  job: { id: "repeat:maintenance:cleanup:1", queue: "maintenance" as const, attempt: 1, maxAttempts: 1 },
-});
-
-async function hourlyCleanup(): Promise<unknown> {
-  const cfg = config();
-  const monitor = new Monitor(cfg, redis, silentLogger);
-  try {
-    return await createProcessors(cfg, monitor, redis).maintenance!(
-      { kind: "cleanup", requestedBy: "scheduler" },
-      ctx(),
-    );
-  } finally {
-    await monitor.close();
-  }
-}
+const runCleanup = async () => expect(await hourlyCleanup(config(), redis)).toBeUndefined();
 
 test("a copy's upload older than the grace period is kept while the copy runs, removed once it is gone", async () => {
   // A copy to offsite started two days ago and still writing: its temp file is dated from its start.
@@ -87,13 +66,13 @@ test("a copy's upload older than the grace period is kept while the copy runs, r
     { prefix, owner: "copy" },
   );
   try {
-    await hourlyCleanup();
+    await runCleanup();
     expect(await readdir(folder)).toHaveLength(1);
   } finally {
     release();
     await copying;
   }
   // That copy died without cleaning up: its leftovers go.
-  await hourlyCleanup();
+  await runCleanup();
   await expect(readdir(folder)).rejects.toMatchObject({ code: "ENOENT" });
 });

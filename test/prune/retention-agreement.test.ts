@@ -7,7 +7,6 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import { Monitor } from "../../src/app/monitoring";
-import { createProcessors } from "../../src/app/processors";
 import { PublishedEstate } from "../../src/app/published-estate";
 import { parseConfigText } from "../../src/config/load";
 import type { HavenConfig } from "../../src/config/types";
@@ -16,6 +15,7 @@ import { createStorage } from "../../src/storage";
 import { listSnapshotRefs } from "../../src/catalog/catalog";
 import { connectTestRedis } from "../jobs/helpers/redis";
 import { uniquePrefix } from "../jobs/helpers/config";
+import { hourlyCleanup } from "../jobs/helpers/hourly-cleanup";
 import { tempDir } from "../helpers/s3-config";
 import { DAY, writeSnapshot } from "./fixtures";
 
@@ -49,28 +49,6 @@ function config(dailies: number): HavenConfig {
   );
 }
 
-const ctx = () => ({
-  logger: silentLogger,
-  signal: new AbortController().signal,
-  onProgress: () => undefined,
-  reportProgress: () => undefined,
-  job: { id: "repeat:maintenance:cleanup:1", queue: "maintenance" as const, attempt: 1, maxAttempts: 1 },
-});
-
-/** The worker's hourly cleanup (copies, prune, leftovers) with `worker`'s config; its error, if any. */
-async function hourlyCleanup(worker: HavenConfig): Promise<unknown> {
-  const monitor = new Monitor(worker, redis, silentLogger);
-  try {
-    const processors = createProcessors(worker, monitor, redis);
-    return await processors.maintenance!({ kind: "cleanup", requestedBy: "scheduler" }, ctx()).then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-  } finally {
-    await monitor.close();
-  }
-}
-
 async function snapshotsLeft(): Promise<number> {
   const storage = createStorage(config(7).destinations.nas!, silentLogger);
   try {
@@ -90,12 +68,12 @@ test("a worker whose retention differs from serve's leaves the target alone; onc
 
   // serve now runs the raised policy (30 dailies); the old worker would keep 2 of 4.
   await estate.publish(config(30), new Date());
-  expect(await hourlyCleanup(oldWorker)).toBeUndefined(); // a rollout in progress: routine
+  expect(await hourlyCleanup(oldWorker, redis)).toBeUndefined(); // a rollout in progress: routine
   expect(await snapshotsLeft()).toBe(4);
 
   // An hour on, that worker was never restarted: refused, alerted, still nothing removed.
   await estate.publish(config(30), new Date(now - 2 * 3_600_000));
-  expect(await hourlyCleanup(oldWorker)).toMatchObject({
+  expect(await hourlyCleanup(oldWorker, redis)).toMatchObject({
     code: "REFUSED",
     message: expect.stringContaining("retention for app differs from the config serve runs"),
   });
@@ -109,6 +87,6 @@ test("a worker whose retention differs from serve's leaves the target alone; onc
 
   // serve's config is the worker's: it prunes by it.
   await estate.publish(oldWorker, new Date());
-  expect(await hourlyCleanup(oldWorker)).toBeUndefined();
+  expect(await hourlyCleanup(oldWorker, redis)).toBeUndefined();
   expect(await snapshotsLeft()).toBe(2);
 });
