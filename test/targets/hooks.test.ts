@@ -221,13 +221,14 @@ describe("child-process helper", () => {
       // EOF, as a client does on the statement the closed pipe cut off.
       const tool = spawnTool({
         command: "sh",
-        args: ["-c", "trap '' TERM; cat >/dev/null; exit 3"],
+        args: ["-c", "trap '' TERM; echo ready; cat >/dev/null; exit 3"],
         stdin: "pipe",
-        stdout: "ignore",
       });
       const input = new Readable({ read() {} });
       input.push("partial");
-      setImmediate(() => input.destroy(failedInput));
+      // Only once it ignores SIGTERM: the kill comes the moment the input fails.
+      tool.stdout?.once("data", () => input.destroy(failedInput));
+      tool.stdout?.resume();
       await expect(feedTool(tool, input, new PassThrough())).rejects.toBe(failedInput);
       expect(await tool.exit).toMatchObject({ code: 3, signal: null });
     });
