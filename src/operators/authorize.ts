@@ -9,6 +9,7 @@ const DOING: Record<Permission, string> = {
   read: "read the audit trail and reports",
   backup: "start a backup",
   verify: "verify snapshots",
+  "send-report": "store and send the monthly report",
   "restore-elsewhere": "restore to another place",
   "request-restore": "request a restore in place",
   "restore-in-place": "restore over the original location",

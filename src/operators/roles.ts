@@ -5,7 +5,8 @@
  * | role     | may                                                                          |
  * |----------|------------------------------------------------------------------------------|
  * | viewer   | list snapshots, read status, reports and the audit trail                      |
- * | operator | + back up now, verify, restore to another place, request a restore in place   |
+ * | operator | + back up now, verify, send the monthly report, restore to another place,      |
+ * |          |   request a restore in place                                                  |
  * | admin    | + restore in place, approve restore requests, prune, break glass              |
  *
  * An operator whose in-place restore request was approved by an admin may run that one restore
@@ -21,6 +22,7 @@ export const PERMISSIONS = {
   read: "viewer",
   backup: "operator",
   verify: "operator",
+  "send-report": "operator",
   "restore-elsewhere": "operator",
   "request-restore": "operator",
   "restore-in-place": "admin",

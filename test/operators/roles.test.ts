@@ -23,7 +23,16 @@ test("the permission table: viewer reads, operator backs up and restores elsewhe
   );
   expect(table).toEqual({
     viewer: ["list", "status", "read"],
-    operator: ["list", "status", "read", "backup", "verify", "restore-elsewhere", "request-restore"],
+    operator: [
+      "list",
+      "status",
+      "read",
+      "backup",
+      "verify",
+      "send-report",
+      "restore-elsewhere",
+      "request-restore",
+    ],
     admin: Object.keys(PERMISSIONS),
   });
   expect(roleAllows("operator", "restore-in-place")).toBe(false);
@@ -33,6 +42,7 @@ test("the permission table: viewer reads, operator backs up and restores elsewhe
 test.each<[Role, Permission, Role]>([
   ["viewer", "backup", "operator"],
   ["viewer", "restore-elsewhere", "operator"],
+  ["viewer", "send-report", "operator"],
   ["operator", "restore-in-place", "admin"],
   ["operator", "approve", "admin"],
   ["operator", "prune", "admin"],

@@ -11,7 +11,8 @@ import { formatLocal } from "../../report/month";
 import type { MonthlyReportResult } from "../../report";
 import { parseMonth } from "../../report/month";
 import { VERDICT_LABEL, emptyNotice, reportTitle, summaryRows } from "../../report/format";
-import { commandConfig, commandLogger, interruptSignal, printJson } from "../context";
+import { authorize } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
 
 interface ReportCommandOptions {
   month?: string;
@@ -36,6 +37,8 @@ export function reportCommand(): Command {
       // A bad month is a usage error (exit 2) before anything is read.
       if (opts.month !== undefined) parseMonth(opts.month);
       const config = await commandConfig(command);
+      // Sending writes under _reports/ and emails the readers: more than reading the report.
+      authorize(await commandOperator(command, config), opts.send ? "send-report" : "read");
       const logger = commandLogger(command);
       // Loaded on use: the chart renderer (vega, resvg) costs a quarter second at every CLI start otherwise.
       const { runMonthlyReport } = await import("../../report/run");

@@ -4,7 +4,8 @@ import { mainObject } from "../../catalog/manifest";
 import { describeError, ExitCode, HavenError } from "../../lib/errors";
 import { createStorage } from "../../storage";
 import type { NamedDestination } from "../../config/types";
-import { commandConfig, commandLogger, printJson, printTable } from "../context";
+import { authorize } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
 import { formatBytes } from "../progress";
 
 export function snapshotsCommand(): Command {
@@ -17,6 +18,7 @@ export function snapshotsCommand(): Command {
     .option("--from <destination>", "only this destination")
     .action(async (target: string | undefined, opts: { output: string; from?: string }, command: Command) => {
       const config = await commandConfig(command);
+      authorize(await commandOperator(command, config), "list");
       const logger = commandLogger(command);
       const destinations: NamedDestination[] = opts.from
         ? [config.destinations[opts.from]].filter((d): d is NamedDestination => d !== undefined)

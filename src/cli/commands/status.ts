@@ -4,7 +4,8 @@ import { formatDuration } from "../../lib/duration";
 import { ExitCode, HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { statusExitCode } from "../../slo";
-import { commandConfig, commandLogger, printJson, printTable } from "../context";
+import { authorize } from "../../operators";
+import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
 import { connectRedisIfUp } from "../redis-if-up";
 
 export function statusCommand(): Command {
@@ -17,6 +18,7 @@ export function statusCommand(): Command {
     )
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
+      authorize(await commandOperator(command, config), "status");
       const logger = commandLogger(command);
       const { evaluateTargets } = await import("../../app/monitoring");
       const firstSeen = await readFirstSeen(config, logger);
