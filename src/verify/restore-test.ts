@@ -1,6 +1,7 @@
 /**
  * Restore test: restore one snapshot into a scratch place (scratch/), run the checks, drop the place,
- * and store the record next to the snapshot. Phases, in the record's `phases`:
+ * and store the record next to the snapshot. First, what crashed tests of the target left behind is
+ * swept (scratch/sweep.ts). Phases, in the record's `phases`:
  * - restore: create the scratch place and stream the snapshot in. Download, decryption,
  *   decompression and loading overlap in one stream, so they are one measured phase;
  * - checks: built-in checks (row counts, keys, files against the index) and the target's YAML checks;
@@ -23,7 +24,7 @@ import type { RunContext } from "../targets/types";
 import { failedToRun, isSqlCheck, notApplicable, sqlCheckResult } from "./checks";
 import { verificationErrorCode } from "./damage";
 import { PhaseTimer, writeVerificationRecord, type CheckResult, type VerificationRecord } from "./record";
-import { checkFile, createScratchPlace, type ScratchPlace } from "./scratch";
+import { checkFile, createScratchPlace, sweepScratchLeftovers, type ScratchPlace } from "./scratch";
 import type { BuiltInCheckContext } from "./scratch/types";
 import { chooseSnapshot, type SnapshotChoice } from "./select";
 
@@ -41,7 +42,7 @@ export interface RestoreTestRequest {
 export interface RestoreTestRecord extends VerificationRecord {
   kind: "restore";
   restore: {
-    /** The scratch place, e.g. "postgres database 127.0.0.1:5432/haven_verify_x_1a2b3c4d as postgres". */
+    /** The scratch place, e.g. "postgres database 127.0.0.1:5432/haven_verify_x_0tpn4ja_1a2b as postgres". */
     scratch: string;
     /** Bytes of the plain (decrypted, decompressed) main payload loaded into the scratch place. */
     plainBytes: number;
@@ -114,6 +115,8 @@ async function restoreTest(
   let error: VerificationRecord["error"];
   let cancelled: unknown;
   let removed = true;
+  // Before the timer: removing a crashed test's leftovers is no part of this restore's time (RTO).
+  await sweepScratchLeftovers(target, logger);
   try {
     place = await timer.time("restore", () => createScratchPlace(target, logger));
     const scratch = place;

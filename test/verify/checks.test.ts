@@ -183,11 +183,16 @@ describe("file checks", () => {
   });
 });
 
-test("scratch database names are safe identifiers within PostgreSQL's 63 bytes", () => {
-  expect(scratchDatabaseName("orders-db.eu", "1a2b3c4d")).toBe("haven_verify_orders_db_eu_1a2b3c4d");
-  const long = scratchDatabaseName("x".repeat(100), "1a2b3c4d");
+test("scratch database names are safe identifiers within PostgreSQL's 63 bytes, with their creation time", () => {
+  const at = new Date("2026-12-06T20:21:10Z");
+  expect(scratchDatabaseName("orders-db.eu", at, "1a2b")).toBe("haven_verify_orders_db_eu_0tpn4ja_1a2b");
+  const long = scratchDatabaseName("x".repeat(100), at, "1a2b");
   expect(long.length).toBeLessThanOrEqual(63);
-  expect(long).toMatch(/^haven_verify_x+_1a2b3c4d$/);
+  expect(long).toMatch(/^haven_verify_x{32}_0tpn4ja_1a2b$/);
+  // 7 base36 digits hold every second until the year 4453: the length never grows.
+  expect(scratchDatabaseName("x".repeat(100), new Date("4000-01-01T00:00:00Z"), "1a2b")).toHaveLength(
+    long.length,
+  );
 });
 
 describe("snapshot choice (real engine, filesystem destination)", () => {

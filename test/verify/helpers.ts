@@ -90,3 +90,32 @@ export function expectMeasured(record: RestoreTestRecord): void {
   expect(record.restore.storedBytes).toBeGreaterThan(0);
   expect(record.restore.megabytesPerSecond).toBeGreaterThanOrEqual(0);
 }
+
+/** The creation time as scratch names carry it (7 base36 digits of Unix seconds), written out here
+ * rather than imported, so the sweep tests build leftovers the way a crashed worker named them. */
+export function scratchStamp(at: Date): string {
+  return Math.floor(at.getTime() / 1000)
+    .toString(36)
+    .padStart(7, "0");
+}
+
+/** When a crashed test's leftover was made: four days ago, older than any running test. */
+export const LONG_AGO = (): Date => new Date(Date.now() - 4 * 86_400_000);
+
+/**
+ * Databases as a sweep finds them on a server, for a target whose scratch names start with
+ * `prefix`: only `crashed` is one to remove.
+ */
+export function leftoverDatabases(prefix: string): Record<string, string> & { crashed: string } {
+  return {
+    crashed: `${prefix}${scratchStamp(LONG_AGO())}_0001`,
+    // Another worker's test of the same target, still running: young, so it stays.
+    running: `${prefix}${scratchStamp(new Date(Date.now() - 3600_000))}_0002`,
+    // Target "<this>-eu": its prefix starts with this one's.
+    otherTarget: `${prefix}eu_${scratchStamp(LONG_AGO())}_0003`,
+    // An operator's database merely named like one.
+    notHavens: `${prefix}reports_2024`,
+    // The format before creation times: age unknown, so it stays.
+    oldFormat: `${prefix}1a2b3c4d`,
+  };
+}

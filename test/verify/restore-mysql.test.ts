@@ -18,6 +18,7 @@ import {
   context,
   expectMeasured,
   filesystemDestination,
+  leftoverDatabases,
   readRecord,
   verifyConfig,
 } from "./helpers";
@@ -117,4 +118,18 @@ test("cancelled mid-restore: the scratch schema existed and is dropped", async (
   expect(isHavenError(error, "CANCELLED")).toBe(true);
   expect(await during).toHaveLength(1);
   expect(await scratchSchemas()).toEqual([]);
+});
+
+test("a restore test first drops this target's scratch schemas that crashed tests left, and nothing else", async () => {
+  const names = leftoverDatabases(scratchPrefix);
+  try {
+    for (const name of Object.values(names)) await mariadb(`create database ${name}`);
+    await mariadb(`create table ${names.crashed}.t (id int); insert into ${names.crashed}.t values (1);`);
+    const result = await runRestoreTest(config(), { target }, context());
+    expect(result.result).toBe("passed");
+    const { crashed: _crashed, ...kept } = names;
+    expect((await scratchSchemas()).sort()).toEqual(Object.values(kept).sort());
+  } finally {
+    for (const name of Object.values(names)) await mariadb(`drop database if exists ${name}`);
+  }
 });

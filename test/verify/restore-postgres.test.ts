@@ -20,6 +20,7 @@ import {
   expectMeasured,
   filesystemDestination,
   readRecord,
+  leftoverDatabases,
   recordKeys,
   verifyConfig,
 } from "./helpers";
@@ -87,7 +88,9 @@ test("passes: every table's row count and the YAML check hold; phases are record
   const stored = await readRecord(cfg, result.recordKey);
   expectMeasured(stored);
   expect(stored.restore.scratch).toMatch(
-    new RegExp(`^postgres database 127\\.0\\.0\\.1:5432/${scratchPrefix}[0-9a-f]{8} as postgres$`),
+    new RegExp(
+      `^postgres database 127\\.0\\.0\\.1:5432/${scratchPrefix}[0-9a-z]{7}_[0-9a-f]{4} as postgres$`,
+    ),
   );
   expect(check(stored, "rows in public.orders")).toMatchObject({
     ok: true,
@@ -153,6 +156,20 @@ test("cancelled mid-restore: the scratch database existed, is dropped, and no re
   expect(await during).toHaveLength(1);
   expect(await scratchDatabases()).toEqual([]);
   expect(await recordKeys(config(), target, snapshotId)).toEqual(before);
+});
+
+test("a restore test first drops this target's scratch databases that crashed tests left, and nothing else", async () => {
+  const names = leftoverDatabases(scratchPrefix);
+  try {
+    for (const name of Object.values(names)) await psql("postgres", `create database ${name}`);
+    const result = await runRestoreTest(config(), { target }, context());
+    expect(result.result).toBe("passed");
+    const { crashed: _crashed, ...kept } = names;
+    expect((await scratchDatabases()).sort()).toEqual(Object.values(kept).sort());
+  } finally {
+    for (const name of Object.values(names))
+      await psql("postgres", `drop database if exists ${name} with (force)`);
+  }
 });
 
 describe("on a separate verification server (verify.into)", () => {

@@ -7,14 +7,15 @@ import { randomBytes } from "node:crypto";
 import type { TargetConfig } from "../../config/types";
 import type { Logger } from "../../lib/logger";
 import { filesScratch } from "./files";
-import { mysqlScratch } from "./mysql";
-import { postgresScratch } from "./postgres";
+import { mysqlScratch, sweepMysqlScratch } from "./mysql";
+import { postgresScratch, sweepPostgresScratch } from "./postgres";
 import { redisScratch } from "./redis";
 import { sqliteScratch } from "./sqlite";
 import type { ScratchPlace } from "./types";
 
 export async function createScratchPlace(target: TargetConfig, logger: Logger): Promise<ScratchPlace> {
-  const suffix = randomBytes(4).toString("hex");
+  // Unique together with the creation second in the name (names.ts).
+  const suffix = randomBytes(2).toString("hex");
   switch (target.type) {
     case "postgres":
       return postgresScratch(target, suffix, logger);
@@ -33,5 +34,26 @@ export async function createScratchPlace(target: TargetConfig, logger: Logger): 
   }
 }
 
+/**
+ * Removes what crashed restore tests of `target` left in the place its next scratch place goes (its
+ * scratch server, its scratch folder), before that place is created. Never rejects: a failed sweep
+ * is a warning in the log, and the test goes on.
+ */
+export async function sweepScratchLeftovers(
+  target: TargetConfig,
+  logger: Logger,
+  now: Date = new Date(),
+): Promise<string[]> {
+  switch (target.type) {
+    case "postgres":
+      return sweepPostgresScratch(target, logger, now);
+    case "mysql":
+      return sweepMysqlScratch(target, logger, now);
+    default:
+      return [];
+  }
+}
+
 export { checkFile, scratchDirPrefix, scratchParent } from "./files";
-export { scratchDatabaseName, type ScratchPlace } from "./types";
+export { scratchDatabaseName, SCRATCH_ORPHAN_AGE_MS } from "./names";
+export type { ScratchPlace } from "./types";

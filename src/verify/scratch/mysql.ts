@@ -1,8 +1,9 @@
 /**
- * MySQL / MariaDB scratch place: a temporary schema `haven_verify_<target>_<random>` on the target's
- * server, or on the server of `verify.into` (a mysql:// URL) when set. The adapter's restore creates
- * it and loads the dump through the mariadb / mysql client, its events disabled (mysql-events.ts);
- * cleanup kills every connection using the schema, then drops it.
+ * MySQL / MariaDB scratch place: a temporary schema `haven_verify_<target>_<time>_<random>` (names.ts)
+ * on the target's server, or on the server of `verify.into` (a mysql:// URL) when set. The adapter's
+ * restore creates it and loads the dump through the mariadb / mysql client, its events disabled
+ * (mysql-events.ts); cleanup kills every connection using the schema, then drops it. The same drop
+ * removes what crashed tests left on that server (sweep.ts).
  *
  * Row counts in the manifest are keyed "<source schema>.<table>" (the dump's own names); the same
  * tables live in the scratch schema under the same table names.
@@ -10,7 +11,6 @@
 import type { Logger } from "pino";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
-import { Secret } from "../../lib/secret";
 import { createAdapter } from "../../targets";
 import { mysqlQuery } from "../../targets/mysql/client";
 import {
@@ -23,18 +23,18 @@ import {
 import { discoverMysqlTools, flavorOf, pickTool, type MysqlTool } from "../../targets/mysql/tools";
 import { recordedTables, rowCountChecks } from "../checks";
 import { withEventsDisabled } from "./mysql-events";
-import { CLEANUP_TIMEOUT_MS, scratchDatabaseName, type ScratchPlace } from "./types";
+import { DATABASE_FORMAT, scratchDatabaseName, scratchDatabasePrefix } from "./names";
+import { sweepLeftovers } from "./sweep";
+import { CLEANUP_TIMEOUT_MS, scratchServer, type ScratchPlace } from "./types";
 
-export function mysqlScratch(target: TargetConfigOf<"mysql">, suffix: string, logger: Logger): ScratchPlace {
-  const name = scratchDatabaseName(target.name, suffix);
-  const into = target.verify.into;
-  const conn: MysqlConnection = into
-    ? resolveMysqlConnection({ name: target.name, url: new Secret(into), database: name })
-    : { ...resolveMysqlConnection(target), database: name };
-  const adapter = createAdapter(target, logger);
+function scratchConnection(target: TargetConfigOf<"mysql">, name: string): MysqlConnection {
+  return scratchServer(target, name, resolveMysqlConnection, () => resolveMysqlConnection(target));
+}
+
+/** The client matching the server's flavour, found on first use. */
+function clientFor(conn: MysqlConnection): (signal?: AbortSignal) => Promise<MysqlTool> {
   let tool: MysqlTool | undefined;
-  /** The client matching the server's flavour, found once. */
-  const client = async (signal?: AbortSignal): Promise<MysqlTool> => {
+  return async (signal) => {
     if (tool) return tool;
     const toolset = await discoverMysqlTools(signal);
     const version = (
@@ -43,6 +43,14 @@ export function mysqlScratch(target: TargetConfigOf<"mysql">, suffix: string, lo
     tool = pickTool(toolset, "client", flavorOf(version ?? ""));
     return tool;
   };
+}
+
+export function mysqlScratch(target: TargetConfigOf<"mysql">, suffix: string, logger: Logger): ScratchPlace {
+  const name = scratchDatabaseName(target.name, new Date(), suffix);
+  const into = target.verify.into;
+  const conn = scratchConnection(target, name);
+  const adapter = createAdapter(target, logger);
+  const client = clientFor(conn);
 
   return {
     description: `mysql schema ${describeMysql(conn)}`,
@@ -96,6 +104,40 @@ function tableName(key: string, sourceSchema: string | undefined): string {
   return key.slice(key.indexOf(".") + 1);
 }
 
+/**
+ * Drops the target's scratch schemas on the scratch server that crashed tests left behind (sweep.ts
+ * decides which). Never rejects; returns the names dropped.
+ */
+export async function sweepMysqlScratch(
+  target: TargetConfigOf<"mysql">,
+  logger: Logger,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const prefix = scratchDatabasePrefix(target.name);
+  const server = scratchConnection(target, prefix);
+  const client = clientFor(server);
+  return sweepLeftovers(
+    {
+      where: `mysql schemas on ${describeMysql(server, "")}`,
+      format: DATABASE_FORMAT(target.name),
+      async list() {
+        const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+        const rows = await mysqlQuery(
+          server,
+          await client(signal),
+          `select SCHEMA_NAME from information_schema.SCHEMATA where left(SCHEMA_NAME, ${prefix.length}) = ${quoteString(prefix)}`,
+          { database: null, signal },
+        );
+        return rows.flatMap((r) => (r[0] === undefined ? [] : [r[0]]));
+      },
+      remove: (name) => dropSchema({ ...server, database: name }, name, client),
+      byHand: (name) => dropByHand(name),
+    },
+    logger,
+    now,
+  );
+}
+
 /** Kills the connections that use the schema, then drops it if it exists. Idempotent. */
 async function dropSchema(
   conn: MysqlConnection,
@@ -123,8 +165,12 @@ async function dropSchema(
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new HavenError("PERMANENT", `could not drop the scratch schema ${describeMysql(conn)}: ${reason}`, {
-      hint: `drop it by hand: mariadb -e 'DROP DATABASE IF EXISTS \`${name}\`'`,
+      hint: dropByHand(name),
       cause: error,
     });
   }
+}
+
+function dropByHand(name: string): string {
+  return `drop it by hand: mariadb -e 'DROP DATABASE IF EXISTS \`${name}\`'`;
 }

@@ -1,34 +1,38 @@
 /**
- * PostgreSQL scratch place: a temporary database `haven_verify_<target>_<random>` on the target's own
- * server, or on the server of `verify.into` (a postgres:// URL) when set. The adapter's restore creates
- * it from template0 and fills it with pg_restore; cleanup drops it with every session in it ended first
- * (`DROP DATABASE ... WITH (FORCE)`, or terminate-then-drop before PostgreSQL 13).
+ * PostgreSQL scratch place: a temporary database `haven_verify_<target>_<time>_<random>` (names.ts) on
+ * the target's own server, or on the server of `verify.into` (a postgres:// URL) when set. The
+ * adapter's restore creates it from template0 and fills it with pg_restore; cleanup drops it with every
+ * session in it ended first (`DROP DATABASE ... WITH (FORCE)`, or terminate-then-drop before
+ * PostgreSQL 13). The same drop removes what crashed tests left on that server (sweep.ts).
  */
 import type { Client } from "pg";
 import type { Logger } from "pino";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
-import { Secret } from "../../lib/secret";
 import { createAdapter } from "../../targets";
 import { connectPg } from "../../targets/postgres/client";
 import { describePg, resolvePgConnection, type PgConnection } from "../../targets/postgres/connection";
 import { pgClientError } from "../../targets/postgres/errors";
 import { recordedTables, rowCountChecks, rowCountsEstimated } from "../checks";
-import { CLEANUP_TIMEOUT_MS, scratchDatabaseName, type QueryValue, type ScratchPlace } from "./types";
+import { DATABASE_FORMAT, scratchDatabaseName, scratchDatabasePrefix } from "./names";
+import { sweepLeftovers } from "./sweep";
+import { CLEANUP_TIMEOUT_MS, scratchServer, type QueryValue, type ScratchPlace } from "./types";
 
 /** Databases every cluster has; cleanup connects to one of them to drop the scratch database. */
 const MAINTENANCE_DATABASES = ["postgres", "template1"];
+
+function scratchConnection(target: TargetConfigOf<"postgres">, name: string): PgConnection {
+  return scratchServer(target, name, resolvePgConnection, () => resolvePgConnection(target));
+}
 
 export function postgresScratch(
   target: TargetConfigOf<"postgres">,
   suffix: string,
   logger: Logger,
 ): ScratchPlace {
-  const name = scratchDatabaseName(target.name, suffix);
+  const name = scratchDatabaseName(target.name, new Date(), suffix);
   const into = target.verify.into;
-  const conn: PgConnection = into
-    ? resolvePgConnection({ name: target.name, url: new Secret(into), database: name })
-    : { ...resolvePgConnection(target), database: name };
+  const conn = scratchConnection(target, name);
   const adapter = createAdapter(target, logger);
 
   return {
@@ -98,20 +102,63 @@ async function withClient<T>(
   }
 }
 
-/** Drops the scratch database if it exists, ending every session in it first. Idempotent. */
-async function dropDatabase(conn: PgConnection): Promise<void> {
-  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
-  let admin: Client | undefined;
+/**
+ * Drops the target's scratch databases on the scratch server that crashed tests left behind
+ * (sweep.ts decides which). Never rejects; returns the names dropped.
+ */
+export async function sweepPostgresScratch(
+  target: TargetConfigOf<"postgres">,
+  logger: Logger,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const server = scratchConnection(target, "postgres");
+  const prefix = scratchDatabasePrefix(target.name);
+  return sweepLeftovers(
+    {
+      where: `postgres databases on ${describePg(server, "")}`,
+      format: DATABASE_FORMAT(target.name),
+      async list() {
+        const admin = await connectAdmin(server, AbortSignal.timeout(CLEANUP_TIMEOUT_MS));
+        try {
+          const { rows } = await admin.query<{ datname: string }>(
+            "select datname from pg_catalog.pg_database where left(datname, $1) = $2",
+            [prefix.length, prefix],
+          );
+          return rows.map((r) => r.datname);
+        } finally {
+          await admin.end().catch(() => undefined);
+        }
+      },
+      remove: (name) => dropDatabase({ ...server, database: name }),
+      byHand: (name) => dropByHand(name),
+    },
+    logger,
+    now,
+  );
+}
+
+/** A connection to one of the maintenance databases of the server of `conn`. */
+async function connectAdmin(conn: PgConnection, signal: AbortSignal): Promise<Client> {
   let lastError: unknown;
   for (const database of MAINTENANCE_DATABASES) {
     try {
-      admin = await connectPg(conn, database, signal);
-      break;
+      return await connectPg(conn, database, signal);
     } catch (error) {
       lastError = error;
     }
   }
-  if (!admin) throw leftBehind(conn, lastError);
+  throw lastError;
+}
+
+/** Drops the scratch database if it exists, ending every session in it first. Idempotent. */
+async function dropDatabase(conn: PgConnection): Promise<void> {
+  const signal = AbortSignal.timeout(CLEANUP_TIMEOUT_MS);
+  let admin: Client;
+  try {
+    admin = await connectAdmin(conn, signal);
+  } catch (error) {
+    throw leftBehind(conn, error);
+  }
   try {
     const name = admin.escapeIdentifier(conn.database);
     try {
@@ -135,7 +182,11 @@ async function dropDatabase(conn: PgConnection): Promise<void> {
 function leftBehind(conn: PgConnection, cause: unknown): HavenError {
   const reason = cause instanceof Error ? cause.message : String(cause);
   return new HavenError("PERMANENT", `could not drop the scratch database ${describePg(conn)}: ${reason}`, {
-    hint: `drop it by hand: psql -c 'DROP DATABASE IF EXISTS "${conn.database}" WITH (FORCE)'`,
+    hint: dropByHand(conn.database),
     cause,
   });
+}
+
+function dropByHand(name: string): string {
+  return `drop it by hand: psql -c 'DROP DATABASE IF EXISTS "${name}" WITH (FORCE)'`;
 }

@@ -2,8 +2,8 @@
  * A scratch place: where a restore test puts a snapshot to prove it restorable, then throws it away.
  *
  * Contract, for every implementation (postgres.ts, mysql.ts, redis.ts, files.ts, sqlite.ts):
- * - creating the place object touches nothing or only what `cleanup` removes; names are unique
- *   (`haven_verify_<target>_<random>`, `haven-verify-<target>-XXXXXX`), never a real database;
+ * - creating the place object touches nothing or only what `cleanup` removes; names are unique and
+ *   carry their creation time (names.ts), never a real database;
  * - `restore` streams the plain main payload in with backpressure, honours `run.signal`, and consumes
  *   or destroys the body on failure;
  * - `cleanup` removes everything the place may have created, whether `restore` succeeded, failed,
@@ -12,6 +12,7 @@
  */
 import type { Readable } from "node:stream";
 import type { Manifest } from "../../catalog/manifest";
+import { Secret } from "../../lib/secret";
 import type { RestoreOptions, RestoreStats, RunContext } from "../../targets/types";
 import type { CheckResult } from "../record";
 
@@ -46,11 +47,19 @@ export interface ScratchPlace {
 /** How long cleanup may take per step; it runs after the run's own signal may have been aborted. */
 export const CLEANUP_TIMEOUT_MS = 60_000;
 
-/** `haven_verify_<target>_<8 hex>`: a valid unquoted identifier in PostgreSQL and MySQL (<= 63 chars). */
-export function scratchDatabaseName(target: string, suffix: string): string {
-  const safe = target
-    .toLowerCase()
-    .replace(/[^a-z0-9_]/g, "_")
-    .slice(0, 32);
-  return `haven_verify_${safe}_${suffix}`;
+/**
+ * The connection to scratch database `name`: on the server of `verify.into` when set (a URL), else on
+ * the target's own server. Creating, using, dropping and sweeping all connect through this, so a sweep
+ * looks exactly where the target's scratch databases are made.
+ */
+export function scratchServer<C extends { database: string }>(
+  target: { name: string; verify: { into?: string | undefined } },
+  name: string,
+  resolve: (from: { name: string; url: Secret; database: string }) => C,
+  own: () => C,
+): C {
+  const into = target.verify.into;
+  return into
+    ? resolve({ name: target.name, url: new Secret(into), database: name })
+    : { ...own(), database: name };
 }
