@@ -6,7 +6,7 @@
  * whose newest snapshot is older than the RPO.
  */
 import { randomBytes } from "node:crypto";
-import { open, readdir, readFile, rm, writeFile, mkdir } from "node:fs/promises";
+import { open, readdir, readFile, rm, symlink, writeFile, mkdir } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readManifest } from "../../src/catalog/catalog";
@@ -31,7 +31,9 @@ import {
   expectMeasured,
   filesystemDestination,
   readRecord,
+  LONG_AGO,
   recordKeys,
+  scratchStamp,
   verifyConfig,
   verifyConfigYaml,
 } from "./helpers";
@@ -179,6 +181,34 @@ describe("restore test of a files target", () => {
       await storage.close();
     }
     expect(await leftovers(share)).toEqual([]);
+  });
+  test("a restore test first removes this target's scratch dirs that crashed tests left, and nothing else", async () => {
+    const into = join(work, "sweep-into");
+    const outside = join(work, "not-a-scratch-dir");
+    await mkdir(outside);
+    await writeFile(join(outside, "keep.txt"), "keep");
+    const prefix = scratchDirPrefix(share);
+    const crashed = `${prefix}${scratchStamp(LONG_AGO())}-AbC123`;
+    const kept = [
+      // Another worker's test of the same target, still running: young, so it stays.
+      `${prefix}${scratchStamp(new Date(Date.now() - 3600_000))}-AbC123`,
+      // Target "<this>-eu": its prefix starts with this one's.
+      `${prefix}eu-${scratchStamp(LONG_AGO())}-AbC123`,
+      // Another program's folder, merely named like one.
+      `${prefix}notes`,
+      // The format before creation times: age unknown, so it stays.
+      `${prefix}AbC123`,
+    ];
+    for (const name of [crashed, ...kept]) await mkdir(join(into, name, "deep"), { recursive: true });
+    await writeFile(join(into, crashed, "deep", "restored.bin"), "x".repeat(1000));
+    // A link in the crashed format: not a directory of ours, and what it points to is never entered.
+    const link = `${prefix}${scratchStamp(LONG_AGO())}-LiNk12`;
+    await symlink(outside, join(into, link));
+    const cfg = config(["verify:", `  into: ${JSON.stringify(into)}`]);
+    const result = await runRestoreTest(cfg, { target: share }, context());
+    expect(result.result).toBe("passed");
+    expect((await readdir(into)).sort()).toEqual([...kept, link].sort());
+    expect(await readFile(join(outside, "keep.txt"), "utf8")).toBe("keep");
   });
 });
 

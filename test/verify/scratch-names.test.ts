@@ -4,10 +4,13 @@
  */
 import {
   DATABASE_FORMAT,
+  DIR_FORMAT,
   isOrphan,
   readScratchName,
   SCRATCH_ORPHAN_AGE_MS,
   scratchDatabaseName,
+  scratchDirPrefix,
+  stampedDirPrefix,
 } from "../../src/verify/scratch/names";
 
 const now = new Date("2026-12-06T20:21:10Z");
@@ -37,4 +40,16 @@ test("other targets' places, look-alikes and old-format names are never orphans"
   const legacy = read("haven_verify_shop_1a2b3c4d");
   expect(legacy).toEqual({ kind: "legacy" });
   expect(isOrphan(legacy, now)).toBe(false);
+});
+
+test("folder names: this target's stamped folders only; mkdtemp's six characters after the time", () => {
+  const format = DIR_FORMAT(scratchDirPrefix("shop"));
+  const made = `${stampedDirPrefix(scratchDirPrefix("shop"), old)}Ab12Cd`;
+  expect(made).toMatch(/^haven-verify-shop-[0-9a-z]{7}-Ab12Cd$/);
+  expect(isOrphan(readScratchName(made, format, now), now)).toBe(true);
+  expect(
+    readScratchName(`${stampedDirPrefix(scratchDirPrefix("shop-eu"), old)}Ab12Cd`, format, now).kind,
+  ).toBe("other");
+  expect(readScratchName("haven-verify-shop-Ab12Cd", format, now)).toEqual({ kind: "legacy" });
+  expect(readScratchName("haven-verify-shop-notes", format, now)).toEqual({ kind: "other" });
 });

@@ -1,5 +1,6 @@
 /**
- * Files scratch place: a private temporary directory (`haven-verify-<target>-XXXXXX`, mode 0700) under
+ * Files scratch place: a private temporary directory (`haven-verify-<target>-<time>-XXXXXX`, mode 0700,
+ * names.ts) under
  * the OS temp dir, or under `verify.into` when that is an absolute path (a disk with room for the
  * share), never inside the share itself. The tar is extracted by the adapter's safe extractor; the checks then read the restored
  * tree back from disk: every file's size and sha256 against the snapshot's index, streamed line by
@@ -30,16 +31,13 @@ import {
   type FileMismatch,
 } from "../checks";
 import type { CheckResult } from "../record";
+import { sweepFolders } from "./folder-sweep";
+import { scratchDirPrefix, stampedDirPrefix } from "./names";
 import type { ScratchPlace } from "./types";
 
 /** Where scratch directories go: `verify.into` when it is an absolute path, else the OS temp dir. */
 export function scratchParent(into: string | undefined): string {
   return into && isAbsolute(into) ? into : tmpdir();
-}
-
-/** The directory-name prefix of a target's scratch directories (tests look for leftovers by it). */
-export function scratchDirPrefix(target: string): string {
-  return `haven-verify-${target}-`;
 }
 
 /**
@@ -60,8 +58,22 @@ async function scratchParentOutside(target: TargetConfigOf<"files">): Promise<st
   return parent;
 }
 
+/**
+ * Removes the target's scratch directories that crashed tests left (sweep.ts decides which), where the
+ * next one is about to go. A parent inside the share is no place of Haven's: nothing is touched there.
+ */
+export async function sweepFilesScratch(
+  target: TargetConfigOf<"files">,
+  logger: Logger,
+  now: Date = new Date(),
+): Promise<string[]> {
+  const parent = await scratchParentOutside(target).catch(() => undefined);
+  return parent === undefined ? [] : sweepFolders(parent, scratchDirPrefix(target.name), logger, now);
+}
+
 export async function filesScratch(target: TargetConfigOf<"files">, logger: Logger): Promise<ScratchPlace> {
-  const directory = await mkdtemp(join(await scratchParentOutside(target), scratchDirPrefix(target.name)));
+  const prefix = stampedDirPrefix(scratchDirPrefix(target.name), new Date());
+  const directory = await mkdtemp(join(await scratchParentOutside(target), prefix));
   const adapter = createAdapter(target, logger);
   let rejected: NonNullable<RestoreStats["rejected"]> = [];
 

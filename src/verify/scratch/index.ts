@@ -6,11 +6,13 @@
 import { randomBytes } from "node:crypto";
 import type { TargetConfig } from "../../config/types";
 import type { Logger } from "../../lib/logger";
-import { filesScratch } from "./files";
+import { filesScratch, scratchParent, sweepFilesScratch } from "./files";
+import { sweepFolders } from "./folder-sweep";
 import { mysqlScratch, sweepMysqlScratch } from "./mysql";
 import { postgresScratch, sweepPostgresScratch } from "./postgres";
 import { redisScratch } from "./redis";
 import { sqliteScratch } from "./sqlite";
+import { scratchDirPrefix } from "./names";
 import type { ScratchPlace } from "./types";
 
 export async function createScratchPlace(target: TargetConfig, logger: Logger): Promise<ScratchPlace> {
@@ -49,11 +51,15 @@ export async function sweepScratchLeftovers(
       return sweepPostgresScratch(target, logger, now);
     case "mysql":
       return sweepMysqlScratch(target, logger, now);
+    case "files":
+      return sweepFilesScratch(target, logger, now);
+    case "sqlite":
+      return sweepFolders(scratchParent(target.verify.into), scratchDirPrefix(target.name), logger, now);
     default:
       return [];
   }
 }
 
-export { checkFile, scratchDirPrefix, scratchParent } from "./files";
-export { scratchDatabaseName, SCRATCH_ORPHAN_AGE_MS } from "./names";
+export { checkFile, scratchParent } from "./files";
+export { scratchDatabaseName, scratchDirPrefix, SCRATCH_ORPHAN_AGE_MS } from "./names";
 export type { ScratchPlace } from "./types";

@@ -54,6 +54,16 @@ export function scratchDatabaseName(target: string, now: Date, suffix: string): 
   return `${scratchDatabasePrefix(target)}${timeStamp(now)}_${suffix}`;
 }
 
+/** The directory-name prefix of every scratch directory of a target (files, sqlite). */
+export function scratchDirPrefix(target: string): string {
+  return `haven-verify-${target}-`;
+}
+
+/** The prefix a new scratch directory is created with (mkdtemp adds 6 characters). */
+export function stampedDirPrefix(prefix: string, now: Date): string {
+  return `${prefix}${timeStamp(now)}-`;
+}
+
 /** What a name found in the place where `prefix`'s scratch places live is. */
 export type ScratchName =
   | { kind: "stamped"; createdAt: Date }
@@ -77,11 +87,21 @@ export const DATABASE_FORMAT = (target: string): NameFormat => ({
   legacyRest: /^[0-9a-f]{8}$/,
 });
 
+/** mkdtemp's six characters. */
+export const DIR_FORMAT = (prefix: string): NameFormat => ({
+  prefix,
+  stampedTail: /^-[A-Za-z0-9]{6}$/,
+  legacyRest: /^[A-Za-z0-9]{6}$/,
+});
+
 /**
  * Reads a name. Only the exact format counts: the target's own prefix, 7 base36 digits of a time
  * between the format's introduction and now (plus clock skew), and the exact tail. Another target's
  * scratch place (its prefix differs in the target part, or its rest has more parts) and a database
- * merely named like one (`haven_verify_shop_reports_2024`: no 7-digit time) are "other".
+ * merely named like one (`haven_verify_shop_reports_2024`: no 7-digit time) are "other". One overlap
+ * remains: folder names of the old format of a target named `<target>-<7 base36 digits>` read as this
+ * target's; those digits would have to spell a time since 2025, and such a folder is a leftover of
+ * an older Haven in any case.
  */
 export function readScratchName(name: string, format: NameFormat, now: Date): ScratchName {
   if (!name.startsWith(format.prefix)) return { kind: "other" };

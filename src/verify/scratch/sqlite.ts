@@ -10,11 +10,13 @@ import type { Logger } from "../../lib/logger";
 import { createAdapter } from "../../targets";
 import { sqlIdentifier, sqliteJson, sqlString } from "../../targets/sqlite/cli";
 import { recordedTables, rowCountChecks } from "../checks";
-import { scratchDirPrefix, scratchParent } from "./files";
+import { scratchParent } from "./files";
+import { scratchDirPrefix, stampedDirPrefix } from "./names";
 import type { ScratchPlace } from "./types";
 
 export async function sqliteScratch(target: TargetConfigOf<"sqlite">, logger: Logger): Promise<ScratchPlace> {
-  const directory = await mkdtemp(join(scratchParent(target.verify.into), scratchDirPrefix(target.name)));
+  const prefix = stampedDirPrefix(scratchDirPrefix(target.name), new Date());
+  const directory = await mkdtemp(join(scratchParent(target.verify.into), prefix));
   const database = join(directory, "restored.db");
   const adapter = createAdapter(target, logger);
 
