@@ -4,10 +4,12 @@
  * the manifest, and the scratch server stopped afterwards, also when cancelled.
  */
 import { Redis } from "ioredis";
-import { mkdir, rm } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { mkdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { HavenConfig } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
+import { PrivateDir } from "../../src/targets/process";
 import { startRedisServer, type RedisServerHandle } from "../../src/targets/redis/scratch";
 import { runRestoreTest } from "../../src/verify/restore-test";
 import { childrenOf, uniqueName } from "../helpers/db";
@@ -18,7 +20,9 @@ import {
   context,
   expectMeasured,
   filesystemDestination,
+  LONG_AGO,
   readRecord,
+  scratchStamp,
   verifyConfig,
 } from "./helpers";
 
@@ -88,4 +92,37 @@ test("cancelled while the RDB streams in: no scratch server remains", async () =
   );
   expect(isHavenError(error, "CANCELLED")).toBe(true);
   expect(await redisServers()).toBe(1);
+});
+
+test("a restore test first stops this target's crashed scratch servers and removes their dirs, nothing else", async () => {
+  const prefix = `haven-redis-scratch-${target}-`;
+  /** A server in a directory named as a restore test names it, as its test left it: running. */
+  const serverIn = async (name: string) => startRedisServer({}, await PrivateDir.create(name));
+  const crashed = await serverIn(`${prefix}${scratchStamp(LONG_AGO())}`);
+  // Another worker's test of the same target, still running: young, so it stays.
+  const running = await serverIn(`${prefix}${scratchStamp(new Date(Date.now() - 3600_000))}`);
+  // Target "<this>-eu": its prefix starts with this one's.
+  const otherTarget = await serverIn(`${prefix}eu-${scratchStamp(LONG_AGO())}`);
+  // A crashed test's directory whose pid the system has since given to another program, even one
+  // working in that directory: it is no redis-server, so it is not signalled; the directory goes.
+  const recycled = await PrivateDir.create(`${prefix}${scratchStamp(LONG_AGO())}`);
+  const unrelated = spawn("sleep", ["60"], { cwd: recycled.path, stdio: "ignore" });
+  await writeFile(recycled.file("redis-server.pid"), `${unrelated.pid}\n`);
+  try {
+    const result = await runRestoreTest(config(), { target }, context());
+    expect(result.result).toBe("passed");
+    await expect(crashed.keyspace()).rejects.toThrow();
+    await expect(stat(crashed.dir)).rejects.toMatchObject({ code: "ENOENT" });
+    await expect(stat(recycled.path)).rejects.toMatchObject({ code: "ENOENT" });
+    expect(unrelated.exitCode).toBeNull();
+    expect(unrelated.signalCode).toBeNull();
+    for (const kept of [running, otherTarget]) {
+      expect(await kept.keyspace()).toEqual({});
+      expect((await stat(kept.dir)).isDirectory()).toBe(true);
+    }
+  } finally {
+    unrelated.kill();
+    await Promise.all([crashed, running, otherTarget].map((server) => server.stop()));
+    await recycled.remove();
+  }
 });

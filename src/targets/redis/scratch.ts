@@ -7,11 +7,13 @@ import { Redis } from "ioredis";
 import { once } from "node:events";
 import { createWriteStream } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { HavenError } from "../../lib/errors";
 import { PrivateDir, spawnTool, type ToolProcess } from "../process";
 import { closeQuietly } from "./client";
+import { PID_FILE } from "./orphan";
 import { RdbStream } from "./rdb-stream";
 
 export interface RedisServerHandle {
@@ -36,6 +38,12 @@ export interface RedisServerOptions {
   dbfilename?: string;
   /** Extra config lines (tests set e.g. `repl-diskless-sync-delay 0`). */
   config?: string[];
+  /**
+   * The name of the private directory, before mkdtemp's `-XXXXXX` (default `haven-redis-scratch`):
+   * restore tests put the target and the creation time in it, so a later test can sweep the
+   * directory, and the server in it, when the process that started it died.
+   */
+  dirPrefix?: string;
   signal?: AbortSignal;
 }
 
@@ -99,7 +107,7 @@ export async function startScratchRedis(
   rdb: Readable,
   options: Omit<RedisServerOptions, "dbfilename"> = {},
 ): Promise<RedisServerHandle> {
-  const home = await PrivateDir.create("haven-redis-scratch");
+  const home = await PrivateDir.create(options.dirPrefix ?? "haven-redis-scratch");
   try {
     await pipeline(rdb, await RdbStream.exact(), createWriteStream(home.file("dump.rdb"), { mode: 0o600 }), {
       signal: options.signal,
@@ -124,6 +132,8 @@ function serverConfig(port: number, dir: string, options: RedisServerOptions): s
     "bind 127.0.0.1",
     `dir ${quote(dir)}`,
     `dbfilename ${quote(options.dbfilename ?? "dump.rdb")}`,
+    // Found by a sweep when the process that started the server died (orphan.ts).
+    `pidfile ${quote(join(dir, PID_FILE))}`,
     'save ""',
     "appendonly no",
     "daemonize no",

@@ -10,7 +10,7 @@ import { filesScratch, scratchParent, sweepFilesScratch } from "./files";
 import { sweepFolders } from "./folder-sweep";
 import { mysqlScratch, sweepMysqlScratch } from "./mysql";
 import { postgresScratch, sweepPostgresScratch } from "./postgres";
-import { redisScratch } from "./redis";
+import { redisScratch, sweepRedisScratch } from "./redis";
 import { sqliteScratch } from "./sqlite";
 import { scratchDirPrefix } from "./names";
 import type { ScratchPlace } from "./types";
@@ -24,7 +24,7 @@ export async function createScratchPlace(target: TargetConfig, logger: Logger): 
     case "mysql":
       return mysqlScratch(target, suffix, logger);
     case "redis":
-      return redisScratch();
+      return redisScratch(target);
     case "files":
       return filesScratch(target, logger);
     case "sqlite":
@@ -51,12 +51,16 @@ export async function sweepScratchLeftovers(
       return sweepPostgresScratch(target, logger, now);
     case "mysql":
       return sweepMysqlScratch(target, logger, now);
+    case "redis":
+      return sweepRedisScratch(target, logger, now);
     case "files":
       return sweepFilesScratch(target, logger, now);
     case "sqlite":
       return sweepFolders(scratchParent(target.verify.into), scratchDirPrefix(target.name), logger, now);
-    default:
-      return [];
+    default: {
+      const unknown: never = target;
+      throw new Error(`unknown target type ${(unknown as { type: string }).type}`);
+    }
   }
 }
 

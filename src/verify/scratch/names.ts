@@ -59,6 +59,11 @@ export function scratchDirPrefix(target: string): string {
   return `haven-verify-${target}-`;
 }
 
+/** The directory-name prefix of every scratch redis-server's directory of a target. */
+export function redisDirPrefix(target: string): string {
+  return `haven-redis-scratch-${target}-`;
+}
+
 /** The prefix a new scratch directory is created with (mkdtemp adds 6 characters). */
 export function stampedDirPrefix(prefix: string, now: Date): string {
   return `${prefix}${timeStamp(now)}-`;

@@ -1,11 +1,19 @@
 /**
  * Redis scratch place: a private redis-server on a free loopback port (`startScratchRedis`), loaded
- * from the snapshot's RDB, with a random password so no other local client can use it meanwhile.
- * Cleanup stops the server and removes its directory.
+ * from the snapshot's RDB, with a random password so no other local client can use it meanwhile. Its
+ * directory, `haven-redis-scratch-<target>-<time>-XXXXXX` in the OS temp dir (names.ts), holds its pid
+ * file. Cleanup stops the server and removes its directory; a later test of the target stops and
+ * removes those whose test crashed (sweep.ts).
  */
 import { randomBytes } from "node:crypto";
+import { tmpdir } from "node:os";
+import type { TargetConfigOf } from "../../config/types";
+import type { Logger } from "../../lib/logger";
+import { stopOrphanRedis } from "../../targets/redis/orphan";
 import { startScratchRedis, type RedisServerHandle } from "../../targets/redis/scratch";
 import { countCheck, recordedNumber } from "../checks";
+import { sweepFolders } from "./folder-sweep";
+import { redisDirPrefix, stampedDirPrefix } from "./names";
 import type { ScratchPlace } from "./types";
 
 /**
@@ -19,15 +27,32 @@ export function keyCountTolerance(expected: number): number {
   return Math.max(100, Math.ceil(expected * 0.01));
 }
 
-export function redisScratch(): ScratchPlace {
+/**
+ * Stops the target's scratch redis-servers whose test crashed and removes their directories
+ * (sweep.ts decides which). Never rejects; returns the directory names removed.
+ */
+export function sweepRedisScratch(
+  target: TargetConfigOf<"redis">,
+  logger: Logger,
+  now: Date = new Date(),
+): Promise<string[]> {
+  return sweepFolders(tmpdir(), redisDirPrefix(target.name), logger, now, async (dir) => {
+    if (await stopOrphanRedis(dir))
+      logger.warn({ dir }, "stopped the redis-server of a crashed restore test");
+  });
+}
+
+export function redisScratch(target: TargetConfigOf<"redis">): ScratchPlace {
   const password = randomBytes(16).toString("hex");
+  // PrivateDir adds the "-" before mkdtemp's characters.
+  const dirPrefix = stampedDirPrefix(redisDirPrefix(target.name), new Date()).slice(0, -1);
   let server: RedisServerHandle | undefined;
 
   return {
     description: "a private redis-server on 127.0.0.1",
 
     async restore(body, run) {
-      server = await startScratchRedis(body, { password, signal: run.signal });
+      server = await startScratchRedis(body, { password, signal: run.signal, dirPrefix });
       run.logger.info({ port: server.port }, "scratch redis-server loaded the snapshot");
       return { port: server.port };
     },
