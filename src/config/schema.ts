@@ -154,6 +154,9 @@ const verify = z.strictObject({
     .describe("restore-test a random snapshot newer than this instead of the newest"),
   into: z.string().optional().describe("a verification server URL for scratch databases"),
   checks: z.array(check).default([]),
+  timeout: duration()
+    .optional()
+    .describe("stop a restore test still running after this long (default: 4 x rto, at least 1h)"),
 });
 
 /** Keys every target shares; values left out fall back to `defaults`. */

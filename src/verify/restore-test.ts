@@ -19,6 +19,7 @@ import type { CheckConfig, HavenConfig, TargetConfig } from "../config/types";
 import { primaryStorage, targetOrThrow } from "../engine/backup";
 import { openPlainStream } from "../engine/read-payload";
 import type { EngineContext } from "../engine/types";
+import { formatDuration } from "../lib/duration";
 import { HavenError, isHavenError } from "../lib/errors";
 import type { RunContext } from "../targets/types";
 import { failedToRun, isSqlCheck, notApplicable, sqlCheckResult } from "./checks";
@@ -87,6 +88,16 @@ export async function runRestoreTest(
   }
 }
 
+/**
+ * How long a restore test may run: `verify.timeout`, by default four times the RTO (at least an
+ * hour). A restore that hangs (a stuck pg_restore, a server that stopped answering) otherwise held
+ * its job, a worker slot and a full scratch copy for ever, and said nothing until the missed
+ * verification alert; long past the RTO the time it would measure is no longer worth the wait.
+ */
+export function restoreTestTimeout(target: TargetConfig): number {
+  return target.verify.timeout ?? Math.max(4 * target.rto, 3_600_000);
+}
+
 async function restoreTest(
   storage: StorageBackend,
   config: HavenConfig,
@@ -98,15 +109,19 @@ async function restoreTest(
   const startedAt = new Date();
   const logger = ctx.logger.child({ target: target.name, snapshot: manifest.id, verification: "restore" });
   const warnings: string[] = [];
+  const timeoutMs = restoreTestTimeout(target);
+  const deadline = AbortSignal.timeout(timeoutMs);
+  // The job's signal (shutdown, cancel) or the deadline: both stop the restore and its checks.
+  const signal = AbortSignal.any([ctx.signal, deadline]);
   const run: RunContext = {
-    signal: ctx.signal,
+    signal,
     logger,
     warn(message, detail) {
       warnings.push(message);
       logger.warn(detail ?? {}, message);
     },
   };
-  const openStream = (name: string) => openPayload(storage, config, manifest, name, ctx.signal);
+  const openStream = (name: string) => openPayload(storage, config, manifest, name, signal);
   const checks: CheckResult[] = [choice.freshness];
   const bytes = { plain: 0, stored: 0 };
   const timer = new PhaseTimer();
@@ -121,18 +136,24 @@ async function restoreTest(
     place = await timer.time("restore", () => createScratchPlace(target, logger));
     const scratch = place;
     logger.info({ scratch: scratch.description }, "restore test started");
-    await timer.time("restore", () => streamInto(scratch, storage, config, manifest, run, ctx, bytes));
+    await timer.time("restore", () =>
+      streamInto(scratch, storage, config, manifest, run, { ...ctx, signal }, bytes),
+    );
     phase = "checks";
     checks.push(
-      ...(await timer.time("checks", () =>
-        runChecks(scratch, target, { manifest, openStream, signal: ctx.signal }),
-      )),
+      ...(await timer.time("checks", () => runChecks(scratch, target, { manifest, openStream, signal }))),
     );
   } catch (caught) {
     if (ctx.signal.aborted) cancelled = caught;
     else {
-      const message = caught instanceof Error ? caught.message : String(caught);
-      error = { code: verificationErrorCode(caught), message };
+      // A test stopped at its deadline failed around the snapshot, not because of it: its phase
+      // check fails (never counted as damage), and the RTO, which it overran, is breached.
+      const message = deadline.aborted
+        ? `the restore test did not finish within ${formatDuration(timeoutMs)} (verify.timeout) and was stopped`
+        : caught instanceof Error
+          ? caught.message
+          : String(caught);
+      error = { code: deadline.aborted ? "TIMEOUT" : verificationErrorCode(caught), message };
       checks.push({ name: phase, ok: false, detail: message });
       logger.warn({ code: error.code, err: message, phase }, "restore test failed");
     }

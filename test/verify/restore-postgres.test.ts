@@ -11,6 +11,7 @@ import type { HavenConfig } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
 import { runRestoreTest } from "../../src/verify/restore-test";
 import { runVerification } from "../../src/verify/run";
+import { provesSnapshotDamaged } from "../../src/verify/damage";
 import { PG, psql, startScratchPostgres, type ScratchPostgres } from "../helpers/db";
 import { tempDir } from "../helpers/s3-config";
 import {
@@ -134,6 +135,23 @@ test("a YAML check that fails (atLeast above the row count) fails the test with 
     /could not run: .*no_such_table/,
   );
   expect(check(stored, "rows in public.orders").ok).toBe(true);
+  expect(await scratchDatabases()).toEqual([]);
+});
+
+test("a restore test past its verify.timeout is stopped: failed, not damage, the database dropped", async () => {
+  // A check that would run for a minute stands for a restore that hangs.
+  const cfg = config(["timeout: 2s", "checks:", "  - sql: select pg_sleep(60)"]);
+  const started = Date.now();
+  const result = await runRestoreTest(cfg, { target }, context());
+  expect(Date.now() - started).toBeLessThan(30_000);
+  const stored = await readRecord(cfg, result.recordKey);
+  expect(stored.result).toBe("failed");
+  expect(stored.error).toMatchObject({
+    code: "TIMEOUT",
+    message: expect.stringContaining("did not finish within 2s (verify.timeout)"),
+  });
+  expect(provesSnapshotDamaged(stored)).toBe(false);
+  expect(check(stored, "checks")).toMatchObject({ ok: false });
   expect(await scratchDatabases()).toEqual([]);
 });
 
