@@ -4,7 +4,7 @@
  * needs a mail server. Run on the raw data even when the schema found problems, so that every problem is
  * reported at once; shapes the schema rejects are skipped here.
  */
-import { resolve } from "node:path";
+import { isAbsolute, resolve } from "node:path";
 import type { IssueCollector } from "./issues";
 
 export function checkCrossReferences(data: unknown, issues: IssueCollector): void {
@@ -29,6 +29,8 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
     }
   }
 
+  if (isRecord(data.targets)) checkVerifyInto(data.targets, defaults, issues);
+
   if (typeof data.timezone === "string" && !isKnownTimezone(data.timezone)) {
     issues.atPath(
       ["timezone"],
@@ -43,6 +45,52 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
       ["reports", "monthly"],
       "monthly reports are sent by email: configure alerts.email (its SMTP server)",
     );
+  }
+}
+
+/**
+ * `verify.into` means a folder for files and SQLite targets and a server URL for PostgreSQL and
+ * MySQL targets; anything else silently fell back to the temp dir or the target's own server (with
+ * a relative folder, into the working directory of whichever worker ran the test).
+ */
+function checkVerifyInto(
+  targets: Record<string, unknown>,
+  defaults: Record<string, unknown>,
+  issues: IssueCollector,
+) {
+  const fromDefaults = isRecord(defaults.verify) ? defaults.verify.into : undefined;
+  for (const [name, target] of Object.entries(targets)) {
+    if (!isRecord(target) || typeof target.type !== "string") continue;
+    const own = isRecord(target.verify) ? target.verify.into : undefined;
+    const into = own ?? fromDefaults;
+    if (typeof into !== "string") continue;
+    const problem = intoProblem(target.type, into);
+    if (problem === undefined) continue;
+    if (own !== undefined) issues.atPath(["targets", name, "verify", "into"], problem);
+    else issues.atPath(["defaults", "verify", "into"], `${problem} (for target ${name})`);
+  }
+}
+
+function intoProblem(type: string, into: string): string | undefined {
+  const protocol = /^([a-z]+):\/\//i.exec(into)?.[1]?.toLowerCase();
+  switch (type) {
+    case "files":
+    case "sqlite":
+      return isAbsolute(into)
+        ? undefined
+        : `a ${type} target restores its tests into a folder: give an absolute path`;
+    case "postgres":
+      return protocol === "postgres" || protocol === "postgresql"
+        ? undefined
+        : "a postgres target restores its tests on a server: give a postgres:// URL";
+    case "mysql":
+      return protocol === "mysql" || protocol === "mariadb"
+        ? undefined
+        : "a mysql target restores its tests on a server: give a mysql:// URL";
+    case "redis":
+      return "a redis target's restore tests run a private local redis-server: verify.into has no effect, remove it";
+    default:
+      return undefined;
   }
 }
 

@@ -417,7 +417,12 @@ export const configSchema = z.strictObject({
       lockTtl: duration()
         .prefault("60s")
         .describe("a target lock expires this long after its holder stops renewing"),
-      staleUploadGrace: duration().prefault("24h").describe("incomplete uploads older than this are removed"),
+      staleUploadGrace: duration()
+        .refine((ms) => ms >= 3_600_000, {
+          message: "at least 1h: a shorter grace takes uploads still being written for leftovers",
+        })
+        .prefault("24h")
+        .describe("incomplete uploads older than this are removed (at least 1h)"),
     })
     .prefault({}),
   http: z

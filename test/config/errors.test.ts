@@ -144,6 +144,29 @@ describe("problem positions", () => {
     );
   });
 
+  it("says what verify.into must be for each target type, and that staleUploadGrace is at least 1h", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "workers: { staleUploadGrace: 10m }",
+        "targets:",
+        "  share: { type: files, path: /srv, verify: { into: scratch } }",
+        "  db: { type: postgres, database: app, verify: { into: /var/tmp } }",
+        "  shop: { type: mysql, database: shop, verify: { into: 'postgres://h/x' } }",
+        "  cache: { type: redis, verify: { into: /var/tmp } }",
+        "  ok: { type: sqlite, path: /a.db, verify: { into: /var/tmp } }",
+      ].join("\n"),
+    );
+    expect(error.issues.map((i) => `${i.line}: ${i.path.join(".")}: ${i.message}`)).toEqual([
+      "3: workers.staleUploadGrace: at least 1h: a shorter grace takes uploads still being written for leftovers",
+      "5: targets.share.verify.into: a files target restores its tests into a folder: give an absolute path",
+      "6: targets.db.verify.into: a postgres target restores its tests on a server: give a postgres:// URL",
+      "7: targets.shop.verify.into: a mysql target restores its tests on a server: give a mysql:// URL",
+      "8: targets.cache.verify.into: a redis target's restore tests run a private local redis-server: verify.into has no effect, remove it",
+    ]);
+  });
+
   it("reports an empty file and a YAML syntax error without going further", () => {
     expect(errorOf("").message).toBe(
       "haven.yaml:1:1: the config is empty: it needs at least destinations and targets",
