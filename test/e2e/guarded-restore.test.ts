@@ -130,33 +130,25 @@ test("an approval binds the folder --to names, not its spelling relative to some
   expect((await as("bob", "approve", id)).code).toBe(0);
 
   // The same words from another directory name another folder: refused, the approval unused.
-  const elsewhere = await asIn(
-    join(work, "vault"),
-    "alice",
-    "restore",
-    "vault",
-    "--request-id",
-    id,
-    "--to",
-    "vault/approved",
-    "--force",
-    "--yes",
-  );
+  // alice runs the approved restore from inside vault/, naming the folder relative to it.
+  const runApproved = (to: string) =>
+    asIn(
+      join(work, "vault"),
+      "alice",
+      "restore",
+      "vault",
+      "--request-id",
+      id,
+      "--to",
+      to,
+      "--force",
+      "--yes",
+    );
+  const elsewhere = await runApproved("vault/approved");
   expect(elsewhere.code).not.toBe(0);
   expect(elsewhere.stderr).toContain(`to ${join(work, "vault", "vault", "approved")}`);
 
-  const same = await asIn(
-    join(work, "vault"),
-    "alice",
-    "restore",
-    "vault",
-    "--request-id",
-    id,
-    "--to",
-    "approved",
-    "--force",
-    "--yes",
-  );
+  const same = await runApproved("approved");
   expect(same.stderr).toBe("");
   expect(same.code).toBe(0);
   expect(readFileSync(join(work, "vault", "approved", "ledger.txt"), "utf8")).toBe("balance: 100\n");
