@@ -88,6 +88,15 @@ export function classifyS3Error(error: unknown, ctx: S3ErrorContext): HavenError
   const make = (code: ConstructorParameters<typeof HavenError>[0], message: string, hint: string) =>
     new HavenError(code, message, { hint, cause: error });
 
+  if (name === "NoSuchUpload") {
+    // The multipart upload vanished under a put (a lifecycle rule or another process aborted it, or
+    // a retried commit found it completed): no object is missing, and a fresh run succeeds.
+    return make(
+      "TRANSIENT",
+      `${what} failed: its multipart upload no longer exists (NoSuchUpload)`,
+      "a queued run is retried after its backoff. If it recurs, look for an AbortIncompleteMultipartUpload lifecycle rule shorter than the longest backup, or another tool aborting uploads in the bucket",
+    );
+  }
   if (name === "NoSuchKey" || name === "NotFound" || (status === 404 && name !== "NoSuchBucket")) {
     return make("NOT_FOUND", `${what}: no such object`, "list what exists with `haven snapshots`");
   }

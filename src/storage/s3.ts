@@ -442,25 +442,7 @@ class S3Backend implements StorageBackend {
     if (failure?.source === "cancelled") return cancelledError(`put ${key} on ${this.name}`, failure.error);
     const haven = this.#error(failure?.error ?? error, "put", key);
     if (haven.code === "ALREADY_EXISTS") return this.#alreadyExists(key);
-    if (haven.code === "NOT_FOUND") return this.#uploadGone(key, haven);
     return haven;
-  }
-
-  /**
-   * A put reads no object, so a 404 during one (NoSuchUpload) means its multipart upload vanished
-   * under it: a lifecycle rule or another process aborted it, or a retried commit found it already
-   * completed. As NOT_FOUND it read as "no such snapshot" (exit 10) and the jobs layer gave up on
-   * the backup; a fresh run succeeds, so it is TRANSIENT.
-   */
-  #uploadGone(key: string, cause: HavenError): HavenError {
-    return new HavenError(
-      "TRANSIENT",
-      `put ${key} on destination ${this.name} (${this.location}) failed: its multipart upload no longer exists (${(cause.cause as Error | undefined)?.name ?? "NoSuchUpload"})`,
-      {
-        cause,
-        hint: "a queued run is retried after its backoff. If it recurs, look for an AbortIncompleteMultipartUpload lifecycle rule shorter than the longest backup, or another tool aborting uploads in the bucket",
-      },
-    );
   }
 
   #error(error: unknown, operation: string, key?: string): HavenError {

@@ -49,6 +49,7 @@ describe("classifyS3Error", () => {
     ["TooManyRequests", 429, "TRANSIENT"],
     ["RequestTimeout", 400, "TRANSIENT"],
     ["TimeoutError", undefined, "TRANSIENT"],
+    ["NoSuchUpload", 404, "TRANSIENT"],
     ["BadDigest", 400, "TRANSIENT"],
     ["IncompleteBody", 400, "TRANSIENT"],
     ["XAmzContentSHA256Mismatch", 400, "TRANSIENT"],
