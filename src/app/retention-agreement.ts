@@ -17,7 +17,7 @@ import { HavenError } from "../lib/errors";
 import { retentionDigest, type PublishedConfig } from "./published-estate";
 
 /** How long after serve published a new config a differing worker is taken for one not yet restarted. */
-export const ROLLOUT_GRACE_MS = 3_600_000;
+const ROLLOUT_GRACE_MS = 3_600_000;
 
 /** Throws for a target this worker must not prune now (see above); returns when it may. */
 export function retentionGuard(

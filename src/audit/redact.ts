@@ -34,7 +34,6 @@ const SECRET_KEY =
  * a password may hold `@`). */
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^\s:/@]*):[^\s/]*@/gi;
 /** age X25519 identities (private keys), in either case: bech32 decoders accept both. */
-const AGE_SECRET_KEY = /AGE-SECRET-KEY-1[0-9A-Z]+/gi;
 
 /** True when a member called `key` is treated as a secret. */
 export function isSecretKey(key: string): boolean {
@@ -112,7 +111,8 @@ function redactString(text: string, options: RedactOptions): string {
   // the process holds, as the log does: a URL's password alone or decoded, a JSON-escaped value.
   const named = options.secrets ? scrubSecrets(text, options.secrets) : text;
   const scrubbed = scrubKnownSecrets(named);
-  const out = scrubbed.replace(URL_PASSWORD, `$1:${redacted}@`).replace(AGE_SECRET_KEY, redacted);
+  // (scrubKnownSecrets has removed age secret keys already.)
+  const out = scrubbed.replace(URL_PASSWORD, `$1:${redacted}@`);
   return out.length > MAX_STRING
     ? `${out.slice(0, MAX_STRING)}…[${out.length - MAX_STRING} more characters]`
     : out;

@@ -11,8 +11,6 @@
  */
 import { randomBytes } from "node:crypto";
 
-const OWN_AREAS = ["_audit/", "_reports/", "_pruned/"] as const;
-
 const SNAPSHOT_ID = /^(\d{8}T\d{6}Z)-([0-9a-f]{8})$/;
 
 /** `20261122T020000Z-1a2b3c4d`: sorts by time; the random tail makes concurrent ids distinct. */
@@ -61,8 +59,6 @@ export const layout = {
   /** `.verified` when it holds verification records: the watchdog reads only those. */
   pruned: (target: string, id: string, verified: boolean) =>
     `_pruned/${target}/${id}${verified ? ".verified" : ""}.json`,
-  /** Whether `key` lies in one of the areas Haven writes beside the snapshots (audit, reports, pruned). */
-  isOwnArea: (key: string) => OWN_AREAS.some((area) => key.startsWith(area)),
   /** Names starting with "_" are Haven's own areas, never targets. */
   isReserved: (firstSegment: string) => firstSegment.startsWith("_"),
 };

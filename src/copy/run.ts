@@ -10,6 +10,7 @@ import { HavenError, isHavenError, type ErrorCode } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import { configuredTarget } from "../prune/policy";
 import type { StorageBackend } from "../storage/types";
+import { errorProvesDamage } from "../verify/damage";
 import { copySnapshot, type CopyResult } from "./copy-snapshot";
 import { pendingOn, primarySnapshots, storageOf, type PendingCopy } from "./pending";
 
@@ -49,7 +50,7 @@ export interface CopyReport {
  * Copies every pending snapshot of `target`. Throws when the primary cannot be read (nothing can be
  * copied); failures on the other destinations are collected in `failed` (see `copyReportError`).
  * On one destination, copying stops at the first failure that is not the snapshot's own (see
- * SNAPSHOT_FAILURES): the destination is likely down, and the next run starts over from the listing.
+ * copyEach): the destination is likely down, and the next run starts over from the listing.
  */
 export async function copyPending(
   config: HavenConfig,
@@ -106,13 +107,11 @@ export async function copyPending(
 }
 
 /**
- * Failures that concern the one snapshot (its bytes on the primary do not match its manifest, or it
- * was pruned since the listing), not the destination: the copies behind it go on. Stopping there
- * left every older snapshot owed for ever behind one damaged one, run after run.
+ * Copies `pendings` in order; stops at the first failure that is not the snapshot's own. A failure
+ * that proves the one snapshot bad (verify/damage.ts: its bytes do not match its manifest, or it was
+ * pruned since the listing) lets the copies behind it go on: stopping there left every older snapshot
+ * owed for ever behind one damaged one, run after run. Any other failure is the destination's.
  */
-const SNAPSHOT_FAILURES: ReadonlySet<ErrorCode> = new Set(["INTEGRITY", "NOT_FOUND"]);
-
-/** Copies `pendings` in order; stops at the first failure that is not the snapshot's own. */
 async function copyEach(
   pendings: readonly PendingCopy[],
   copy: (snapshotId: string) => Promise<CopyResult>,
@@ -131,7 +130,7 @@ async function copyEach(
     } catch (error) {
       const haven = asHavenError(error);
       failed.push({ snapshotId, error: haven });
-      if (!SNAPSHOT_FAILURES.has(haven.code)) break;
+      if (!errorProvesDamage(haven)) break;
     }
   }
   return { copied, failed, owed: [...owed] };

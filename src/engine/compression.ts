@@ -159,7 +159,15 @@ function zstdProcess(args: string[]): CodecStream {
       else {
         const what = args.includes("-d") ? "decompression" : "compression";
         const message = `zstd ${what} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || "no message"}`;
-        reject(new HavenError(zstdFailureCode(what, signal), message));
+        reject(
+          new HavenError(zstdFailureCode(what, signal), message, {
+            hint: signal
+              ? "zstd was killed (most often by the OOM killer: see dmesg); a queued run is retried after its backoff, run a --direct one again"
+              : what === "decompression"
+                ? "the stored data does not decode: verify the snapshot (haven verify --kind integrity), or restore another one or a copy with --from"
+                : "read zstd's message above; check the level in compression.level and that zstd works here (zstd --version)",
+          }),
+        );
       }
     });
   });

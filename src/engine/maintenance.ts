@@ -99,7 +99,7 @@ export async function cleanupLeftovers(
     // (prefix "site-b/") it is that destination's, whose target lock this pass cannot see, and S3 dates
     // an upload from its start, so a long backup there looked abandoned.
     const target = parseSnapshotKey(upload.key)?.target;
-    if (target === undefined && !layout.isOwnArea(upload.key)) continue;
+    if (target === undefined && !layout.isReserved(upload.key.split("/", 1)[0] ?? "")) continue;
     if (target !== undefined && (await busy(target))) {
       report.keptBusy += 1;
       continue;

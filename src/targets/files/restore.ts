@@ -53,8 +53,10 @@ async function prepareDestination(destination: string, force: boolean): Promise<
  * success, and the data vanishes under the share when it is mounted again.
  */
 async function assertShareMounted(config: TargetConfigOf<"files">, to: RestoreDestination): Promise<void> {
-  if (config.mountpoint !== true || !(await restoresInPlace(config, to))) return;
-  if (await isMountPoint(config.path).catch(() => false)) return;
+  // The mount table first: in the common case the share is mounted, and where the restore writes
+  // (paths resolved, the mount table read again) need not be worked out.
+  if (config.mountpoint !== true || (await isMountPoint(config.path).catch(() => false))) return;
+  if (!(await restoresInPlace(config, to))) return;
   throw new HavenError(
     "REFUSED",
     `restore into ${config.path} refused: nothing is mounted there (targets.${config.name}.mountpoint is true)`,
