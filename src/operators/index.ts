@@ -33,4 +33,4 @@ export {
 } from "./approvals";
 export { decideRestoreGuard, type RestoreGuard, type RestoreGuardInput } from "./guard";
 export { REQUESTS_PREFIX, assertRequestId, termsOfRequest, type RestoreTerms } from "./request-store";
-export { describeTerms, restoreFlags } from "./restore-terms";
+export { approvedCommand, describeTerms } from "./restore-terms";

@@ -50,7 +50,19 @@ export function flagDifferences(approved: RestoreTerms, run: RestoreTerms): stri
 
 /** The `haven restore ... --request` that asks approval for exactly `terms`. */
 export function requestCommand(terms: RestoreTerms): string {
-  const to = terms.to === null ? "" : ` --to ${terms.to}`;
+  return `haven restore ${terms.target} --snapshot ${terms.snapshot}${termFlags(terms)} --request`;
+}
+
+/**
+ * The command that runs the restore request `requestId` approved: its terms as stored, so `--to` is
+ * the folder the approval binds (resolved against the requester's directory), which works from any
+ * directory, where the words the requester typed would name another folder elsewhere.
+ */
+export function approvedCommand(terms: RestoreTerms, requestId: string): string {
+  return `haven restore ${terms.target} --request-id ${requestId} --yes${termFlags(terms)}`;
+}
+
+function termFlags(terms: RestoreTerms): string {
   const flags = restoreFlags(terms);
-  return `haven restore ${terms.target} --snapshot ${terms.snapshot}${to}${flags === "" ? "" : ` ${flags}`} --request`;
+  return `${terms.to === null ? "" : ` --to ${terms.to}`}${flags === "" ? "" : ` ${flags}`}`;
 }

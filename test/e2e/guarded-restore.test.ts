@@ -154,6 +154,29 @@ test("an approval binds the folder --to names, not its spelling relative to some
   expect(readFileSync(join(work, "vault", "approved", "ledger.txt"), "utf8")).toBe("balance: 100\n");
 });
 
+test("the command a request prints to run it names the bound folder, so it runs from any directory", async () => {
+  await mkdir(join(work, "vault", "printed"), { recursive: true });
+  const request = await asIn(
+    work,
+    "alice",
+    "restore",
+    "vault",
+    "--to",
+    "vault/printed",
+    "--force",
+    "--request",
+  );
+  expect(request.code).toBe(0);
+  const printed = /then run: haven (.+)$/m.exec(request.stdout)?.[1];
+  expect(printed).toContain(`--to ${join(work, "vault", "printed")}`);
+  const id = /--request-id (\S+)/.exec(printed ?? "")?.[1] ?? "";
+  expect((await as("bob", "approve", id)).code).toBe(0);
+  // As printed, by alice, from another directory than she asked from.
+  const run = await asIn(join(work, "vault"), "alice", ...(printed ?? "").split(" "));
+  expect(run.stderr).toBe("");
+  expect(run.code).toBe(0);
+});
+
 test("--to naming the original folder, a folder inside it or a link to it is in place: the guard applies", async () => {
   await writeFile(join(work, "vault", "ledger.txt"), "balance: 7 (live)\n");
   await symlink(join(work, "vault"), join(work, "link-to-vault"));

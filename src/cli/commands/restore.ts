@@ -11,10 +11,10 @@ import { targetOrThrow } from "../../engine/backup";
 import { describeError, HavenError, ExitCode, isHavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import {
+  approvedCommand,
   decideRestoreGuard,
   describeTerms,
   operatorActor,
-  restoreFlags,
   RestoreApprovals,
   termsOfRequest,
   type Operator,
@@ -297,13 +297,12 @@ async function requestApproval(
     });
     // The approval binds --to, --include and --force: the command to run repeats them.
     const terms = termsOfRequest(request);
-    const flags = restoreFlags(terms);
     if (opts.output === "json") printJson(request);
     else
       process.stdout.write(
         `restore request ${request.id} created for ${describeTerms(terms)}; ` +
           `another admin approves it with: haven approve ${request.id}\n` +
-          `then run: haven restore ${target.name} --request-id ${request.id} --yes${opts.to ? ` --to ${opts.to}` : ""}${flags === "" ? "" : ` ${flags}`}\n`,
+          `then run: ${approvedCommand(terms, request.id)}\n`,
       );
   } finally {
     await handle.close();
