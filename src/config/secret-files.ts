@@ -4,8 +4,8 @@
  * declares both `<key>` and `<key>File` for a key of SECRET_KEYS; elsewhere a `...File` key is an
  * ordinary path (e.g. `encryption.identityFile`, read only where restores run).
  */
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
 import { resolve } from "node:path";
+import { readPrivateFileSync } from "../lib/private-file";
 import type { z } from "zod";
 import type { IssueCollector } from "./issues";
 import { SECRET_KEYS } from "./schema";
@@ -82,34 +82,13 @@ function fillTwins(
 
 /** The file's text without trailing newlines, or why it cannot be a secret. */
 function readSecretFile(file: string): string | { problem: string } {
-  let fd: number;
+  let text: string;
   try {
-    // Non-blocking: opening a FIFO to read would otherwise wait for a writer, and the config's load
-    // (even `haven config validate`) would hang.
-    fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    text = readPrivateFileSync(file, MAX_SECRET_BYTES).text.replace(/[\r\n]+$/, "");
   } catch (error) {
     return { problem: describeFsError(error) };
   }
-  try {
-    const stat = fstatSync(fd);
-    if (stat.isDirectory()) return { problem: "is a directory" };
-    if (!stat.isFile()) return { problem: "not a regular file (a FIFO, a socket or a device)" };
-    const buffer = Buffer.alloc(MAX_SECRET_BYTES + 1);
-    let length = 0;
-    for (;;) {
-      const n = readSync(fd, buffer, length, buffer.length - length, null);
-      if (n === 0) break;
-      length += n;
-      if (length > MAX_SECRET_BYTES)
-        return { problem: `larger than ${MAX_SECRET_BYTES} bytes, not a secret` };
-    }
-    const text = buffer.toString("utf8", 0, length).replace(/[\r\n]+$/, "");
-    return text === "" ? { problem: "the file is empty" } : text;
-  } catch (error) {
-    return { problem: describeFsError(error) };
-  } finally {
-    closeSync(fd);
-  }
+  return text === "" ? { problem: "the file is empty" } : text;
 }
 
 function describeFsError(error: unknown): string {
@@ -118,5 +97,7 @@ function describeFsError(error: unknown): string {
   if (code === "EACCES" || code === "EPERM")
     return "permission denied (is it readable by the user haven runs as?)";
   if (code === "EISDIR") return "is a directory";
+  if (code === "ENOTREG") return "not a regular file (a FIFO, a socket or a device)";
+  if (code === "EFBIG") return `larger than ${MAX_SECRET_BYTES} bytes, not a secret`;
   return error instanceof Error ? error.message : String(error);
 }

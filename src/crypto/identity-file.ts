@@ -67,9 +67,11 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
           ? "is not readable by this user"
           : code === "EISDIR"
             ? "is a directory"
-            : code === "EFBIG"
-              ? `is larger than ${MAX_IDENTITY_FILE_BYTES} bytes: not an identity file`
-              : `cannot be read (${code ?? String(error)})`;
+            : code === "ENOTREG"
+              ? "is not a regular file (a FIFO, a socket or a device)"
+              : code === "EFBIG"
+                ? `is larger than ${MAX_IDENTITY_FILE_BYTES} bytes: not an identity file`
+                : `cannot be read (${code ?? String(error)})`;
     throw new HavenError("CONFIG", `age identity file ${path} ${reason}`, {
       hint: "Check encryption.identityFile in the config: it must name a file written by `age-keygen -o KEYFILE`, readable by the user running Haven.",
       cause: error,

@@ -1,8 +1,9 @@
 /**
- * Small files that hold a credential (an age identity, an operator token): read whole, with the mode
- * of the very file read, so that the permission check and the contents cannot come from two files.
+ * Small files that hold a credential (an age identity, an operator token, a `*File` secret of the
+ * config): read whole, with the mode of the very file read, so that the permission check and the
+ * contents cannot come from two files.
  */
-import { open } from "node:fs/promises";
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from "node:fs";
 
 export interface PrivateFileRead {
   text: string;
@@ -11,28 +12,39 @@ export interface PrivateFileRead {
 }
 
 /**
- * Reads `path` as UTF-8. Fails as fs does (ENOENT, EACCES, EISDIR: a directory fails on the read),
- * and with code EFBIG past `maxBytes`: a credential is short, and a wrong path to a dump or a device
- * must not be read into memory.
+ * Reads `path` as UTF-8. Fails as fs does (ENOENT, EACCES), with EISDIR for a directory, ENOTREG
+ * for anything else that is not a regular file (a FIFO would wait for a writer, and the command
+ * with it), and EFBIG past `maxBytes`: a credential is short, and a wrong path to a dump or a device
+ * must not be read into memory. Synchronous: config loading needs it so, and these files are tiny.
  */
-export async function readPrivateFile(path: string, maxBytes: number): Promise<PrivateFileRead> {
-  const file = await open(path, "r");
+export function readPrivateFileSync(path: string, maxBytes: number): PrivateFileRead {
+  // Non-blocking, or opening a FIFO would wait for a writer before the type could be checked.
+  const fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
   try {
-    const { mode } = await file.stat();
+    const stat = fstatSync(fd);
+    if (stat.isDirectory()) throw failure("EISDIR", "is a directory");
+    if (!stat.isFile()) throw failure("ENOTREG", "not a regular file");
     const buffer = Buffer.alloc(maxBytes + 1);
     let length = 0;
     for (;;) {
-      const { bytesRead } = await file.read(buffer, length, buffer.length - length, null);
-      if (bytesRead === 0) break;
-      length += bytesRead;
-      if (length > maxBytes) {
-        throw Object.assign(new Error(`larger than ${maxBytes} bytes`), { code: "EFBIG" });
-      }
+      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      if (read === 0) break;
+      length += read;
+      if (length > maxBytes) throw failure("EFBIG", `larger than ${maxBytes} bytes`);
     }
-    return { text: buffer.toString("utf8", 0, length), mode };
+    return { text: buffer.toString("utf8", 0, length), mode: stat.mode };
   } finally {
-    await file.close();
+    closeSync(fd);
   }
+}
+
+/** `readPrivateFileSync` for async callers. */
+export async function readPrivateFile(path: string, maxBytes: number): Promise<PrivateFileRead> {
+  return Promise.resolve().then(() => readPrivateFileSync(path, maxBytes));
+}
+
+function failure(code: string, message: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
 }
 
 /**

@@ -64,12 +64,23 @@ export async function readPresentedToken(env: NodeJS.ProcessEnv = process.env): 
   try {
     ({ text: contents, mode } = await readPrivateFile(file, MAX_TOKEN_BYTES));
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
     const reason =
-      (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : "error");
-    throw new HavenError("CREDENTIALS", `cannot read the token file HAVEN_TOKEN_FILE=${file} (${reason})`, {
-      hint: "check the path and that this user may read it",
-      cause: error,
-    });
+      code === "ENOENT"
+        ? "does not exist"
+        : code === "EACCES" || code === "EPERM"
+          ? "is not readable by this user"
+          : code === "EFBIG" || code === "EISDIR" || code === "ENOTREG"
+            ? "is not a token file (a token is one short line in a regular file)"
+            : "cannot be read";
+    throw new HavenError(
+      "CREDENTIALS",
+      `the token file HAVEN_TOKEN_FILE=${file} ${reason} (${code ?? String(error)})`,
+      {
+        hint: "set HAVEN_TOKEN_FILE to the file holding your token (mode 0600, readable by the user running haven)",
+        cause: error,
+      },
+    );
   }
   const octal = openToOthers(mode);
   if (octal !== null) {

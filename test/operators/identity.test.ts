@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -172,8 +173,18 @@ describe("readPresentedToken", () => {
     const directory = await readPresentedToken({ HAVEN_TOKEN_FILE: dir }).catch((e: unknown) => e);
     expect(isHavenError(directory, "CREDENTIALS")).toBe(true);
     expect((directory as Error).message).toContain("EISDIR");
+    const huge = join(dir, "huge-token");
+    await writeFile(huge, "x".repeat(1 << 20), { mode: 0o600 });
+    const large = await readPresentedToken({ HAVEN_TOKEN_FILE: huge }).catch((e: unknown) => e);
+    expect(isHavenError(large, "CREDENTIALS")).toBe(true);
+    expect((large as Error).message).toContain("EFBIG");
+    // A device (or a FIFO) is refused before any read: /dev/zero never ends, a FIFO waits for ever.
     const zeros = await readPresentedToken({ HAVEN_TOKEN_FILE: "/dev/zero" }).catch((e: unknown) => e);
     expect(isHavenError(zeros, "CREDENTIALS")).toBe(true);
-    expect((zeros as Error).message).toContain("EFBIG");
+    expect((zeros as Error).message).toContain("ENOTREG");
+    const fifo = join(dir, "token-fifo");
+    execFileSync("mkfifo", ["-m", "600", fifo]);
+    const piped = await readPresentedToken({ HAVEN_TOKEN_FILE: fifo }).catch((e: unknown) => e);
+    expect((piped as Error).message).toContain("is not a token file");
   });
 });
