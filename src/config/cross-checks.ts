@@ -6,6 +6,7 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import type { IssueCollector } from "./issues";
+import { DATABASE_URL_SCHEMES, hasScheme } from "./url-schemes";
 
 export function checkCrossReferences(data: unknown, issues: IssueCollector): void {
   if (!isRecord(data)) return;
@@ -67,12 +68,15 @@ function checkVerifyInto(
     const problem = intoProblem(target.type, into);
     if (problem === undefined) continue;
     if (own !== undefined) issues.atPath(["targets", name, "verify", "into"], problem);
-    else issues.atPath(["defaults", "verify", "into"], `${problem} (for target ${name})`);
+    else
+      issues.atPath(
+        ["defaults", "verify", "into"],
+        `${problem}, for target ${name}: defaults.verify.into applies to every target, so set it as targets.<name>.verify.into on the targets that use it`,
+      );
   }
 }
 
 function intoProblem(type: string, into: string): string | undefined {
-  const protocol = /^([a-z]+):\/\//i.exec(into)?.[1]?.toLowerCase();
   switch (type) {
     case "files":
     case "sqlite":
@@ -80,13 +84,10 @@ function intoProblem(type: string, into: string): string | undefined {
         ? undefined
         : `a ${type} target restores its tests into a folder: give an absolute path`;
     case "postgres":
-      return protocol === "postgres" || protocol === "postgresql"
-        ? undefined
-        : "a postgres target restores its tests on a server: give a postgres:// URL";
     case "mysql":
-      return protocol === "mysql" || protocol === "mariadb"
+      return hasScheme(type, /^[a-z]+:/i.exec(into)?.[0] ?? "") && into.includes("//")
         ? undefined
-        : "a mysql target restores its tests on a server: give a mysql:// URL";
+        : `a ${type} target restores its tests on a server: give a ${DATABASE_URL_SCHEMES[type][0]}// URL`;
     case "redis":
       return "a redis target's restore tests run a private local redis-server: verify.into has no effect, remove it";
     default:

@@ -167,6 +167,21 @@ describe("problem positions", () => {
     ]);
   });
 
+  it("says that verify.into in defaults applies to every target, at defaults", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d], verify: { into: 'postgres://verifier/x' } }",
+        "targets:",
+        "  db: { type: postgres, database: app }",
+        "  share: { type: files, path: /srv }",
+      ].join("\n"),
+    );
+    expect(error.issues.map((i) => `${i.line}: ${i.path.join(".")}: ${i.message}`)).toEqual([
+      "2: defaults.verify.into: a files target restores its tests into a folder: give an absolute path, for target share: defaults.verify.into applies to every target, so set it as targets.<name>.verify.into on the targets that use it",
+    ]);
+  });
+
   it("reports an empty file and a YAML syntax error without going further", () => {
     expect(errorOf("").message).toBe(
       "haven.yaml:1:1: the config is empty: it needs at least destinations and targets",

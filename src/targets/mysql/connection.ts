@@ -5,6 +5,7 @@
  * line, where `ps` shows it, and no inherited option files that could change the dump's format.
  */
 import type { TargetConfigOf } from "../../config/types";
+import { hasScheme, schemesText } from "../../config/url-schemes";
 import { HavenError } from "../../lib/errors";
 import { Secret, decodeUrlPart } from "../../lib/secret";
 import { PrivateDir } from "../process";
@@ -55,8 +56,8 @@ function parseMysqlUrl(url: Secret, target: string): Partial<MysqlConnection> {
       hint: "use mysql://user@host:3306/dbname (the password in passwordFile)",
     });
   }
-  if (parsed.protocol !== "mysql:" && parsed.protocol !== "mariadb:") {
-    throw new HavenError("CONFIG", `target ${target}: url must start with mysql:// or mariadb://`);
+  if (!hasScheme("mysql", parsed.protocol)) {
+    throw new HavenError("CONFIG", `target ${target}: url must start with ${schemesText("mysql")}`);
   }
   const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { ClientConfig } from "pg";
 import type { TargetConfigOf } from "../../config/types";
+import { hasScheme, schemesText } from "../../config/url-schemes";
 import { HavenError } from "../../lib/errors";
 import { Secret, decodeUrlPart } from "../../lib/secret";
 import { PrivateDir, toolEnv } from "../process";
@@ -70,8 +71,8 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
       hint: "use postgres://user@host:5432/dbname (the password in passwordFile)",
     });
   }
-  if (parsed.protocol !== "postgres:" && parsed.protocol !== "postgresql:") {
-    throw new HavenError("CONFIG", `target ${target}: url must start with postgres:// or postgresql://`);
+  if (!hasScheme("postgres", parsed.protocol)) {
+    throw new HavenError("CONFIG", `target ${target}: url must start with ${schemesText("postgres")}`);
   }
   const query = parsed.searchParams;
   const sslMode = query.get("sslmode") ?? undefined;
