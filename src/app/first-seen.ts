@@ -45,22 +45,30 @@ export class FirstSeen {
     const failed = results.find(([error]) => error);
     if (failed) throw failed[0] as Error;
     const times = (results.at(-1)?.[1] ?? []) as Array<string | null>;
-    const seen = new Map<string, Date>();
-    targets.forEach((target, index) => {
-      const ms = Number(times[index]);
-      if (Number.isFinite(ms) && ms > 0) seen.set(target, new Date(ms));
-    });
-    return seen;
+    return liveTimes(parseTimes(targets.map((target, index) => [target, times[index] ?? null])));
   }
 
   /** When each target was first seen, without recording anything (the report reads it). */
   async read(): Promise<Map<string, Date>> {
-    const all = await this.redis.hgetall(this.#key);
-    const seen = new Map<string, Date>();
-    for (const [target, value] of Object.entries(all)) {
-      const ms = Number(value);
-      if (Number.isFinite(ms) && ms > 0) seen.set(target, new Date(ms));
-    }
-    return seen;
+    return liveTimes(await this.readAll());
   }
+
+  /** Every target recorded, with its time in ms (0: seen long ago, no grace). */
+  async readAll(): Promise<Map<string, number>> {
+    return parseTimes(Object.entries(await this.redis.hgetall(this.#key)));
+  }
+}
+
+function parseTimes(entries: Iterable<[string, string | null]>): Map<string, number> {
+  const times = new Map<string, number>();
+  for (const [target, value] of entries) {
+    const ms = Number(value ?? Number.NaN);
+    if (Number.isFinite(ms) && ms >= 0) times.set(target, ms);
+  }
+  return times;
+}
+
+/** The targets that get a grace, with their first sighting: those recorded as seen long ago are left out. */
+export function liveTimes(times: ReadonlyMap<string, number>): Map<string, Date> {
+  return new Map([...times].filter(([, ms]) => ms > 0).map(([target, ms]) => [target, new Date(ms)]));
 }

@@ -29,7 +29,7 @@ import type { Logger } from "../lib/logger";
 import { isHavenError } from "../lib/errors";
 import { withTargetLock } from "../jobs/lock";
 import { createMetrics, type HavenMetrics } from "../metrics";
-import { FirstSeen } from "./first-seen";
+import { FirstSeen, liveTimes } from "./first-seen";
 import { namesOf, PublishedEstate, type ConfigNames } from "./published-estate";
 import {
   createSloCache,
@@ -225,12 +225,15 @@ export class Monitor {
    */
   async #resolveRemovedFromConfig(): Promise<void> {
     const own = namesOf(this.config);
+    const candidates = (await this.incidents.openIncidents()).flatMap((incident) => {
+      const removed = removedFromConfig(incident.event, own);
+      return removed === undefined ? [] : [{ incident, removed }];
+    });
+    if (candidates.length === 0) return;
     // The newest serve's config must agree (see published-estate.ts): a worker not yet restarted
     // on a new config must not resolve the incidents of a target that config added.
     const newest = await this.#estate.read();
-    for (const incident of await this.incidents.openIncidents()) {
-      const removed = removedFromConfig(incident.event, own);
-      if (removed === undefined) continue;
+    for (const { incident, removed } of candidates) {
       if (newest !== undefined && removedFromConfig(incident.event, newest) === undefined) continue;
       this.logger.info({ incident: incident.key, removed }, "removed from the config");
       await this.incidents.clear(incident.key, { resolvedBecause: `${removed} was removed from the config` });
@@ -249,10 +252,17 @@ export class Monitor {
   async #recordFirstSeen(now: Date): Promise<Map<string, Date>> {
     const names = Object.keys(this.config.targets);
     try {
+      // One read in the steady state: a first sighting, once written, never changes (HSETNX). Only
+      // targets missing from it (new ones, or the hash lost with Redis's data) are written, and only
+      // then are the open incidents read, for the upgrade rule (FirstSeenOptions.alreadyBreached).
+      const known = await this.#firstSeen.readAll();
+      const unrecorded = names.filter((name) => !known.has(name));
+      if (unrecorded.length === 0) return liveTimes(known);
       const breached = (await this.incidents.openIncidents())
         .filter((i) => i.event.type === "rpo-breached" && i.event.target !== undefined)
         .map((i) => i.event.target as string);
-      return await this.#firstSeen.record(names, now, { alreadyBreached: new Set(breached) });
+      const times = await this.#firstSeen.record(unrecorded, now, { alreadyBreached: new Set(breached) });
+      return new Map([...liveTimes(known), ...times]);
     } catch (error) {
       this.logger.warn(
         { err: error instanceof Error ? error.message : String(error) },
