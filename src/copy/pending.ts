@@ -62,6 +62,9 @@ export async function pendingOn(
   const folders = await listSnapshotFolders(to, layout.targetPrefix(target.name));
   const present = [...folders.values()].filter((folder) => folder.manifestKey !== null);
   const presentIds = new Set(present.map((folder) => folder.id));
+  // Nothing owed (the steady state of every hourly run): no manifest of `to` needs reading.
+  const missing = [...primary.values()].filter((candidate) => !presentIds.has(candidate.id));
+  if (missing.length === 0) return [];
   // Copies are byte-identical, so the primary's manifest stands for a copy; read on `to` are the
   // snapshots the primary no longer has and those verified there. A copy proven damaged there fills
   // no period on `to` (its prune sees it so), so a good snapshot of that period is still owed.
@@ -78,8 +81,6 @@ export async function pendingOn(
     }),
     ...readThere.snapshots.map((s) => s.candidate),
   ];
-  const missing = [...primary.values()].filter((candidate) => !presentIds.has(candidate.id));
-  if (missing.length === 0) return [];
 
   const decision = applyRetention(
     [...there, ...missing.map(asCopy)],
