@@ -6,7 +6,7 @@
  */
 import type { EncryptionConfig } from "../config/types";
 import { loadIdentityFile } from "../crypto/age";
-import { describeError } from "../lib/errors";
+import { errorParts } from "../lib/errors";
 import { identityFilePath } from "./encryption";
 
 export interface IdentityCheck {
@@ -31,8 +31,7 @@ export async function checkIdentity(
   try {
     loaded = await loadIdentityFile(path);
   } catch (error) {
-    const [message, hint] = describeError(error).split("\n  hint: ");
-    return { ok: false, detail: message ?? "", ...(hint === undefined ? {} : { fix: hint }) };
+    return { ok: false, ...errorParts(error) };
   }
   const keys = new Set(loaded.map((identity) => identity.recipient.text));
   const matched = config.recipients.filter((recipient) => keys.has(recipient.toLowerCase()));

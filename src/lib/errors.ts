@@ -85,6 +85,13 @@ export function describeError(error: unknown): string {
   return scrubKnownSecrets(error instanceof Error ? error.message : String(error));
 }
 
+/** An error as a table row shows it (doctor): what went wrong, and the fix when there is one. */
+export function errorParts(error: unknown): { detail: string; fix?: string } {
+  if (error instanceof HavenError)
+    return { detail: error.message, ...(error.hint ? { fix: error.hint } : {}) };
+  return { detail: describeError(error) };
+}
+
 /** What to do when a helper thread (hashing, encryption) died mid-run. */
 export const THREAD_FAILURE_HINT =
   "a queued run is retried after its backoff; run a --direct one again. If it recurs, check the memory limit of the worker process";

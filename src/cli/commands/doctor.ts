@@ -1,6 +1,6 @@
 import { Command, Option } from "commander";
 import type { HavenConfig } from "../../config/types";
-import { describeError, ExitCode, HavenError } from "../../lib/errors";
+import { errorParts, ExitCode, HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { checkIdentity } from "../../engine/identity-check";
 import { createStorage } from "../../storage";
@@ -38,14 +38,12 @@ export async function runDoctor(
         detail: storage.location,
       });
     } catch (error) {
-      const [message, hint] = describeError(error).split("\n  hint: ");
       rows.push({
         kind: "destination",
         name: destination.name,
         check: "reachable",
         ok: false,
-        detail: message ?? "",
-        fix: hint,
+        ...errorParts(error),
       });
     } finally {
       await storage.close();
@@ -68,13 +66,7 @@ export async function runDoctor(
         });
       }
     } catch (error) {
-      rows.push({
-        kind: "target",
-        name: target.name,
-        check: "probe",
-        ok: false,
-        detail: describeError(error),
-      });
+      rows.push({ kind: "target", name: target.name, check: "probe", ok: false, ...errorParts(error) });
     }
   }
   return rows;
