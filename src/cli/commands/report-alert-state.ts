@@ -34,11 +34,11 @@ export async function openReportAlertState(config: HavenConfig, logger: Logger):
     const nothing = () => Promise.resolve();
     return { context: {}, delivered: nothing, close: nothing };
   }
-  const { incidentManagerFor } = await import("../../alerts");
-  const incidents = incidentManagerFor(config, redis, logger);
+  const alerts = await import("../../alerts");
+  const incidents = alerts.incidentManagerFor(config, redis, logger);
   return {
     context: await readContext(config, redis, incidents, logger),
-    delivered: (month) => resolveReportFailed(incidents, month, logger),
+    delivered: (month) => quietly(() => alerts.resolveReportFailed(incidents, month), month, logger),
     async close() {
       await incidents.close();
       redis.disconnect();
@@ -61,17 +61,16 @@ async function readContext(
   } catch (error) {
     logger.warn(
       { err: error instanceof Error ? error.message : String(error) },
-      "could not read the alert state: the report leaves out open incidents and judges every target from the 1st",
+      "could not read the alert state: the report leaves out open incidents and judges every target from the 1st; check that redis: in the config answers",
     );
     return {};
   }
 }
 
-async function resolveReportFailed(incidents: IncidentManager, month: string, logger: Logger): Promise<void> {
-  const alerts = await import("../../alerts");
+/** Resolves report-failed through `resolve`; a failure is a warning: the report was delivered. */
+async function quietly(resolve: () => Promise<boolean>, month: string, logger: Logger): Promise<void> {
   try {
-    if (await alerts.resolveReportFailed(incidents, month))
-      logger.info({ month }, "the report-failed alert is resolved");
+    if (await resolve()) logger.info({ month }, "the report-failed alert is resolved");
   } catch (error) {
     logger.warn(
       { err: error instanceof Error ? error.message : String(error) },
