@@ -94,7 +94,7 @@ export async function runRestoreTest(
  * its job, a worker slot and a full scratch copy for ever, and said nothing until the missed
  * verification alert; long past the RTO the time it would measure is no longer worth the wait.
  */
-export function restoreTestTimeout(target: TargetConfig): number {
+function restoreTestTimeout(target: TargetConfig): number {
   return target.verify.timeout ?? Math.max(4 * target.rto, 3_600_000);
 }
 

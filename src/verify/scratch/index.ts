@@ -65,5 +65,5 @@ export async function sweepScratchLeftovers(
 }
 
 export { checkFile, scratchParent } from "./files";
-export { scratchDatabaseName, scratchDirPrefix, SCRATCH_ORPHAN_AGE_MS } from "./names";
+export { scratchDatabaseName, scratchDirPrefix } from "./names";
 export type { ScratchPlace } from "./types";

@@ -13,7 +13,7 @@ import { stopOrphanRedis } from "../../targets/redis/orphan";
 import { startScratchRedis, type RedisServerHandle } from "../../targets/redis/scratch";
 import { countCheck, recordedNumber } from "../checks";
 import { sweepFolders } from "./folder-sweep";
-import { redisDirPrefix, stampedDirPrefix } from "./names";
+import { redisDirPrefix, timeStamp } from "./names";
 import type { ScratchPlace } from "./types";
 
 /**
@@ -44,8 +44,8 @@ export function sweepRedisScratch(
 
 export function redisScratch(target: TargetConfigOf<"redis">): ScratchPlace {
   const password = randomBytes(16).toString("hex");
-  // PrivateDir adds the "-" before mkdtemp's characters.
-  const dirPrefix = stampedDirPrefix(redisDirPrefix(target.name), new Date()).slice(0, -1);
+  // PrivateDir adds the "-" before mkdtemp's characters (stampedDirPrefix's, for folders made here).
+  const dirPrefix = `${redisDirPrefix(target.name)}${timeStamp(new Date())}`;
   let server: RedisServerHandle | undefined;
 
   return {
