@@ -6,6 +6,7 @@
  */
 import { Command, Option } from "commander";
 import type { HavenConfig } from "../../config/types";
+import { HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import {
   pruneReportJson,
@@ -62,23 +63,31 @@ export function pruneCommand(): Command {
     });
 }
 
-/** Runs `fn` with target locks taken in the Redis the workers use (same key prefix), then disconnects. */
+/**
+ * Runs `fn` with target locks taken in the Redis the workers use (same key prefix), on the command's
+ * one connection, which its audit append then uses too (cli/audit-lock.ts).
+ */
 async function withRedisLocks<T>(
   config: HavenConfig,
   logger: Logger,
   fn: (withLock: WithLock) => Promise<T>,
 ): Promise<T> {
-  const { connectRedis, PRUNE_LOCK_OWNER, withTargetLock } = await import("../../jobs");
-  const redis = await connectRedis(config.redis, { role: "client", logger });
-  try {
-    return await fn((target, locked) =>
-      withTargetLock(redis, target, config.workers.lockTtl, locked, {
-        prefix: config.queuePrefix,
-        logger,
-        owner: PRUNE_LOCK_OWNER,
-      }),
+  const { PRUNE_LOCK_OWNER, withTargetLock } = await import("../../jobs");
+  const redis = await auditLockRedis(config, logger);
+  if (!redis) {
+    throw new HavenError(
+      "TRANSIENT",
+      "prune removes snapshots only under the workers' target locks, and Redis does not answer",
+      {
+        hint: "start Redis or fix redis: in the config, then run it again; --dry-run shows the plan without Redis",
+      },
     );
-  } finally {
-    redis.disconnect();
   }
+  return fn((target, locked) =>
+    withTargetLock(redis, target, config.workers.lockTtl, locked, {
+      prefix: config.queuePrefix,
+      logger,
+      owner: PRUNE_LOCK_OWNER,
+    }),
+  );
 }
