@@ -30,9 +30,9 @@ export type Severity = "critical" | "warning";
 
 export interface AlertEvent {
   type: AlertEventType;
-  /** The target concerned (every event but storage-unreachable). */
+  /** The target concerned (for an event about a destination, the target whose snapshots it was about, if any). */
   target?: string;
-  /** The destination concerned (storage-unreachable; optional elsewhere). */
+  /** The destination concerned (required by an event about a destination; optional elsewhere). */
   destination?: string;
   /** When the condition began (ISO 8601): the breach time, the failed run's finish, ... */
   since: string;
@@ -53,14 +53,25 @@ interface EventInfo {
   severity: Severity;
   /** What to do, for the operator reading the alert. */
   hint: (event: AlertEvent) => string;
+  /**
+   * "destination" for an event about a destination even when it names a target too (a copy's
+   * storage-unreachable names the target whose snapshots it could not list): its subject, its
+   * incident key and its removal from the config follow the destination. Default: its target.
+   */
+  about?: "destination";
+}
+
+/** Whether an event of this type is about its destination (EventInfo.about). */
+export function aboutDestination(type: AlertEventType): boolean {
+  return EVENT_INFO[type].about === "destination";
 }
 
 /**
  * What an event is about, as the operator reads it: its target, or its destination when it names
- * none; storage-unreachable is about its destination even when it names the target a copy was for.
+ * none or is about its destination (EventInfo.about).
  */
 export function eventSubject(e: Pick<AlertEvent, "type" | "target" | "destination">): string {
-  if (e.type === "storage-unreachable" && e.destination !== undefined) return e.destination;
+  if (aboutDestination(e.type) && e.destination !== undefined) return e.destination;
   return e.target ?? e.destination ?? "haven";
 }
 const subject = eventSubject;
@@ -141,6 +152,7 @@ export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
   "storage-unreachable": {
     title: "Storage unreachable",
     severity: "critical",
+    about: "destination",
     hint: (e) =>
       `check the network, credentials and free space of destination ${subject(e)}${e.target === undefined ? "" : ` (and that they may list and write ${e.target}'s snapshots there)`}; \`haven snapshots\` shows whether it answers again.`,
   },
@@ -148,9 +160,9 @@ export const EVENT_INFO: Record<AlertEventType, EventInfo> = {
 
 /** `rpo-breached:orders-db`, `storage-unreachable:primary`: one incident per event type and subject. */
 export function incidentKey(event: Pick<AlertEvent, "type" | "target" | "destination">): string {
-  // A destination unreachable for one target's snapshots (a copy): both, so it never meets the
+  // About a destination for one target's snapshots (a copy): both, so it never meets the
   // destination's own incident nor that of a target of the same name.
-  if (event.type === "storage-unreachable" && event.target !== undefined && event.destination !== undefined)
+  if (aboutDestination(event.type) && event.target !== undefined && event.destination !== undefined)
     return `${event.type}:${event.destination}/${event.target}`;
   return `${event.type}:${event.target ?? event.destination ?? "-"}`;
 }

@@ -9,6 +9,7 @@ import {
   conditionsFromEvaluation,
   copyOutcome,
   pruneOutcome,
+  aboutDestination,
   reportFailed,
   resolveReportFailed,
   incidentManagerFor,
@@ -119,16 +120,15 @@ export async function evaluateTargets(
  * What an incident is about that the config no longer has ("target X", "destination Y"), or undefined.
  * An incident is about its target when it names one (prune-refused and copy-behind name a destination
  * too, but clear with their target's runs), and about its destination when it names no target or is
- * a storage-unreachable (a copy's names the target whose snapshots it could not list).
+ * of a type about its destination (EventInfo.about).
  */
 function removedFromConfig(
   event: Pick<AlertEvent, "type" | "target" | "destination">,
   names: ConfigNames,
 ): string | undefined {
   if (event.target !== undefined && !names.targets.has(event.target)) return `target ${event.target}`;
-  // storage-unreachable is about its destination, even when it names the target a copy was for.
-  const aboutDestination = event.target === undefined || event.type === "storage-unreachable";
-  if (aboutDestination && event.destination !== undefined && !names.destinations.has(event.destination)) {
+  const ofDestination = event.target === undefined || aboutDestination(event.type);
+  if (ofDestination && event.destination !== undefined && !names.destinations.has(event.destination)) {
     return `destination ${event.destination}`;
   }
   return undefined;
