@@ -6,7 +6,7 @@
 import { isSnapshotId, snapshotIdTime } from "../catalog/layout";
 import { ExitCode } from "../lib/errors";
 import type { TargetConfig } from "../config/types";
-import { evaluateRpo, newestRecoveryPoint } from "./rpo";
+import { evaluateRpo, newestRecoveryPoint, recoveryPointOf } from "./rpo";
 import { evaluateRto } from "./rto";
 import { findMissedVerifications } from "./verification-schedule";
 import { damagedSnapshots } from "../verify/damage";
@@ -165,8 +165,13 @@ export function standingVerification(
   verifications: readonly VerificationPoint[],
   snapshots: readonly SnapshotPoint[],
 ): VerificationPoint | null {
-  const startedAt = new Map(snapshots.flatMap((s) => (s.startedAt ? [[s.id, s.startedAt.getTime()]] : [])));
-  const startOf = (id: string) => startedAt.get(id) ?? (isSnapshotId(id) ? snapshotIdTime(id).getTime() : 0);
+  const byId = new Map(snapshots.map((s) => [s.id, s]));
+  // A verified snapshot since pruned is known by its id alone (its time, to the second).
+  const startOf = (id: string) => {
+    const snapshot = byId.get(id);
+    if (snapshot) return recoveryPointOf(snapshot).getTime();
+    return isSnapshotId(id) ? snapshotIdTime(id).getTime() : 0;
+  };
   let newestSnapshot: string | undefined;
   for (const { snapshotId: id } of verifications) {
     if (newestSnapshot === undefined) newestSnapshot = id;
