@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Secret } from "../../src/lib/secret";
 import { hashToken } from "../../src/operators";
-import { runCli } from "../helpers/cli";
+import { runCli, withoutProgress } from "../helpers/cli";
 import { tempDir, writeNasConfigFile } from "../helpers/s3-config";
 
 const token = "otto-operator-token-in-env-0123";
@@ -31,7 +31,7 @@ operators:
   const run = await runCli(["-c", configPath, "backup", "share", "--direct"], {
     env: { HAVEN_TOKEN: token },
   });
-  expect(run.stderr).toBe("");
+  expect(withoutProgress(run.stderr)).toBe("");
   expect(run.code).toBe(0);
   const environment = await readFile(seen, "utf8");
   expect(environment).toContain("PATH=");

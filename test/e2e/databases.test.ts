@@ -20,7 +20,7 @@ import { silentLogger } from "../../src/lib/logger";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
 import { createStorage } from "../../src/storage";
 import { startRedisServer, startScratchRedis, type RedisServerHandle } from "../../src/targets/redis/scratch";
-import { runCli } from "../helpers/cli";
+import { runCli, withoutProgress } from "../helpers/cli";
 import { MARIADB, mariadb, PG, psql, runWithInput, uniqueName } from "../helpers/db";
 import { s3DestinationYaml, tempDir } from "../helpers/s3-config";
 import {
@@ -224,7 +224,7 @@ describe("PostgreSQL through the CLI, stored on s3rver", () => {
 
   test("backup → snapshots → restore --to a new database: counts, contents and schema identical", async () => {
     const backup = await cli("backup", "pg", "--direct", "-o", "json");
-    expect(backup.stderr).toBe("");
+    expect(withoutProgress(backup.stderr)).toBe("");
     expect(backup.code).toBe(0);
     const result = JSON.parse(backup.stdout) as { state: string; snapshotId: string };
     expect(result.state).toBe("committed");
@@ -278,7 +278,7 @@ describe("PostgreSQL through the CLI, stored on s3rver", () => {
     expect(noForce.stderr).toMatch(/refusing to restore over them/);
 
     const restore = await cli("restore", "pg", "--yes", "--force");
-    expect(restore.stderr).toBe("");
+    expect(withoutProgress(restore.stderr)).toBe("");
     expect(restore.code).toBe(0);
     expect(await pgFingerprint(names.pgSource)).toBe(expected);
     expect(await sequences(names.pgSource)).toBe(seqs);
@@ -363,7 +363,7 @@ describe("MariaDB through the CLI, stored on s3rver", () => {
 
   test("backup → snapshots → restore --to a new schema: checksums, counts and definitions identical", async () => {
     const backup = await cli("backup", "shop", "--direct", "-o", "json");
-    expect(backup.stderr).toBe("");
+    expect(withoutProgress(backup.stderr)).toBe("");
     expect(backup.code).toBe(0);
     const result = JSON.parse(backup.stdout) as { state: string; snapshotId: string };
     expect(result.state).toBe("committed");
@@ -413,7 +413,7 @@ describe("MariaDB through the CLI, stored on s3rver", () => {
     expect(noForce.stderr).toMatch(/refusing to restore over them/);
 
     const restore = await cli("restore", "shop", "--yes", "--force");
-    expect(restore.stderr).toBe("");
+    expect(withoutProgress(restore.stderr)).toBe("");
     expect(restore.code).toBe(0);
     expect(await mariadbChecksums(names.mySource)).toBe(expected);
     expect(await mariadbDefinitions(names.mySource, objects)).toBe(definitions);
@@ -544,7 +544,7 @@ describe("Redis through the CLI: RDB to a file, loaded in a scratch server", () 
 
   test("backup → restore --to a file path → a scratch server holds the same keys, values and TTLs", async () => {
     const backup = await cli("backup", "cache", "--direct", "-o", "json");
-    expect(backup.stderr).toBe("");
+    expect(withoutProgress(backup.stderr)).toBe("");
     expect(backup.code).toBe(0);
     const { snapshotId } = JSON.parse(backup.stdout) as { snapshotId: string };
     expect(await listed("cache")).toEqual([expect.objectContaining({ id: snapshotId, destination: "nas" })]);
@@ -660,7 +660,7 @@ describe("SQLite through the CLI: written to during the backup", () => {
       await writer.more(50);
       const rowsBeforeBackup = 50_000 + writer.committed() * 10;
       const backup = await cli("backup", "app", "--direct", "-o", "json");
-      expect(backup.stderr).toBe("");
+      expect(withoutProgress(backup.stderr)).toBe("");
       expect(backup.code).toBe(0);
       expect(JSON.parse(backup.stdout)).toMatchObject({ state: "committed" });
       // The writer keeps going after the backup: the copy cannot hold what it commits from here on.

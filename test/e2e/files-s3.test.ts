@@ -15,11 +15,13 @@ import { layout, newSnapshotId } from "../../src/catalog/layout";
 import { storePayload } from "../../src/engine/store-payload";
 import { MANIFEST_FORMAT_VERSION, type Manifest } from "../../src/catalog/manifest";
 import { cleanupLeftovers } from "../../src/engine/maintenance";
+import { targetLockKey } from "../../src/jobs/lock";
 import { silentLogger } from "../../src/lib/logger";
 import { startS3rver, type S3rverHandle } from "../../src/lib/s3rver-process";
 import { compareTrees } from "../../src/lib/tree-compare";
 import { makeFixtureTree, removeTree } from "../helpers/fixture-tree";
 import { CLI, runCli } from "../helpers/cli";
+import { connectTestRedis } from "../jobs/helpers/redis";
 import { s3DestinationYaml, tempDir, uniqueName, writeConfigFile } from "../helpers/s3-config";
 
 let s3: S3rverHandle;
@@ -28,7 +30,12 @@ let source: string;
 let configPath: string;
 let fsDestination: string;
 const bucket = uniqueName("e2e-files");
-const LOCK_TTL_MS = 3000;
+/**
+ * How long the lock a killed run leaves outlives it. Long enough that the CLI run right after the
+ * kill (seconds of start-up on a loaded CI machine) still finds it; the test then waits for the key
+ * to expire rather than sleeping for the whole TTL.
+ */
+const LOCK_TTL_MS = 10_000;
 const queuePrefix = uniqueName("haven-e2e");
 
 beforeAll(async () => {
@@ -212,7 +219,18 @@ async function killMidUpload(target: string, ready: () => Promise<boolean>) {
   // The dead run's target lock is no longer renewed: the next run must wait until it expires.
   const locked = await cli("backup", target, "--direct");
   expect(locked.code).toBe(11);
-  await new Promise((resolve) => setTimeout(resolve, LOCK_TTL_MS + 500));
+  await lockExpired(target);
+}
+
+async function lockExpired(target: string) {
+  const redis = await connectTestRedis();
+  try {
+    while ((await redis.exists(targetLockKey(target, queuePrefix))) > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  } finally {
+    redis.disconnect();
+  }
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

@@ -39,3 +39,14 @@ export function runNodeScript(script: string, args: string[], options: RunOption
     child.once("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
   });
 }
+
+/**
+ * A command's stderr without its plain progress lines (`backup shop: 2.13 MiB, 0.4 MiB/s`), which a
+ * run slower than their 5 s period prints on a loaded machine: what is left is logs and errors.
+ */
+export function withoutProgress(stderr: string): string {
+  return stderr
+    .split("\n")
+    .filter((line) => !/^[^:\n]+: [\d.]+ [KMGT]?i?B( of .*)?, [\d.]+ MiB\/s$/.test(line))
+    .join("\n");
+}
