@@ -7,7 +7,7 @@ import { runBackup } from "../engine/backup";
 import { cleanupLeftovers } from "../engine/maintenance";
 import type { JobContext, Processors } from "../jobs";
 import { createStorage } from "../storage";
-import { previousMonth, runMonthlyReport } from "../report";
+import { previousMonth, runMonthlyReport, undeliveredError } from "../report";
 import { runVerification } from "../verify/run";
 import type { Redis } from "ioredis";
 import { localActor } from "../audit";
@@ -71,8 +71,11 @@ export function createProcessors(config: HavenConfig, monitor: Monitor, redis?: 
             firstSeen: await monitor.firstSeen(),
           },
         );
-        // Each attempt of the job comes here, so a retry that delivers resolves the alert.
-        await monitor.afterReport(month, null);
+        // Each attempt of the job comes here, so a retry that delivers resolves the alert. A report
+        // some recipients were refused raises it without failing the job: a retry would send the
+        // report again to everyone who has it.
+        const undelivered = outcome.sent ? undeliveredError(outcome.sent, month) : null;
+        await monitor.afterReport(month, undelivered);
         return outcome;
       } catch (error) {
         // The mailer has retried already; the job retries too, but the alert goes out now.

@@ -20,6 +20,7 @@ import { HavenError } from "../lib/errors";
 import { silentLogger, type Logger } from "../lib/logger";
 import { scrubSecrets } from "../lib/secret";
 import { isPermanentSmtpError } from "../lib/smtp-errors";
+import { describeRefused, refusedRecipients, type RefusedRecipient } from "../lib/smtp-recipients";
 
 export interface ReportAttachment {
   filename: string;
@@ -49,8 +50,30 @@ export interface SendReportOptions {
 
 export interface SentReport {
   messageId: string;
+  /** The recipients the SMTP server accepted the report for. */
   to: string[];
+  /**
+   * The recipients it refused while accepting it for others (a 5xx, or a 4xx still given after the
+   * last attempt): they do not have the report. Empty when everyone got it.
+   */
+  refused: RefusedRecipient[];
   attempts: number;
+}
+
+/**
+ * The report reached some readers but the SMTP server refused it for others: the error that says so,
+ * or null when everyone got it. Returned, not thrown, by `sendReport`: sending the whole report again
+ * would reach twice the readers who have it.
+ */
+export function undeliveredError(sent: SentReport, month: string): HavenError | null {
+  if (sent.refused.length === 0) return null;
+  return new HavenError(
+    "PERMANENT",
+    `the monthly report of ${month} was sent to ${sent.to.join(", ")} but not delivered to ${describeRefused(sent.refused)}`,
+    {
+      hint: `fix reports.monthly.to (or the mailbox), then run haven report --send --month ${month} (everyone gets it again)`,
+    },
+  );
 }
 
 /** Where the report goes, from the config; a CONFIG error says which key is missing. */
@@ -83,12 +106,20 @@ export async function sendReport(
   const logger = options.logger ?? silentLogger;
   const transport = createTransport(await transportOptions(smtp, options.timeoutMs ?? 30_000));
   const where = `SMTP server ${smtp.host}:${smtp.port}`;
+  const secrets = [smtp.password];
+  // Who has the report, who never will (a 5xx), and who is still owed it: a retry goes to those only,
+  // so a reader whose server accepted it never gets it twice.
+  const delivered: string[] = [];
+  const refused: RefusedRecipient[] = [];
+  let pending = [...to];
+  let messageId = "";
   try {
     for (let attempt = 1; ; attempt++) {
+      let deferred: RefusedRecipient[];
       try {
         const info = await transport.sendMail({
           from,
-          to,
+          to: pending,
           subject: message.subject,
           text: message.text,
           html: message.html,
@@ -99,31 +130,56 @@ export async function sendReport(
             ...(a.cid ? { cid: a.cid, contentDisposition: "inline" as const } : {}),
           })),
         });
-        if (attempt > 1) logger.info({ attempt }, "monthly report sent after retry");
-        return { messageId: info.messageId, to, attempts: attempt };
+        messageId ||= info.messageId;
+        delivered.push(...info.accepted.map(String));
+        const refusedNow = refusedRecipients(info, secrets);
+        refused.push(...refusedNow.filter((r) => r.permanent));
+        deferred = refusedNow.filter((r) => !r.permanent);
       } catch (error) {
-        const reason = scrubSecrets(error instanceof Error ? error.message : String(error), [smtp.password]);
-        if (isPermanentSmtpError(error)) {
-          throw new HavenError("PERMANENT", `sending the monthly report via ${where} failed: ${reason}`, {
-            hint: "check alerts.email (smtp user, password, TLS settings, from) and reports.monthly.to",
-          });
+        const reason = scrubSecrets(error instanceof Error ? error.message : String(error), secrets);
+        // Nobody has the report yet: the send failed as a whole.
+        if (delivered.length === 0) {
+          if (isPermanentSmtpError(error)) {
+            throw new HavenError("PERMANENT", `sending the monthly report via ${where} failed: ${reason}`, {
+              hint: "check alerts.email (smtp user, password, TLS settings, from) and reports.monthly.to",
+            });
+          }
+          if (attempt >= attempts || options.signal?.aborted) {
+            throw new HavenError(
+              "TRANSIENT",
+              `sending the monthly report via ${where} failed ${attempt} time(s): ${reason}`,
+              {
+                hint: "the SMTP server may be down or unreachable; the report job retries, or run haven report --send",
+              },
+            );
+          }
+          deferred = pending.map((address) => ({ address, reason, permanent: false }));
+        } else {
+          // A retry for the recipients a server deferred failed: the others have the report already.
+          const refusedNow = refusedRecipients(error, secrets);
+          const failed =
+            refusedNow.length > 0
+              ? refusedNow
+              : pending.map((address) => ({ address, reason, permanent: isPermanentSmtpError(error) }));
+          refused.push(...failed.filter((r) => r.permanent));
+          deferred = failed.filter((r) => !r.permanent);
         }
-        if (attempt >= attempts || options.signal?.aborted) {
-          throw new HavenError(
-            "TRANSIENT",
-            `sending the monthly report via ${where} failed ${attempt} time(s): ${reason}`,
-            {
-              hint: "the SMTP server may be down or unreachable; the report job retries, or run haven report --send",
-            },
-          );
-        }
-        const delayMs = baseDelayMs * 2 ** (attempt - 1);
-        logger.warn({ attempt, delayMs, err: reason }, "sending the monthly report failed; retrying");
-        try {
-          await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
-        } catch {
-          throw new HavenError("CANCELLED", "sending the monthly report was cancelled");
-        }
+      }
+      if (deferred.length === 0 || attempt >= attempts || options.signal?.aborted) {
+        refused.push(...deferred);
+        if (attempt > 1 && refused.length === 0) logger.info({ attempt }, "monthly report sent after retry");
+        return { messageId, to: delivered, refused, attempts: attempt };
+      }
+      pending = deferred.map((r) => r.address);
+      const delayMs = baseDelayMs * 2 ** (attempt - 1);
+      logger.warn(
+        { attempt, delayMs, err: describeRefused(deferred) },
+        "sending the monthly report failed; retrying",
+      );
+      try {
+        await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
+      } catch {
+        throw new HavenError("CANCELLED", "sending the monthly report was cancelled");
       }
     }
   } finally {

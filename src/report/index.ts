@@ -15,6 +15,7 @@ export { renderText, type RenderTextInput } from "./text";
 export {
   sendReport,
   reportRecipients,
+  undeliveredError,
   type ReportMessage,
   type SendReportOptions,
   type SentReport,

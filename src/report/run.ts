@@ -22,6 +22,7 @@ import { collectMonth, reportDestination } from "./collect";
 import {
   reportRecipients,
   sendReport,
+  undeliveredError,
   type ReportMessage,
   type SendReportOptions,
   type SentReport,
@@ -125,6 +126,9 @@ export async function runMonthlyReport(
         { month: report.period.month, to: sent.to, attempts: sent.attempts },
         "monthly report sent",
       );
+      const undelivered = undeliveredError(sent, report.period.month);
+      if (undelivered)
+        ctx.logger.error({ err: undelivered.message }, "monthly report not delivered to everyone");
     }
     return {
       month: report.period.month,

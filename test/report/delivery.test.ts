@@ -11,7 +11,7 @@ import { parseConfigText } from "../../src/config/load";
 import type { HavenConfig } from "../../src/config/types";
 import { HavenError } from "../../src/lib/errors";
 import { silentLogger } from "../../src/lib/logger";
-import { runMonthlyReport } from "../../src/report";
+import { runMonthlyReport, undeliveredError } from "../../src/report";
 import { createFilesystemBackend } from "../../src/storage/filesystem";
 import type { StorageBackend } from "../../src/storage/types";
 import { startReceiver, type ReportSmtpReceiver } from "./smtp";
@@ -23,7 +23,7 @@ let dir: string;
 let storage: StorageBackend;
 let receiver: ReportSmtpReceiver | undefined;
 
-function config(port: number, password = SMTP.password): HavenConfig {
+function config(port: number, password = SMTP.password, to = ["it-manager@example.com"]): HavenConfig {
   return parseConfigText(
     `
 destinations:
@@ -41,7 +41,7 @@ alerts:
     from: haven@example.com
     to: [ops@example.com]
 reports:
-  monthly: { to: [it-manager@example.com] }
+  monthly: { to: [${to.join(", ")}] }
 `,
     "<delivery-test>",
     {},
@@ -123,4 +123,46 @@ test("sending without reports.monthly.to is a CONFIG error before the bucket is 
   expect((error as HavenError).code).toBe("CONFIG");
   expect((error as HavenError).hint).toMatch(/reports\.monthly\.to/);
   expect(await storage.stat(layout.report("2026-10"))).toBeNull();
+});
+
+describe("a recipient list the SMTP server accepts only in part", () => {
+  const readers = ["it-manager@example.com", "cio@example.com"];
+
+  test("a refused mailbox is reported as not delivered, the others get the report once", async () => {
+    receiver = await startReceiver({ ...SMTP, refuseRecipients: { "cio@example.com": { code: 550 } } });
+    const result = await run(config(receiver.port, SMTP.password, readers));
+    expect(result.sent?.to).toEqual(["it-manager@example.com"]);
+    expect(result.sent?.refused).toEqual([
+      expect.objectContaining({ address: "cio@example.com", permanent: true }),
+    ]);
+    expect(result.sent?.refused[0]?.reason).toMatch(/550.*refused/);
+    // A 550 fails the same way again: not retried, and the reader who has it is not sent it twice.
+    expect(receiver.recipients).toEqual([["it-manager@example.com"]]);
+    const undelivered = undeliveredError(result.sent!, "2026-10");
+    expect(undelivered?.message).toMatch(
+      /sent to it-manager@example\.com but not delivered to cio@example\.com \(550/,
+    );
+    expect(undelivered?.hint).toMatch(/reports\.monthly\.to/);
+  });
+
+  test("a deferred mailbox is retried alone, and gets the report on the next attempt", async () => {
+    receiver = await startReceiver({
+      ...SMTP,
+      refuseRecipients: { "cio@example.com": { code: 451, times: 1 } },
+    });
+    const result = await run(config(receiver.port, SMTP.password, readers));
+    expect(receiver.recipients).toEqual([["it-manager@example.com"], ["cio@example.com"]]);
+    expect(result.sent).toMatchObject({ to: readers, refused: [], attempts: 2 });
+    expect(undeliveredError(result.sent!, "2026-10")).toBeNull();
+  });
+
+  test("a mailbox still deferred after the last attempt is reported as not delivered", async () => {
+    receiver = await startReceiver({ ...SMTP, refuseRecipients: { "cio@example.com": { code: 451 } } });
+    const result = await run(config(receiver.port, SMTP.password, readers));
+    expect(receiver.recipients).toEqual([["it-manager@example.com"]]);
+    expect(result.sent).toMatchObject({ to: ["it-manager@example.com"], attempts: 3 });
+    expect(result.sent?.refused).toEqual([
+      expect.objectContaining({ address: "cio@example.com", permanent: false }),
+    ]);
+  });
 });

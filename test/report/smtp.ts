@@ -1,7 +1,8 @@
 /**
  * A real SMTP receiver (smtp-server, STARTTLS with its built-in certificate, login required) that
  * parses each accepted message with mailparser, and can be told to refuse the first N messages with
- * a temporary error (451), to exercise the report's delivery retries.
+ * a temporary error (451), to exercise the report's delivery retries, or to refuse given recipients
+ * at RCPT TO while it accepts the others.
  */
 import { once } from "node:events";
 import type { AddressInfo } from "node:net";
@@ -11,6 +12,8 @@ import { SMTPServer } from "smtp-server";
 export interface ReportSmtpReceiver {
   port: number;
   messages: ParsedMail[];
+  /** The envelope recipients of each accepted message, in order. */
+  recipients: string[][];
   /** DATA commands received, refused ones included. */
   attempts: number;
   close(): Promise<void>;
@@ -21,9 +24,13 @@ export async function startReceiver(options: {
   password: string;
   /** Refuse this many messages with 451 before accepting; Infinity refuses all. */
   refuseFirst?: number;
+  /** Recipients refused at RCPT TO with `code`, the first `times` times they are given (default always). */
+  refuseRecipients?: Record<string, { code: number; times?: number }>;
 }): Promise<ReportSmtpReceiver> {
   const state = { attempts: 0 };
   const messages: ParsedMail[] = [];
+  const recipients: string[][] = [];
+  const refusals = new Map<string, number>();
   const server = new SMTPServer({
     logger: false,
     onAuth(auth, _session, callback) {
@@ -31,7 +38,17 @@ export async function startReceiver(options: {
         callback(null, { user: auth.username });
       else callback(new Error("Invalid username or password"));
     },
-    onData(stream, _session, callback) {
+    onRcptTo(address, _session, callback) {
+      const refuse = options.refuseRecipients?.[address.address];
+      const times = (refusals.get(address.address) ?? 0) + 1;
+      refusals.set(address.address, times);
+      if (refuse && times <= (refuse.times ?? Number.POSITIVE_INFINITY)) {
+        callback(
+          Object.assign(new Error(`mailbox ${address.address} refused`), { responseCode: refuse.code }),
+        );
+      } else callback();
+    },
+    onData(stream, session, callback) {
       state.attempts += 1;
       if (state.attempts <= (options.refuseFirst ?? 0)) {
         stream.resume();
@@ -45,6 +62,7 @@ export async function startReceiver(options: {
       simpleParser(stream, { keepCidLinks: true }).then(
         (mail) => {
           messages.push(mail);
+          recipients.push(session.envelope.rcptTo.map((r) => r.address));
           callback();
         },
         (error: Error) => callback(error),
@@ -56,6 +74,7 @@ export async function startReceiver(options: {
   return {
     port: (server.server.address() as AddressInfo).port,
     messages,
+    recipients,
     get attempts() {
       return state.attempts;
     },

@@ -4,7 +4,8 @@
  * scheduled report: see report-alert-state.ts). Without --send it is a preview: printed, optionally
  * written as HTML, nothing stored or sent. With --send the JSON is stored under
  * `_reports/<yyyy>-<mm>.json` and the report is emailed to `reports.monthly.to`.
- * Exit codes: 0 done (an empty month included); 2 a bad --month or config; 1 sending failed.
+ * Exit codes: 0 done (an empty month included); 2 a bad --month or config; 1 sending failed, or the
+ * SMTP server refused some recipients (the others have the report).
  */
 import { Command, Option } from "commander";
 import { formatLocal } from "../../report/month";
@@ -42,9 +43,11 @@ export function reportCommand(): Command {
       const logger = commandLogger(command);
       // Loaded on use: the chart renderer (vega, resvg) costs a quarter second at every CLI start otherwise.
       const { runMonthlyReport } = await import("../../report/run");
+      const { undeliveredError } = await import("../../report/email");
       const { openReportAlertState } = await import("./report-alert-state");
       const alertState = await openReportAlertState(config, logger);
       let result: MonthlyReportResult;
+      let undelivered: Error | null;
       try {
         result = await runMonthlyReport(
           config,
@@ -55,12 +58,15 @@ export function reportCommand(): Command {
           },
           { logger, signal: interruptSignal(), ...alertState.context },
         );
-        if (result.sent) await alertState.delivered(result.month);
+        undelivered = result.sent ? undeliveredError(result.sent, result.month) : null;
+        if (result.sent && !undelivered) await alertState.delivered(result.month);
       } finally {
         await alertState.close();
       }
       if (opts.output === "json") printJson(result.report);
       else process.stdout.write(describeResult(result));
+      // Exit 1 and say who does not have it: the readers the server refused are not "sent to".
+      if (undelivered) throw undelivered;
     });
 }
 
