@@ -11,7 +11,7 @@ const DEFAULT_REPEAT_MS = 4 * 3_600_000;
 export function incidentManagerFor(config: HavenConfig, redis: Redis, logger: Logger): IncidentManager {
   return new IncidentManager({
     redis,
-    channels: createChannels(config.alerts),
+    channels: createChannels(config.alerts, { logger }),
     repeatMs: config.alerts?.repeat ?? DEFAULT_REPEAT_MS,
     prefix: `${config.queuePrefix}:alerts`,
     logger,

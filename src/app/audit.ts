@@ -89,7 +89,7 @@ export async function alertBreakGlass(
   logger: Logger,
 ): Promise<void> {
   const { createChannels, deliver } = await import("../alerts");
-  const channels = createChannels(config.alerts);
+  const channels = createChannels(config.alerts, { logger });
   if (channels.length === 0) {
     logger.warn("break-glass restore with no alert channel configured");
     return;

@@ -9,7 +9,8 @@ import { deliver } from "../../src/alerts/deliver";
 import type { Notice } from "../../src/alerts/message";
 import type { AlertsConfig } from "../../src/config/types";
 import { Secret } from "../../src/lib/secret";
-import { startSmtpReceiver, type SmtpReceiver, type SmtpRefusal } from "./receivers";
+import type { Logger } from "../../src/lib/logger";
+import { captureLogger, startSmtpReceiver, type SmtpReceiver, type SmtpRefusal } from "./receivers";
 
 const password = `pw-${randomBytes(8).toString("hex")}`;
 const receivers: SmtpReceiver[] = [];
@@ -18,7 +19,7 @@ afterAll(async () => {
   await Promise.all(receivers.map((r) => r.close()));
 });
 
-function emailConfig(port: number): NonNullable<AlertsConfig["email"]> {
+function emailConfig(port: number, to = ["ops@example.com"]): NonNullable<AlertsConfig["email"]> {
   return {
     smtp: {
       host: "127.0.0.1",
@@ -30,7 +31,7 @@ function emailConfig(port: number): NonNullable<AlertsConfig["email"]> {
       tls: { enabled: true, rejectUnauthorized: false },
     },
     from: "haven@example.com",
-    to: ["ops@example.com"],
+    to,
   };
 }
 
@@ -45,10 +46,13 @@ const notice: Notice = {
 };
 
 /** Delivers one notice through a fresh receiver that refuses as told; fast backoff, four attempts. */
-async function deliverThrough(refuse: SmtpRefusal) {
+async function deliverThrough(refuse: SmtpRefusal, to?: string[], logger?: Logger) {
   const smtp = await startSmtpReceiver({ user: "haven", password, refuse });
   receivers.push(smtp);
-  const channel = createEmailChannel(emailConfig(smtp.port), { timeoutMs: 5_000 });
+  const channel = createEmailChannel(emailConfig(smtp.port, to), {
+    timeoutMs: 5_000,
+    ...(logger ? { logger } : {}),
+  });
   try {
     const [report] = await deliver([channel], notice, { attempts: 4, baseDelayMs: 20 });
     return { report, smtp };
@@ -77,4 +81,33 @@ test("a 550 at RCPT TO is permanent: one attempt, reported failed, not retried",
   expect(report?.error).toMatch(/550/);
   expect(smtp.recipientsOffered).toBe(1);
   expect(smtp.messages).toHaveLength(0);
+});
+
+describe("a recipient list the server accepts only in part", () => {
+  const to = ["ops@example.com", "oncall@example.com"];
+
+  test("a recipient greylisted while the other accepts is retried alone until it has the alert", async () => {
+    const { report, smtp } = await deliverThrough(
+      { at: "rcpt", code: 451, first: 2, only: "oncall@example.com" },
+      to,
+    );
+    expect(report).toEqual({ channel: "email", ok: true, attempts: 3 });
+    // ops has it once; oncall gets it when the server lets it through.
+    expect(smtp.recipients).toEqual([["ops@example.com"], ["oncall@example.com"]]);
+  });
+
+  test("a recipient refused for good is logged by address, the others have the alert once", async () => {
+    const { logger, text } = captureLogger();
+    const { report, smtp } = await deliverThrough(
+      { at: "rcpt", code: 550, first: Infinity, only: "oncall@example.com" },
+      to,
+      logger,
+    );
+    // Not failed: a retry would send the others the alert again every few minutes.
+    expect(report).toEqual({ channel: "email", ok: true, attempts: 1 });
+    expect(smtp.recipients).toEqual([["ops@example.com"]]);
+    expect(text()).toMatch(/oncall@example\.com \(550/);
+    expect(text()).toMatch(/alerts\.email\.to/);
+    expect(text()).not.toContain(password);
+  });
 });

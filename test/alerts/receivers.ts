@@ -17,6 +17,8 @@ export interface SmtpReceiver {
   messages: ParsedMail[];
   /** Whether each accepted session had upgraded to TLS. */
   secured: boolean[];
+  /** The envelope recipients of each accepted message. */
+  recipients: string[][];
   /** RCPT TO commands received, refused ones included. */
   readonly recipientsOffered: number;
   close(): Promise<void>;
@@ -27,6 +29,8 @@ export interface SmtpRefusal {
   at: "rcpt" | "data";
   code: number;
   first: number;
+  /** Refuse only this recipient (at RCPT TO); the others are accepted. */
+  only?: string;
 }
 
 export async function startSmtpReceiver(credentials: {
@@ -36,19 +40,24 @@ export async function startSmtpReceiver(credentials: {
 }): Promise<SmtpReceiver> {
   const messages: ParsedMail[] = [];
   const secured: boolean[] = [];
+  const recipients: string[][] = [];
   const seen = { rcpt: 0, data: 0 };
-  const refusal = (at: SmtpRefusal["at"]): Error | null => {
+  // Commands the refusal applies to (only its recipient's, when it names one).
+  const refusable = { rcpt: 0, data: 0 };
+  const refusal = (at: SmtpRefusal["at"], address?: string): Error | null => {
     seen[at] += 1;
     const refuse = credentials.refuse;
-    if (refuse?.at !== at || seen[at] > refuse.first) return null;
+    if (refuse?.at !== at || (refuse.only !== undefined && address !== refuse.only)) return null;
+    refusable[at] += 1;
+    if (refusable[at] > refuse.first) return null;
     const text = refuse.code < 500 ? "greylisted, try again later" : "mailbox unavailable";
     return Object.assign(new Error(text), { responseCode: refuse.code });
   };
   const server = new SMTPServer({
     logger: false,
     disabledCommands: [],
-    onRcptTo(_address, _session, callback) {
-      callback(refusal("rcpt") ?? undefined);
+    onRcptTo(address, _session, callback) {
+      callback(refusal("rcpt", address.address) ?? undefined);
     },
     onAuth(auth, _session, callback) {
       if (auth.username === credentials.user && auth.password === credentials.password) {
@@ -69,6 +78,7 @@ export async function startSmtpReceiver(credentials: {
         (mail) => {
           messages.push(mail);
           secured.push(session.secure);
+          recipients.push(session.envelope.rcptTo.map((r) => r.address));
           callback();
         },
         (error: Error) => callback(error),
@@ -82,6 +92,7 @@ export async function startSmtpReceiver(credentials: {
     port,
     messages,
     secured,
+    recipients,
     get recipientsOffered() {
       return seen.rcpt;
     },

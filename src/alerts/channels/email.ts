@@ -3,13 +3,21 @@
  * first byte (port 465); otherwise STARTTLS, required when `tls.enabled` (the default when `tls:` is
  * given, so a password never crosses the network in clear), opportunistic when `tls:` is left out, and
  * never with `tls.enabled: false`.
+ *
+ * A recipient refused at RCPT TO while the server accepts the others (nodemailer then resolves) is not
+ * let pass in silence: a 4xx one (greylisting) makes the send TRANSIENT, and `deliver`'s retries of
+ * the same notice go to the recipients still owed it only, never again to those who have it; a 5xx
+ * one is logged as an error naming the address (the others have the alert, and a retry of the
+ * notice would send them it again every few minutes while the address stays wrong).
  */
 import { readFile } from "node:fs/promises";
 import { createTransport, type Transporter } from "nodemailer";
 import type { AlertsConfig } from "../../config/types";
 import { HavenError } from "../../lib/errors";
+import { silentLogger, type Logger } from "../../lib/logger";
 import { scrubSecrets } from "../../lib/secret";
 import { isPermanentSmtpError } from "../../lib/smtp-errors";
+import { describeRefused, refusedRecipients } from "../../lib/smtp-recipients";
 import { renderText, type Notice } from "../message";
 import type { AlertChannel } from "./types";
 
@@ -18,29 +26,67 @@ export type EmailConfig = NonNullable<AlertsConfig["email"]>;
 export interface EmailChannelOptions {
   /** Connection, greeting and socket timeout. Default 30 s. */
   timeoutMs?: number;
+  /** Where recipients the server refused while accepting the others are reported. */
+  logger?: Logger;
 }
 
 export function createEmailChannel(config: EmailConfig, options: EmailChannelOptions = {}): AlertChannel {
-  return new EmailChannel(config, options.timeoutMs ?? 30_000);
+  return new EmailChannel(config, options.timeoutMs ?? 30_000, options.logger ?? silentLogger);
 }
 
 class EmailChannel implements AlertChannel {
   readonly name = "email";
   #transport: Promise<Transporter> | undefined;
+  /** Per notice, the recipients a server deferred while others got it: a retry goes to them only. */
+  readonly #owed = new WeakMap<Notice, string[]>();
 
   constructor(
     private readonly config: EmailConfig,
     private readonly timeoutMs: number,
+    private readonly logger: Logger,
   ) {}
 
   async send(notice: Notice): Promise<void> {
     const { subject, text } = renderText(notice);
     const transport = await this.#transportOnce();
+    let info: unknown;
     try {
-      await transport.sendMail({ from: this.config.from, to: this.config.to, subject, text });
+      info = await transport.sendMail({
+        from: this.config.from,
+        to: this.#owed.get(notice) ?? this.config.to,
+        subject,
+        text,
+      });
     } catch (error) {
       throw classify(error, this.config);
     }
+    const refused = refusedRecipients(info, [this.config.smtp.password]);
+    const permanent = refused.filter((r) => r.permanent);
+    if (permanent.length > 0) {
+      this.logger.error(
+        {
+          channel: this.name,
+          incident: notice.key,
+          notice: notice.kind,
+          refused: describeRefused(permanent),
+        },
+        "alert email not delivered to every recipient: the SMTP server refused some; check alerts.email.to",
+      );
+    }
+    const deferred = refused.filter((r) => !r.permanent);
+    if (deferred.length === 0) {
+      this.#owed.delete(notice);
+      return;
+    }
+    this.#owed.set(
+      notice,
+      deferred.map((r) => r.address),
+    );
+    throw new HavenError(
+      "TRANSIENT",
+      `sending alert email via SMTP server ${this.config.smtp.host}:${this.config.smtp.port}: deferred for ${describeRefused(deferred)} (the other recipients have it)`,
+      { hint: "the SMTP server asked to try again later (as greylisting does); delivery is retried" },
+    );
   }
 
   async close(): Promise<void> {
