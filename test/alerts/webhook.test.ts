@@ -205,6 +205,21 @@ test("a refused request (HTTP 404) is not retried; an unreachable one gives up a
   expect(JSON.stringify([report, gaveUp, bad])).not.toContain(token);
 });
 
+test("a URL with credentials (a receiver behind basic auth) sends them as an Authorization header", async () => {
+  const password = `p@ss:${randomBytes(4).toString("hex")}`;
+  const url = new URL(`${receiver.url}/hook?token=${token}`);
+  url.username = "haven";
+  url.password = password; // percent-encoded by URL: `@` and `:` may not stand in userinfo
+  const channel = createWebhookChannel({ url: new Secret(url.href), format: "json" }, { index: 0 });
+  const [report] = await deliver([channel], rtoAtRiskNotice(), { attempts: 1 });
+  expect(report).toEqual({ channel: `webhook #1 (${url.host})`, ok: true, attempts: 1 });
+  expect(receiver.requests).toHaveLength(1);
+  expect(receiver.requests[0]?.path).toBe(`/hook?token=${token}`);
+  expect(receiver.requests[0]?.headers.authorization).toBe(
+    `Basic ${Buffer.from(`haven:${password}`).toString("base64")}`,
+  );
+});
+
 test("messages say what, which target, since when and what to do", () => {
   const { subject, text } = renderText({ ...rtoAtRiskNotice(), at: new Date("2026-11-22T15:00:00Z") });
   expect(subject).toBe("[haven] RTO at risk: orders-db");

@@ -1,11 +1,13 @@
 /**
  * The webhook channel: one JSON POST per notice. `format: json` posts `renderJson`; `format: slack`
  * posts a Slack incoming-webhook payload (`{text, blocks}`). The URL is a Secret (it often embeds a
- * token): only its host ever appears in names and messages.
+ * token): only its host ever appears in names and messages. Credentials in it
+ * (`https://user:password@host/hook`, a receiver behind basic auth) go as an `Authorization: Basic`
+ * header: fetch refuses a URL that holds them, so such a webhook used to fail every notice.
  */
 import type { AlertsConfig } from "../../config/types";
 import { HavenError } from "../../lib/errors";
-import { scrubSecrets, type Secret } from "../../lib/secret";
+import { decodeUrlPart, scrubSecrets, type Secret } from "../../lib/secret";
 import { renderJson, renderSlack, type Notice } from "../message";
 import type { AlertChannel } from "./types";
 
@@ -25,6 +27,8 @@ export function createWebhookChannel(config: WebhookConfig, options: WebhookChan
 class WebhookChannel implements AlertChannel {
   readonly name: string;
   readonly #url: URL | null;
+  /** `Basic ...` from the URL's user and password, when it has them. */
+  readonly #authorization: string | null;
 
   constructor(
     private readonly url: Secret,
@@ -32,7 +36,13 @@ class WebhookChannel implements AlertChannel {
     index: number,
     private readonly timeoutMs: number,
   ) {
-    this.#url = parseUrl(url);
+    const parsed = parseUrl(url);
+    this.#authorization = parsed ? basicAuthorization(parsed) : null;
+    if (parsed) {
+      parsed.username = "";
+      parsed.password = "";
+    }
+    this.#url = parsed;
     this.name = `webhook #${index + 1} (${this.#url?.host ?? "invalid URL"})`;
   }
 
@@ -48,7 +58,11 @@ class WebhookChannel implements AlertChannel {
     try {
       response = await fetch(this.#url, {
         method: "POST",
-        headers: { "content-type": "application/json", "user-agent": "haven" },
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "haven",
+          ...(this.#authorization ? { authorization: this.#authorization } : {}),
+        },
         body,
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       });
@@ -87,4 +101,11 @@ function parseUrl(url: Secret): URL | null {
     // URL's own error quotes the input, which is a secret: swallow it.
     return null;
   }
+}
+
+/** The URL's credentials as a basic-auth header value (percent-decoded, as a browser sends them). */
+function basicAuthorization(url: URL): string | null {
+  if (!url.username && !url.password) return null;
+  const credentials = `${decodeUrlPart(url.username)}:${decodeUrlPart(url.password)}`;
+  return `Basic ${Buffer.from(credentials, "utf8").toString("base64")}`;
 }
