@@ -11,6 +11,7 @@ import { havenVersion } from "../lib/version";
 import type { StorageBackend } from "../storage/types";
 import { monthBounds, monthsEndingWith, shiftMonth } from "./month";
 import { readTarget } from "./read";
+import { answersUntil } from "./schedule";
 import { buildTargetReport } from "./target";
 import {
   REPORT_FORMAT_VERSION,
@@ -93,9 +94,12 @@ export async function collectMonth(
 
   const targets: TargetMonthReport[] = [];
   for (const target of Object.values(config.targets).sort((a, b) => a.name.localeCompare(b.name))) {
+    // A backup of the month's last firing may start after it ended: read what answers it, so far.
+    const answers = complete ? answersUntil(target, config.timezone, end) : null;
     const data = await readTarget(target.name, target.destinations.map(storageOf), {
       until: end,
       recordsFrom,
+      ...(answers ? { answersUntil: new Date(Math.min(answers.getTime(), now.getTime())) } : {}),
       ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
     });
     targets.push(

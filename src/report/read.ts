@@ -46,6 +46,11 @@ export interface TargetBucketData {
    * record), oldest first.
    */
   records: VerificationRecord[];
+  /**
+   * Manifests of the snapshots started in `[until, answersUntil)`: not the period's, but one may
+   * answer a firing of its last day (see `answersUntil` in schedule.ts).
+   */
+  late?: Manifest[];
   problems: string[];
 }
 
@@ -56,6 +61,8 @@ export interface ReadTargetOptions {
   recordsFrom: Date;
   /** Objects read at once. Default 16. */
   parallel?: number;
+  /** Also read the manifests of snapshots started in `[until, answersUntil)`, as `late`. */
+  answersUntil?: Date;
 }
 
 /** `storages` in the target's destination order; the first holding a snapshot is where it is read. */
@@ -72,12 +79,19 @@ export async function readTarget(
     { storage: StorageBackend; key: string; snapshotId: string; at: Date }
   >();
   const objects: ListedObject[] = [];
+  const lateSource = new Map<string, StorageBackend>();
+  const lateUntil = options.answersUntil?.getTime() ?? until;
 
   for (const storage of storages) {
     for await (const object of storage.list(layout.targetPrefix(target))) {
       const parsed = parseSnapshotKey(object.key);
       if (!parsed || parsed.target !== target) continue;
-      if (snapshotIdTime(parsed.id).getTime() >= until) continue;
+      const startedAt = snapshotIdTime(parsed.id).getTime();
+      if (startedAt >= until) {
+        if (startedAt < lateUntil && parsed.rest === "manifest.json" && !lateSource.has(parsed.id))
+          lateSource.set(parsed.id, storage);
+        continue;
+      }
       const recordAt = verificationKeyTime(parsed.rest);
       objects.push({ destination: storage.name, snapshotId: parsed.id, size: object.size, recordAt });
       if (parsed.rest === "manifest.json") {
@@ -105,6 +119,12 @@ export async function readTarget(
   )
     .filter((m): m is Manifest => m !== undefined)
     .sort((a, b) => a.id.localeCompare(b.id));
+
+  const late = (
+    await mapLimit([...lateSource], parallel, async ([id, storage]) =>
+      readParsed(storage, layout.manifest(target, id), parseManifest, problems),
+    )
+  ).filter((m): m is Manifest => m !== undefined);
 
   const known = new Set(manifests.map((m) => m.id));
   const records = (
@@ -155,7 +175,7 @@ export async function readTarget(
   manifests.sort((a, b) => a.id.localeCompare(b.id));
   records.sort((a, b) => a.finishedAt.localeCompare(b.finishedAt));
 
-  return { target, manifests, presence, pruned, objects, records, problems };
+  return { target, manifests, presence, pruned, objects, records, late, problems };
 }
 
 function recordIdentity(record: VerificationRecord): string {

@@ -62,9 +62,33 @@ export function firingsBetween(
   return firings;
 }
 
+/** The first firing of `pattern` at or after `at`, in `timezone`. */
+function nextFiring(pattern: string, timezone: string, at: Date, target: string): Date {
+  const far = new Date(at.getTime() + 400 * 24 * 3_600_000);
+  return firingsBetween(pattern, timezone, at, far, target)[0] ?? far;
+}
+
+/**
+ * Until when a snapshot may start and still answer a firing of `[.., end)`: the latest of the tiers'
+ * first firings at or after `end`. A backup fired at 23:30 on the last day that waited in the queue
+ * past midnight answers it though it started the next month. Null without a scheduled tier.
+ */
+export function answersUntil(
+  target: Pick<TargetConfig, "name" | "schedule">,
+  timezone: string,
+  end: Date,
+): Date | null {
+  const next = SCHEDULED_TIERS.flatMap((tier) => {
+    const pattern = target.schedule[tier];
+    return pattern ? [nextFiring(pattern, timezone, end, target.name).getTime()] : [];
+  });
+  return next.length > 0 ? new Date(Math.max(...next)) : null;
+}
+
 /**
  * Every firing of the target's tier schedules in `[start, end)`, each matched to the first unused
- * snapshot of its tier started in `[firing, next firing)`. Snapshots must be sorted by start time.
+ * snapshot of its tier started in `[firing, next firing)`, the next firing being after `end` for the
+ * last one. Snapshots must be sorted by start time; those started after `end` only answer firings.
  * `until`: firings after it are not yet due (a month in progress gives running backups a grace).
  */
 export function matchFirings(
@@ -81,9 +105,10 @@ export function matchFirings(
       (at) => at.getTime() <= period.until.getTime(),
     );
     const candidates = snapshots.filter((s) => s.tiers.includes(tier));
+    const afterEnd = nextFiring(pattern, timezone, period.end, target.name).getTime();
     let next = 0;
     times.forEach((at, index) => {
-      const windowEnd = times[index + 1]?.getTime() ?? Number.POSITIVE_INFINITY;
+      const windowEnd = times[index + 1]?.getTime() ?? afterEnd;
       while (
         next < candidates.length &&
         (candidates[next] as StartedSnapshot).startedAt.getTime() < at.getTime()

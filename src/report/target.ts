@@ -70,7 +70,7 @@ export function buildTargetReport(input: TargetReportInput): TargetMonthReport {
   const integrityRecords = monthRecords.filter((r) => r.kind === "integrity");
 
   const trackedSince = newTargetSince(input);
-  const { backups, missed } = backupFigures(target, timezone, period, snapshots, trackedSince);
+  const { backups, missed } = backupFigures(target, timezone, period, snapshots, trackedSince, data.late);
   const rpo = rpoFigures(target, period, uptoEnd, records, trackedSince);
   const restoreTests = restoreRecords.map((r) => restoreEntry(r, target.rto));
   const rto = rtoFigures(target, period, restoreTests, records, uptoEnd);
@@ -192,12 +192,14 @@ function backupFigures(
   period: TargetReportInput["period"],
   snapshots: readonly Manifest[],
   trackedSince: Date | undefined,
+  late: readonly Manifest[] = [],
 ) {
   // While the month runs, a firing gets the same grace as in src/slo before it counts as missed.
   const until = period.complete ? period.end : new Date(period.end.getTime() - DEFAULT_SCHEDULE_GRACE_MS);
   // Before the target was added, nothing was scheduled for it.
   const from = laterOf(period.start, trackedSince);
-  const started = [...snapshots]
+  // Snapshots started after the period only answer its last firings; they are counted in their own.
+  const started = [...snapshots, ...late]
     .map((m) => ({ id: m.id, startedAt: new Date(m.startedAt), tiers: m.tiers }))
     .sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
   const firings = matchFirings(target, timezone, { start: from, end: period.end, until }, started);

@@ -3,43 +3,28 @@
  * watchdog first saw it, the report judges it from then (no gap from the month start, no missed
  * firings before it existed); a target whose bucket shows it older than that keeps its real gap.
  */
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { parseConfigText } from "../../src/config/load";
 import type { HavenConfig } from "../../src/config/types";
 import { collectMonth } from "../../src/report";
-import { createFilesystemBackend } from "../../src/storage/filesystem";
 import type { StorageBackend } from "../../src/storage/types";
+import { oneDestination, type OneDestination } from "./one-destination";
 import { Seeder } from "./seed";
 
 const H = 3_600_000;
 const utc = (iso: string) => new Date(iso);
 const NOW = utc("2026-11-01T07:00:00Z");
 
-let dir: string;
+let fixture: OneDestination;
 let primary: StorageBackend;
 let config: HavenConfig;
 const seeder = new Seeder();
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), "haven-report-new-target-"));
-  await mkdir(join(dir, "primary")); // the destination's root: Haven never creates it
-  config = parseConfigText(
-    `
-timezone: UTC
-destinations:
-  primary: { type: filesystem, path: ${join(dir, "primary")} }
-defaults:
-  destinations: [primary]
-targets:
-  newcomer: { type: files, path: /srv/new, schedule: { daily: "0 2 * * *" }, rpo: 26h }
-  veteran: { type: files, path: /srv/old, schedule: { daily: "0 2 * * *" }, rpo: 26h }
-`,
-    join(dir, "haven.yaml"),
-    {},
+  fixture = await oneDestination(
+    "new-target",
+    `  newcomer: { type: files, path: /srv/new, schedule: { daily: "0 2 * * *" }, rpo: 26h }
+  veteran: { type: files, path: /srv/old, schedule: { daily: "0 2 * * *" }, rpo: 26h }`,
   );
-  primary = createFilesystemBackend({ name: "primary", path: join(dir, "primary"), prefix: "" });
+  ({ primary, config } = fixture);
   // Both back up daily from Oct 20; veteran also had one on Oct 5 (then its backups stopped).
   await seeder.snapshot([primary], "veteran", utc("2026-10-05T02:00:00Z"));
   for (let day = 20; day <= 31; day++) {
@@ -49,8 +34,7 @@ targets:
 });
 
 afterAll(async () => {
-  await primary?.close();
-  await rm(dir, { recursive: true, force: true });
+  await fixture?.remove();
 });
 
 test("a target first seen during the month is judged from then; one the bucket shows older is not", async () => {
