@@ -4,7 +4,7 @@
  * command run as an operator runs it). Re-sending an older month does not. A report made by hand reads
  * the same alert state as the scheduled one (first-seen times, open incidents).
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -59,7 +59,7 @@ afterAll(async () => {
 });
 
 /** Runs `haven ARGS` in this process; returns what it printed. */
-async function haven(args: string[]): Promise<string> {
+async function haven(args: string[], configFile = join(dir, "haven.yaml")): Promise<string> {
   const program = new Command("haven").option("-c, --config <file>").option("--log-level <level>");
   program.addCommand(reportCommand());
   let printed = "";
@@ -68,15 +68,7 @@ async function haven(args: string[]): Promise<string> {
     return true;
   });
   try {
-    await program.parseAsync([
-      "node",
-      "haven",
-      "-c",
-      join(dir, "haven.yaml"),
-      "--log-level",
-      "silent",
-      ...args,
-    ]);
+    await program.parseAsync(["node", "haven", "-c", configFile, "--log-level", "silent", ...args]);
   } finally {
     write.mockRestore();
   }
@@ -121,4 +113,32 @@ test("a report made by hand judges a target added mid-month from when it was fir
   });
   // The alert state answered: none open, rather than "unknown".
   expect(report.summary.openIncidents).toBe(0);
+});
+
+test("a report sent by hand that the server refused for one reader exits 1 naming it, and leaves report-failed open", async () => {
+  const refusing = await startReceiver({ ...SMTP, refuseRecipients: { "cio@example.com": { code: 550 } } });
+  const file = join(dir, "refusing.yaml");
+  const config = await loadConfig(join(dir, "haven.yaml"));
+  const monitor = new Monitor(config, redis, silentLogger);
+  try {
+    await writeFile(
+      file,
+      (await readFile(join(dir, "haven.yaml"), "utf8"))
+        .replace(`port: ${receiver.port}`, `port: ${refusing.port}`)
+        .replace("to: [it-manager@example.com]", "to: [it-manager@example.com, cio@example.com]"),
+    );
+    await monitor.afterReport("2026-10", new Error("SMTP 535 authentication failed"));
+    await expect(haven(["report", "--month", "2026-10", "--send"], file)).rejects.toThrow(
+      /sent to it-manager@example\.com but not delivered to cio@example\.com \(550/,
+    );
+    const reports = refusing.recipients.filter((_, i) =>
+      refusing.messages[i]?.subject?.startsWith("Haven report"),
+    );
+    expect(reports).toEqual([["it-manager@example.com"]]);
+    expect((await monitor.incidents.openIncidents()).map((i) => i.key)).toEqual(["report-failed:-"]);
+  } finally {
+    await monitor.incidents.clear("report-failed:-");
+    await monitor.close();
+    await refusing.close();
+  }
 });
