@@ -281,7 +281,10 @@ function rpoFigures(
     now: period.end,
     ...(trackedSince ? { trackedSince } : {}),
   });
-  const length = period.end.getTime() - period.start.getTime();
+  // The share of the time judged: a target added during the month is judged from then (see
+  // analyseGaps), and the weeks before it existed are not time in compliance.
+  const judgedFrom = laterOf(period.start, trackedSince).getTime();
+  const length = Math.max(0, period.end.getTime() - judgedFrom);
   return {
     status: gaps.breachedMs > 0 ? "breached" : "met",
     rpoMs: target.rpo,

@@ -143,7 +143,10 @@ export interface RpoFigures {
   worstGap: RpoGap | null;
   /** Time of the period during which the newest recovery point was older than the RPO. */
   breachedMs: number;
-  /** Share of the period in compliance, 0 to 100, one decimal. */
+  /**
+   * Share of the period in compliance, 0 to 100, one decimal; for a target added during the period,
+   * of the time since Haven first saw it.
+   */
   compliancePercent: number;
   /** The newest good snapshot at the period's end; `ageMs` counts from its start (its data's time). */
   newestAtEnd: { id: string; startedAt: string; finishedAt: string; ageMs: number } | null;

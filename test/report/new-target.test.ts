@@ -22,7 +22,8 @@ beforeAll(async () => {
   fixture = await oneDestination(
     "new-target",
     `  newcomer: { type: files, path: /srv/new, schedule: { daily: "0 2 * * *" }, rpo: 26h }
-  veteran: { type: files, path: /srv/old, schedule: { daily: "0 2 * * *" }, rpo: 26h }`,
+  veteran: { type: files, path: /srv/old, schedule: { daily: "0 2 * * *" }, rpo: 26h }
+  silent: { type: files, path: /srv/silent, schedule: { daily: "0 2 * * *" }, rpo: 26h }`,
   );
   ({ primary, config } = fixture);
   // Both back up daily from Oct 20; veteran also had one on Oct 5 (then its backups stopped).
@@ -58,4 +59,12 @@ test("a target first seen during the month is judged from then; one the bucket s
   // Without the alert state (a fresh install reading the bucket), the newcomer is judged from the month start.
   const blind = await collectMonth(config, "2026-10", [primary], NOW);
   expect(blind.targets.find((t) => t.target === "newcomer")?.rpo.status).toBe("breached");
+});
+
+test("a target added during the month and never backed up is in compliance only for its first RPO, not for the weeks before it existed", async () => {
+  const firstSeen = new Map([["silent", utc("2026-10-20T00:00:00Z")]]);
+  const report = await collectMonth(config, "2026-10", [primary], NOW, { firstSeen });
+  const silent = report.targets.find((t) => t.target === "silent");
+  // Judged from Oct 20 (12 days): in breach from Oct 21 02:00 to the end, 262 h of 288.
+  expect(silent?.rpo).toMatchObject({ status: "breached", breachedMs: 262 * H, compliancePercent: 9 });
 });
