@@ -5,19 +5,21 @@
  * never with `tls.enabled: false`.
  *
  * A recipient refused at RCPT TO while the server accepts the others (nodemailer then resolves) is not
- * let pass in silence: a 4xx one (greylisting) makes the send TRANSIENT, and `deliver`'s retries of
- * the same notice go to the recipients still owed it only, never again to those who have it; a 5xx
- * one is logged as an error naming the address (the others have the alert, and a retry of the
- * notice would send them it again every few minutes while the address stays wrong).
+ * let pass in silence: a 4xx one (greylisting) is sent the notice again, alone, a few times with
+ * backoff; one refused for good (5xx), or still deferred after that, is logged as an error naming
+ * the address. The send still counts as delivered: the others have the alert, and a retry of the
+ * whole notice (by `deliver`, or by every pass while the address stays wrong) would send it to them
+ * again and again.
  */
 import { readFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import { createTransport, type Transporter } from "nodemailer";
 import type { AlertsConfig } from "../../config/types";
 import { HavenError } from "../../lib/errors";
 import { silentLogger, type Logger } from "../../lib/logger";
 import { scrubSecrets } from "../../lib/secret";
 import { isPermanentSmtpError } from "../../lib/smtp-errors";
-import { describeRefused, refusedRecipients } from "../../lib/smtp-recipients";
+import { describeRefused, refusedRecipients, type RefusedRecipient } from "../../lib/smtp-recipients";
 import { renderText, type Notice } from "../message";
 import type { AlertChannel } from "./types";
 
@@ -28,65 +30,88 @@ export interface EmailChannelOptions {
   timeoutMs?: number;
   /** Where recipients the server refused while accepting the others are reported. */
   logger?: Logger;
+  /** Sends in all to a recipient deferred (4xx) while the others accepted. Default 3. */
+  deferredAttempts?: number;
+  /** Wait before sending again to deferred recipients, doubled each time. Default 2 s. */
+  deferredDelayMs?: number;
 }
 
 export function createEmailChannel(config: EmailConfig, options: EmailChannelOptions = {}): AlertChannel {
-  return new EmailChannel(config, options.timeoutMs ?? 30_000, options.logger ?? silentLogger);
+  return new EmailChannel(
+    config,
+    options.timeoutMs ?? 30_000,
+    options.logger ?? silentLogger,
+    options.deferredAttempts ?? 3,
+    options.deferredDelayMs ?? 2_000,
+  );
 }
 
 class EmailChannel implements AlertChannel {
   readonly name = "email";
   #transport: Promise<Transporter> | undefined;
-  /** Per notice, the recipients a server deferred while others got it: a retry goes to them only. */
-  readonly #owed = new WeakMap<Notice, string[]>();
 
   constructor(
     private readonly config: EmailConfig,
     private readonly timeoutMs: number,
     private readonly logger: Logger,
+    private readonly deferredAttempts: number,
+    private readonly deferredDelayMs: number,
   ) {}
 
-  async send(notice: Notice): Promise<void> {
+  async send(notice: Notice, signal?: AbortSignal): Promise<void> {
     const { subject, text } = renderText(notice);
     const transport = await this.#transportOnce();
-    let info: unknown;
-    try {
-      info = await transport.sendMail({
-        from: this.config.from,
-        to: this.#owed.get(notice) ?? this.config.to,
-        subject,
-        text,
-      });
-    } catch (error) {
-      throw classify(error, this.config);
+    const secrets = [this.config.smtp.password];
+    const undelivered: RefusedRecipient[] = [];
+    let to = this.config.to;
+    for (let attempt = 1; ; attempt++) {
+      let refused: RefusedRecipient[];
+      try {
+        refused = refusedRecipients(
+          await transport.sendMail({ from: this.config.from, to, subject, text }),
+          secrets,
+        );
+      } catch (error) {
+        // Nobody has it yet: the send failed as a whole, and `deliver` retries it.
+        if (attempt === 1) throw classify(error, this.config);
+        // Sent again to the deferred ones only: refused again (each with its reply), or not sent.
+        refused = refusedRecipients(error, secrets);
+        if (refused.length === 0) {
+          const { message } = classify(error, this.config);
+          refused = to.map((address) => ({
+            address,
+            reason: message,
+            permanent: isPermanentSmtpError(error),
+          }));
+        }
+      }
+      undelivered.push(...refused.filter((r) => r.permanent));
+      const deferred = refused.filter((r) => !r.permanent);
+      if (deferred.length === 0 || attempt >= this.deferredAttempts || signal?.aborted) {
+        undelivered.push(...deferred);
+        break;
+      }
+      // The others have it: only the deferred recipients are tried again, here, since a retry of the
+      // whole notice (by `deliver` or the next pass) would send it to everyone again.
+      to = deferred.map((r) => r.address);
+      try {
+        await sleep(this.deferredDelayMs * 2 ** (attempt - 1), undefined, signal ? { signal } : undefined);
+      } catch {
+        undelivered.push(...deferred);
+        break;
+      }
     }
-    const refused = refusedRecipients(info, [this.config.smtp.password]);
-    const permanent = refused.filter((r) => r.permanent);
-    if (permanent.length > 0) {
+    if (undelivered.length > 0) {
       this.logger.error(
         {
           channel: this.name,
           incident: notice.key,
           notice: notice.kind,
-          refused: describeRefused(permanent),
+          refused: describeRefused(undelivered),
         },
         "alert email not delivered to every recipient: the SMTP server refused some; check alerts.email.to",
       );
     }
-    const deferred = refused.filter((r) => !r.permanent);
-    if (deferred.length === 0) {
-      this.#owed.delete(notice);
-      return;
-    }
-    this.#owed.set(
-      notice,
-      deferred.map((r) => r.address),
-    );
-    throw new HavenError(
-      "TRANSIENT",
-      `sending alert email via SMTP server ${this.config.smtp.host}:${this.config.smtp.port}: deferred for ${describeRefused(deferred)} (the other recipients have it)`,
-      { hint: "the SMTP server asked to try again later (as greylisting does); delivery is retried" },
-    );
   }
 
   async close(): Promise<void> {
