@@ -114,7 +114,7 @@ export function targetRows(report: MonthlyReport, t: TargetMonthReport): Array<[
     [
       "Worst RPO gap",
       t.rpo.worstGap
-        ? `${formatDuration(t.rpo.worstGap.ms)} (${gapStart(t.rpo.worstGap, tz)} to ${t.rpo.worstGap.toEdge === "month-end" ? "month end" : formatLocal(t.rpo.worstGap.to, tz)}); RPO ${formatDuration(t.rpo.rpoMs)}; in compliance ${t.rpo.compliancePercent} % of the month`
+        ? `${formatDuration(t.rpo.worstGap.ms)} (${gapStart(t.rpo.worstGap, tz)} to ${t.rpo.worstGap.toEdge === "month-end" ? "month end" : formatLocal(t.rpo.worstGap.to, tz)}); RPO ${formatDuration(t.rpo.rpoMs)}; in compliance ${t.rpo.compliancePercent} % of ${t.rpo.judgedSince ? `the time since ${formatLocal(t.rpo.judgedSince, tz)}, when Haven first saw it` : "the month"}`
         : "–",
     ],
     [

@@ -291,6 +291,7 @@ function rpoFigures(
     worstGap: gaps.worstGap,
     breachedMs: gaps.breachedMs,
     compliancePercent: length > 0 ? Math.round((1000 * (length - gaps.breachedMs)) / length) / 10 : 100,
+    ...(judgedFrom > period.start.getTime() ? { judgedSince: new Date(judgedFrom).toISOString() } : {}),
     newestAtEnd:
       atEnd.newest && atEnd.newestAgeMs !== null
         ? {

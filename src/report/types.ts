@@ -148,6 +148,8 @@ export interface RpoFigures {
    * of the time since Haven first saw it.
    */
   compliancePercent: number;
+  /** When the judged time began, for a target Haven first saw after the period's start. */
+  judgedSince?: string;
   /** The newest good snapshot at the period's end; `ageMs` counts from its start (its data's time). */
   newestAtEnd: { id: string; startedAt: string; finishedAt: string; ageMs: number } | null;
 }

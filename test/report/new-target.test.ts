@@ -5,6 +5,7 @@
  */
 import type { HavenConfig } from "../../src/config/types";
 import { collectMonth } from "../../src/report";
+import { targetRows } from "../../src/report/format";
 import type { StorageBackend } from "../../src/storage/types";
 import { oneDestination, type OneDestination } from "./one-destination";
 import { Seeder } from "./seed";
@@ -67,4 +68,10 @@ test("a target added during the month and never backed up is in compliance only 
   const silent = report.targets.find((t) => t.target === "silent");
   // Judged from Oct 20 (12 days): in breach from Oct 21 02:00 to the end, 262 h of 288.
   expect(silent?.rpo).toMatchObject({ status: "breached", breachedMs: 262 * H, compliancePercent: 9 });
+  // The report says what the share is of: not "of the month".
+  const gapRow = targetRows(report, silent!).find(([label]) => label === "Worst RPO gap");
+  expect(gapRow?.[1]).toMatch(/in compliance 9 % of the time since 2026-10-20 .*, when Haven first saw it$/);
+  const veteran = report.targets.find((t) => t.target === "veteran");
+  const veteranRow = targetRows(report, veteran!).find(([label]) => label === "Worst RPO gap");
+  expect(veteranRow?.[1]).toMatch(/ % of the month$/);
 });
