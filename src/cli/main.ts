@@ -35,8 +35,7 @@ export function buildProgram(): Command {
       "--log-level <level>",
       "trace, debug, info, warn, error, silent (default: $HAVEN_LOG_LEVEL, else warn; info for serve and worker)",
     )
-    .showHelpAfterError()
-    .exitOverride();
+    .showHelpAfterError();
   for (const command of [
     serveCommand(),
     workerCommand(),
@@ -55,9 +54,21 @@ export function buildProgram(): Command {
     tokenCommand(),
     pruneCommand(),
   ]) {
-    program.addCommand(command.exitOverride());
+    program.addCommand(command);
   }
+  exitThroughMain(program);
   return program;
+}
+
+/**
+ * Commander exits the process itself (code 1) on a usage error unless the command has an exit
+ * override, and a command added with `addCommand` inherits none, nor do the subcommands its own
+ * module declared (`config validate`, `keys check`, `audit verify`, `token new`). Every command in
+ * the tree throws instead, so `main` maps a usage error to exit 2 as the contract says.
+ */
+function exitThroughMain(command: Command): void {
+  command.exitOverride();
+  for (const sub of command.commands) exitThroughMain(sub);
 }
 
 export async function main(argv: string[]): Promise<number> {
