@@ -82,6 +82,10 @@ export const SECRET_KEYS = [
   "redis",
 ] as const;
 
+/** What a target may be called: its name is a folder of every destination. */
+export const TARGET_NAME = /^[a-z0-9][a-z0-9._-]*$/;
+export const TARGET_NAME_RULE = "target names: lowercase letters, digits, . _ -";
+
 export type ScheduledTier = "daily" | "weekly" | "monthly";
 export type Tier = ScheduledTier | "manual";
 
@@ -403,10 +407,7 @@ export const configSchema = z.strictObject({
       maxRemoveShare: maxRemoveShare().default(0.5),
     })
     .prefault({}),
-  targets: z.record(
-    z.string().regex(/^[a-z0-9][a-z0-9._-]*$/, "target names: lowercase letters, digits, . _ -"),
-    target,
-  ),
+  targets: z.record(z.string().regex(TARGET_NAME, TARGET_NAME_RULE), target),
   alerts: alerts.optional(),
   reports: reports.optional(),
   encryption: encryption.optional(),

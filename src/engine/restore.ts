@@ -6,7 +6,7 @@ import type { Readable } from "node:stream";
 import { findSnapshot, type SnapshotSelector } from "../catalog/catalog";
 import { layout } from "../catalog/layout";
 import { mainObject, type Manifest } from "../catalog/manifest";
-import type { HavenConfig, TargetConfig } from "../config/types";
+import type { HavenConfig, NamedDestination, TargetConfig } from "../config/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
 import { createStorage } from "../storage";
@@ -49,13 +49,18 @@ export function storageFor(
 ): StorageBackend {
   const targetConfig = targetOrThrow(config, target);
   if (!from) return primaryStorage(config, targetConfig, ctx);
-  const destination = config.destinations[from];
+  return createStorage(destinationOrThrow(config, from), ctx.logger);
+}
+
+/** The destination `--from NAME` names; a name the config lacks is a usage error listing the known ones. */
+export function destinationOrThrow(config: HavenConfig, name: string): NamedDestination {
+  const destination = config.destinations[name];
   if (!destination) {
-    throw new HavenError("USAGE", `no destination named "${from}"`, {
+    throw new HavenError("USAGE", `no destination named "${name}"`, {
       hint: `known destinations: ${Object.keys(config.destinations).join(", ")}`,
     });
   }
-  return createStorage(destination, ctx.logger);
+  return destination;
 }
 
 /**

@@ -4,6 +4,8 @@ import { mainObject } from "../../catalog/manifest";
 import { describeError, ExitCode, HavenError } from "../../lib/errors";
 import { createStorage } from "../../storage";
 import type { NamedDestination } from "../../config/types";
+import { TARGET_NAME, TARGET_NAME_RULE } from "../../config/schema";
+import { destinationOrThrow } from "../../engine/restore";
 import { authorize } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
 import { formatBytes } from "../progress";
@@ -20,8 +22,10 @@ export function snapshotsCommand(): Command {
       const config = await commandConfig(command);
       authorize(await commandOperator(command, config), "list");
       const logger = commandLogger(command);
+      if (target !== undefined) assertTargetName(target);
+      // A mistyped --from listed nothing and said "no snapshots": in a disaster, a lie about the copy.
       const destinations: NamedDestination[] = opts.from
-        ? [config.destinations[opts.from]].filter((d): d is NamedDestination => d !== undefined)
+        ? [destinationOrThrow(config, opts.from)]
         : Object.values(config.destinations);
       const rows: Array<Record<string, unknown>> = [];
       // A destination that cannot be read (a bucket down, a share not mounted) must not hide what the
@@ -66,6 +70,17 @@ export function snapshotsCommand(): Command {
           await storage.close();
         }
       }
+      // A target the config lacks may be one removed from it, whose snapshots are still there (and
+      // listed); with none either, it is most likely a typo, which "no snapshots of it" would hide.
+      if (target !== undefined && rows.length === 0 && unread.length === 0 && !config.targets[target]) {
+        throw new HavenError(
+          "USAGE",
+          `no target named "${target}" in ${config.source}, and no snapshots of it`,
+          {
+            hint: `known targets: ${Object.keys(config.targets).join(", ") || "none"}`,
+          },
+        );
+      }
       if (opts.output === "json") printJson(rows);
       else if (rows.length === 0) process.stdout.write(`no snapshots${target ? ` of ${target}` : ""}\n`);
       else printRows(rows);
@@ -77,6 +92,14 @@ export function snapshotsCommand(): Command {
         });
       }
     });
+}
+
+/** A target argument names a folder of each destination: only a name a target may have. */
+function assertTargetName(target: string): void {
+  if (TARGET_NAME.test(target)) return;
+  throw new HavenError("USAGE", `${JSON.stringify(target)} is not a target name (${TARGET_NAME_RULE})`, {
+    hint: "haven snapshots without a target lists every target's snapshots",
+  });
 }
 
 function printRows(rows: ReadonlyArray<Record<string, unknown>>): void {
