@@ -74,7 +74,7 @@ export function resolveOperator(
     }
     if (matched === undefined) {
       throw new HavenError("CREDENTIALS", "the token presented matches no operator in the config", {
-        hint: "check HAVEN_TOKEN / HAVEN_TOKEN_FILE; an admin can hash a new token with `haven token hash` and set it as operators.<name>.tokenSha256",
+        hint: "check HAVEN_TOKEN / HAVEN_TOKEN_FILE; an admin can make a new one with `haven token new NAME`, which prints the token and its operators.<name>.tokenSha256 line",
       });
     }
     if (input.as !== undefined && input.as !== matched) {

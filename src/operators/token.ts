@@ -9,7 +9,7 @@ import { openToOthers, readPrivateFile } from "../lib/private-file";
 import { Secret } from "../lib/secret";
 import type { Role } from "./roles";
 
-/** The value for `operators.<name>.tokenSha256` (what `haven token hash` prints). */
+/** The value for `operators.<name>.tokenSha256` (what `haven token new` prints). */
 export function hashToken(token: Secret): string {
   return createHash("sha256").update(token.reveal(), "utf8").digest("hex");
 }
@@ -20,7 +20,7 @@ export function generateToken(): { token: Secret; sha256: string } {
   return { token, sha256: hashToken(token) };
 }
 
-/** The config lines to add for an operator, for `haven token hash` / `haven token new` to print. */
+/** The config lines to add for an operator, for `haven token new` to print. */
 export function operatorConfigSnippet(name: string, role: Role, sha256: string): string {
   return ["operators:", `  ${name}:`, `    role: ${role}`, `    tokenSha256: ${sha256}`].join("\n");
 }

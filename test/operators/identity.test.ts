@@ -73,7 +73,7 @@ test("a wrong token, or a token for someone else than --as, fails CREDENTIALS (e
   expect(wrong.code).toBe("CREDENTIALS");
   expect(wrong.exitCode).toBe(12);
   expect(wrong.message).toBe("the token presented matches no operator in the config");
-  expect(wrong.hint).toContain("haven token hash");
+  expect(wrong.hint).toContain("haven token new");
 
   const mismatch = failure(() => resolveOperator(config, { token: bobToken, as: "alice", ...where }));
   expect(mismatch.message).toBe("the token presented is not the token of operator alice");
