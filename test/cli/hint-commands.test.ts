@@ -3,21 +3,12 @@
  * sent operators to `haven token hash`, which never existed (`haven token new` prints the hash).
  * Every `haven COMMAND [SUBCOMMAND]` quoted in the code's strings is looked up in the real program.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative } from "node:path";
+import { sourceFiles } from "../helpers/source-files";
 import { buildProgram } from "../../src/cli/main";
 
 const SRC = join(__dirname, "..", "..", "src");
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? sourceFiles(join(dir, entry.name))
-      : entry.name.endsWith(".ts")
-        ? [join(dir, entry.name)]
-        : [],
-  );
-}
 
 /** `haven X` or `haven X Y` in code (comments left out), with where it stands. */
 function quotedCommands(): Array<{ where: string; words: string[] }> {

@@ -4,8 +4,9 @@
  * target failed) and took Debian 12's pg_dump 15, which cannot dump a PostgreSQL 16 or newer server.
  * docker-compose.yml's worker serves no /healthz, so the image's health check is off there.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { sourceFiles } from "../helpers/source-files";
 
 const ROOT = join(__dirname, "..", "..");
 const dockerfile = readFileSync(join(ROOT, "Dockerfile"), "utf8");
@@ -27,16 +28,6 @@ const PROVIDED: Record<string, RegExp> = {
   zstd: /\bzstd\b/,
   age: /\bage\b/, // the manifests' manual recipe
 };
-
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory()
-      ? sourceFiles(join(dir, entry.name))
-      : entry.name.endsWith(".ts")
-        ? [join(dir, entry.name)]
-        : [],
-  );
-}
 
 test("every program the code starts by name is one the runtime image provides", () => {
   const started = new Set<string>();
