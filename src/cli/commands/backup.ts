@@ -111,10 +111,18 @@ export function reportBackup(result: BackupResult, output: string): void {
       throw new HavenError(
         (result.error?.code as HavenError["code"] | undefined) ?? "PERMANENT",
         `backup of ${result.target} failed: ${result.error?.message ?? "unknown error"}`,
-        {
-          hint: result.error?.hint,
-          exitCode: result.error?.code === "CANCELLED" ? ExitCode.CANCELLED : ExitCode.FAILED,
-        },
+        { hint: result.error?.hint, exitCode: failedBackupExitCode(result.error?.code) },
       );
   }
+}
+
+/**
+ * DESIGN.md's exit codes for a failed run: 130 cancelled, 12 credentials refused (a bucket's
+ * AccessDenied, a key file not readable), which a script tells apart from any other failure (1).
+ * Not the error code's own mapping: a backup's NOT_FOUND (a missing object) is no "no such snapshot".
+ */
+function failedBackupExitCode(code: string | undefined): number {
+  if (code === "CANCELLED") return ExitCode.CANCELLED;
+  if (code === "CREDENTIALS") return ExitCode.DECRYPT_OR_CREDENTIALS;
+  return ExitCode.FAILED;
 }
