@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
-import type { CheckResult } from "../../verify/record";
+import type { CheckResult, VerificationRecord } from "../../verify/record";
+import { provesSnapshotDamaged } from "../../verify/damage";
 import { ExitCode, HavenError } from "../../lib/errors";
 import { audit } from "../../app/audit";
 import { auditLockOptions } from "../audit-lock";
@@ -90,15 +91,42 @@ export function verifyCommand(): Command {
           );
           for (const check of record.checks) process.stdout.write(`  ${describeCheck(check)}\n`);
         }
-        if (record.result !== "passed") {
-          throw new HavenError("INTEGRITY", `verification of ${target} failed`, {
-            hint:
-              "restore from an older snapshot or another destination; see the record at " + record.recordKey,
-            exitCode: ExitCode.FAILED,
-          });
-        }
+        if (record.result !== "passed") throw verificationFailure(target, record);
       },
     );
+}
+
+/**
+ * A failed verification says whether it proved the snapshot damaged (the rule the RPO and prune use):
+ * only then is "restore an older snapshot" the advice. A missing identity, a refused login or a
+ * scratch server that was down says nothing of the snapshot, and its fix is elsewhere; a decryption
+ * or credentials refusal exits 12 as DESIGN.md says.
+ */
+function verificationFailure(target: string, record: VerificationRecord & { recordKey: string }): HavenError {
+  const evidence = `the record is at ${record.recordKey}`;
+  if (provesSnapshotDamaged(record)) {
+    return new HavenError(
+      "INTEGRITY",
+      `verification of ${target} failed: snapshot ${record.snapshotId} is damaged`,
+      {
+        hint: `restore from an older snapshot or another destination; ${evidence}`,
+        exitCode: ExitCode.FAILED,
+      },
+    );
+  }
+  const code = record.error?.code;
+  const refused = code === "DECRYPT" || code === "CREDENTIALS";
+  return new HavenError(
+    "PERMANENT",
+    `verification of ${target} failed${record.error ? `: ${record.error.message}` : ""}; this does not show that snapshot ${record.snapshotId} is damaged`,
+    {
+      hint:
+        (code === "DECRYPT"
+          ? "give this host the age identity (encryption.identityFile or HAVEN_IDENTITY_FILE; haven keys check tests it)"
+          : "fix what the failed checks name") + `, then run haven verify ${target} again; ${evidence}`,
+      exitCode: refused ? ExitCode.DECRYPT_OR_CREDENTIALS : ExitCode.FAILED,
+    },
+  );
 }
 
 function describeCheck(check: CheckResult): string {
