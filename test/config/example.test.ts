@@ -59,6 +59,24 @@ describe("config/haven.example.yaml", () => {
     expect(undocumented).toEqual([]);
   });
 
+  it("names every key of the schema, in use or in a comment (the <key>File twins by the header's rule)", async () => {
+    const text = await readFile(example, "utf8");
+    const keys = new Set<string>();
+    const collect = (node: unknown): void => {
+      if (Array.isArray(node)) return node.forEach(collect);
+      if (node === null || typeof node !== "object") return;
+      const properties = (node as { properties?: Record<string, unknown> }).properties;
+      for (const key of Object.keys(properties ?? {})) keys.add(key);
+      Object.values(node).forEach(collect);
+    };
+    collect(configJsonSchema());
+    expect(text).toContain("Give either the key or its *File twin");
+    const unnamed = [...keys].filter(
+      (key) => !key.endsWith("File") && !new RegExp(`\\b${key}\\b`).test(text),
+    );
+    expect(unnamed).toEqual([]);
+  });
+
   it("needs nothing but the secret files and a real recipient in place of the placeholder", async () => {
     const error = await loadConfig(example, {}).then(
       () => null,
