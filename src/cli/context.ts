@@ -17,10 +17,24 @@ export function globalOptions(command: Command): GlobalOptions {
   return command.optsWithGlobals<GlobalOptions>();
 }
 
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
 /** Logs go to stderr; long-running commands default to `info`, one-shot commands to `warn`. */
 export function commandLogger(command: Command, defaultLevel = "warn"): Logger {
-  return createLogger({
-    level: globalOptions(command).logLevel ?? process.env.HAVEN_LOG_LEVEL ?? defaultLevel,
+  return createLogger({ level: globalOptions(command).logLevel ?? envLogLevel() ?? defaultLevel });
+}
+
+/**
+ * HAVEN_LOG_LEVEL, checked: pino refused an unknown level with "default level:x must be included in
+ * custom levels" and the command failed (exit 1) after its config was read. (--log-level is checked
+ * by commander, with the same list.)
+ */
+function envLogLevel(): string | undefined {
+  const level = process.env.HAVEN_LOG_LEVEL;
+  if (level === undefined || level === "") return undefined;
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level;
+  throw new HavenError("USAGE", `HAVEN_LOG_LEVEL=${JSON.stringify(level)} is not a log level`, {
+    hint: `use one of ${LOG_LEVELS.join(", ")}, or unset it`,
   });
 }
 

@@ -2,10 +2,11 @@
 // The SDK warns on every run that its 2027 releases need Node 22; we pin it in the lock file and the
 // Docker image runs Node 22, so operators need not read that on each command.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { describeError, ExitCode, HavenError } from "../lib/errors";
 import { havenVersion } from "../lib/version";
 import { closeAuditLock } from "./audit-lock";
+import { LOG_LEVELS } from "./context";
 import { backupCommand } from "./commands/backup";
 import { configCommand } from "./commands/config";
 import { doctorCommand } from "./commands/doctor";
@@ -31,9 +32,11 @@ export function buildProgram(): Command {
       "--as <operator>",
       "act as this operator (with HAVEN_TOKEN or HAVEN_TOKEN_FILE when it has a token)",
     )
-    .option(
-      "--log-level <level>",
-      "trace, debug, info, warn, error, silent (default: $HAVEN_LOG_LEVEL, else warn; info for serve and worker)",
+    .addOption(
+      new Option(
+        "--log-level <level>",
+        "what to log on stderr (default: $HAVEN_LOG_LEVEL, else warn; info for serve and worker)",
+      ).choices(LOG_LEVELS),
     )
     .showHelpAfterError();
   for (const command of [

@@ -4,6 +4,7 @@
  * Real CLI (dist/); no config is read before the arguments are.
  */
 import { runCli } from "../helpers/cli";
+import { tempDir, writeNasConfigFile } from "../helpers/s3-config";
 
 test.each([
   [["config", "validate", "--bogus"], "unknown option '--bogus'"],
@@ -15,6 +16,7 @@ test.each([
   [["token", "new", "bob", "--role", "root"], "argument 'root' is invalid"],
   [["snapshots", "--bogus"], "unknown option '--bogus'"],
   [["nosuch"], "unknown command 'nosuch'"],
+  [["--log-level", "verbose", "status"], "argument 'verbose' is invalid"],
 ])("haven %j is a usage error: exit 2", async (args, message) => {
   const result = await runCli(args);
   expect(result.stderr).toContain(message);
@@ -28,3 +30,12 @@ test.each([[["config", "validate", "--help"]], [["keys", "check", "--help"]], [[
     expect(result.code).toBe(0);
   },
 );
+
+test("HAVEN_LOG_LEVEL naming no level is a usage error that says so, not pino's complaint", async () => {
+  const work = await tempDir("haven-log-level");
+  const config = await writeNasConfigFile(work, "targets: {}\n");
+  const result = await runCli(["-c", config, "snapshots"], { env: { HAVEN_LOG_LEVEL: "verbose" } });
+  expect(result.stderr).toContain('HAVEN_LOG_LEVEL="verbose" is not a log level');
+  expect(result.stderr).not.toContain("custom levels");
+  expect(result.code).toBe(2);
+});
