@@ -17,6 +17,8 @@ test.each([
   [["snapshots", "--bogus"], "unknown option '--bogus'"],
   [["nosuch"], "unknown command 'nosuch'"],
   [["--log-level", "verbose", "status"], "argument 'verbose' is invalid"],
+  [["restore", "app", "--to", "/tmp/x", "-o", "yaml"], "argument 'yaml' is invalid"],
+  [["approve", "some-request", "-o", "yaml"], "argument 'yaml' is invalid"],
 ])("haven %j is a usage error: exit 2", async (args, message) => {
   const result = await runCli(args);
   expect(result.stderr).toContain(message);

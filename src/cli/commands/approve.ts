@@ -2,12 +2,13 @@ import { Command } from "commander";
 import { describeTerms, RestoreApprovals, termsOfRequest } from "../../operators";
 import { openCommandAudit } from "../audit-lock";
 import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
+import { outputOption } from "../output-option";
 
 export function approveCommand(): Command {
   return new Command("approve")
     .description("approve another operator's restore request over a protected target (admins)")
     .argument("<request-id>", "the id printed by `haven restore ... --request`")
-    .option("-o, --output <format>", "table or json", "table")
+    .addOption(outputOption())
     .action(async (requestId: string, opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
       const logger = commandLogger(command);

@@ -1,9 +1,10 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { auditDestination, openAudit } from "../../app/audit";
 import { AUDIT_TABLE_HEADERS, auditJson, auditTableRows, parseSince, verifyAuditLogs } from "../../audit";
 import { HavenError } from "../../lib/errors";
 import { authorize } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
+import { outputOption } from "../output-option";
 
 export function auditCommand(): Command {
   const command = new Command("audit")
@@ -12,9 +13,7 @@ export function auditCommand(): Command {
       "--since <time>",
       "only records since this ISO time (without an offset: in the config's timezone) or this long ago (e.g. 7d)",
     )
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(async (opts: { since?: string; output: string }, cmd: Command) => {
       const config = await commandConfig(cmd);
       authorize(await commandOperator(cmd, config), "read");

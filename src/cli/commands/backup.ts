@@ -7,6 +7,7 @@ import { audit } from "../../app/audit";
 import { auditLockOptions } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, interruptSignal, printJson } from "../context";
+import { outputOption } from "../output-option";
 import { createProgress, formatBytes } from "../progress";
 import { withDirectBackupLock } from "./direct-lock";
 
@@ -25,9 +26,7 @@ export function backupCommand(): Command {
         .choices(["daily", "weekly", "monthly", "manual"])
         .default("manual"),
     )
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(
       async (target: string, opts: { direct?: boolean; tier: Tier; output: string }, command: Command) => {
         const config = await commandConfig(command);

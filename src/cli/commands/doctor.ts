@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import type { HavenConfig } from "../../config/types";
 import { errorParts, ExitCode, HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
@@ -6,6 +6,7 @@ import { checkIdentity } from "../../engine/identity-check";
 import { createStorage } from "../../storage";
 import { createAdapter } from "../../targets";
 import { commandConfig, commandLogger, printJson, printTable } from "../context";
+import { outputOption } from "../output-option";
 
 export interface DoctorRow {
   kind: "target" | "destination" | "encryption";
@@ -75,9 +76,7 @@ export async function runDoctor(
 export function doctorCommand(): Command {
   return new Command("doctor")
     .description("probe every target and destination and say what works, what does not, and the fix")
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
       const rows = await runDoctor(config, commandLogger(command), AbortSignal.timeout(60_000));

@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { generateIdentity } from "../../crypto/age";
 import { checkKeys, summarizeKeyCheck } from "../../engine/keys-check";
 import { ExitCode, HavenError } from "../../lib/errors";
@@ -6,6 +6,7 @@ import { audit } from "../../app/audit";
 import { auditLockOptions } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
+import { outputOption } from "../output-option";
 
 export function keysCommand(): Command {
   const keys = new Command("keys").description(
@@ -18,9 +19,7 @@ export function keysCommand(): Command {
       "--identity <file>",
       "age identity file (default: HAVEN_IDENTITY_FILE or encryption.identityFile)",
     )
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(async (opts: { identity?: string; output: string }, command: Command) => {
       const config = await commandConfig(command);
       const logger = commandLogger(command);

@@ -1,12 +1,11 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { commandConfig, commandLogger, printJson } from "../context";
+import { outputOption } from "../output-option";
 
 export function planCommand(): Command {
   return new Command("plan")
     .description("show the job schedulers `haven serve` would create, change and remove")
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
       const { connectRedis, openQueues, planSchedules } = await import("../../jobs");

@@ -4,7 +4,7 @@
  * no Redis and removes nothing. Exit codes: 0 done; 1 refused by a guard rail or a removal failed;
  * 2 usage; 11 a target was locked by a running job.
  */
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import type { HavenConfig } from "../../config/types";
 import { HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
@@ -20,6 +20,7 @@ import { auditPrune } from "../../app/audit";
 import { auditLockRedis } from "../audit-lock";
 import { authorize, operatorActor } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson } from "../context";
+import { outputOption } from "../output-option";
 
 interface PruneCommandOptions {
   dryRun?: boolean;
@@ -38,9 +39,7 @@ export function pruneCommand(): Command {
       "--orphans",
       "also remove the snapshots of targets that are no longer in the config (one with a snapshot under 7 days old only when named as TARGET)",
     )
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(async (target: string | undefined, opts: PruneCommandOptions, command: Command) => {
       const config = await commandConfig(command);
       const logger = commandLogger(command);

@@ -29,6 +29,7 @@ import {
   printJson,
   snapshotIdArgument,
 } from "../context";
+import { outputOption } from "../output-option";
 import { createProgress, formatBytes } from "../progress";
 import { restoreShortfall } from "../restore-outcome";
 import { parseOperatorTime } from "../../lib/local-time";
@@ -73,7 +74,7 @@ export function restoreCommand(): Command {
     .option("--request-id <id>", "run the restore another operator approved (haven approve)")
     .option("--break-glass", "bypass approval in an emergency (admins; audited and alerted at once)")
     .option("--reason <text>", "why: shown to the approver, required with --break-glass")
-    .option("-o, --output <format>", "table or json", "table")
+    .addOption(outputOption())
     .action(async (targetName: string, opts: RestoreOptions, command: Command) => {
       const config = await commandConfig(command);
       const logger = commandLogger(command);

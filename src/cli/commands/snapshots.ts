@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import { listSnapshotRefs, loadManifests } from "../../catalog/catalog";
 import { mainObject } from "../../catalog/manifest";
 import { describeError, ExitCode, HavenError } from "../../lib/errors";
@@ -8,15 +8,14 @@ import { TARGET_NAME, TARGET_NAME_RULE } from "../../config/schema";
 import { destinationOrThrow } from "../../engine/restore";
 import { authorize } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
+import { outputOption } from "../output-option";
 import { formatBytes } from "../progress";
 
 export function snapshotsCommand(): Command {
   return new Command("snapshots")
     .description("list snapshots, read from the destinations themselves (works without Redis)")
     .argument("[target]", "only this target")
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .option("--from <destination>", "only this destination")
     .action(async (target: string | undefined, opts: { output: string; from?: string }, command: Command) => {
       const config = await commandConfig(command);

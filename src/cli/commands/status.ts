@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command } from "commander";
 import type { HavenConfig } from "../../config/types";
 import { formatDuration } from "../../lib/duration";
 import { ExitCode, HavenError } from "../../lib/errors";
@@ -6,6 +6,7 @@ import type { Logger } from "../../lib/logger";
 import { statusExitCode } from "../../slo";
 import { authorize } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
+import { outputOption } from "../output-option";
 import { connectRedisIfUp } from "../redis-if-up";
 
 export function statusCommand(): Command {
@@ -13,9 +14,7 @@ export function statusCommand(): Command {
     .description(
       "RPO and RTO compliance per target, read from the destinations (exit 3 when anything is breached)",
     )
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
       authorize(await commandOperator(command, config), "status");

@@ -13,6 +13,7 @@ import {
   printJson,
   snapshotIdArgument,
 } from "../context";
+import { outputOption } from "../output-option";
 import { createProgress } from "../progress";
 
 export function verifyCommand(): Command {
@@ -37,9 +38,7 @@ export function verifyCommand(): Command {
       "--direct",
       "run in this process (the default today; queued verification runs on the verify schedule)",
     )
-    .addOption(
-      new Option("-o, --output <format>", "output format").choices(["table", "json"]).default("table"),
-    )
+    .addOption(outputOption())
     .action(
       async (
         target: string,
