@@ -66,6 +66,8 @@ test("a target first seen by the watchdog within its RPO is not breached; one se
     });
     expect(rows.find((r) => r.target === "forgotten")).toMatchObject({ status: "breached", rpo: "breached" });
     expect(result.code).toBe(3); // `forgotten` is breached
+    // JSON has no columns: the hint points at what the output holds.
+    expect(result.stderr).toContain("each target's reasons says why");
 
     // The table says so in words: no age is shown for a target that never had a snapshot.
     const table = await runCli(["-c", configPath, "status"]);

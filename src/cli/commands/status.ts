@@ -92,7 +92,7 @@ export function statusCommand(): Command {
           code === ExitCode.BREACH_OR_PARTIAL ? "PARTIAL" : "TRANSIENT",
           "not every target meets its RPO and RTO",
           {
-            hint: "see the reasons column; haven doctor checks targets and destinations",
+            hint: `${opts.output === "json" ? "each target's reasons" : "the last column"} says why; haven doctor checks targets and destinations`,
             exitCode: code,
           },
         );
