@@ -18,7 +18,9 @@ beforeAll(async () => {
   server = createServer((request, response) => {
     request.resume();
     request.once("end", () => {
-      response.writeHead(403, { "content-type": "application/xml" });
+      // A fresh connection per request: a kept-alive socket this server closes after its idle
+      // timeout (5 s, reachable on a loaded machine) would fail the next request as a reset instead.
+      response.writeHead(403, { "content-type": "application/xml", connection: "close" });
       response.end(
         '<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>',
       );
