@@ -84,9 +84,11 @@ function verifiedField(passed: boolean | undefined): { verifiedOk?: boolean } {
 }
 
 /**
- * Whether the newest verification record of the folder passed (undefined without a record), and
- * whether its records prove the snapshot damaged. A record that is not valid JSON counts as not
- * passed (it protects nothing) and proves nothing, with a warning.
+ * Whether the newest verification record of the folder that says something of the snapshot passed
+ * (undefined without one), and whether its records prove the snapshot damaged. A failure on the
+ * verifier's own situation (a wrong identity file, the network) is skipped: it must not take the
+ * "newest verified" guard rail from a snapshot a restore test proved. A record that is not valid JSON
+ * counts as not passed (it protects nothing) and proves nothing, with a warning.
  */
 async function verificationVerdict(
   storage: StorageBackend,
@@ -104,10 +106,10 @@ async function verificationVerdict(
     try {
       const point = parseVerificationRecord(raw, key);
       points.push(point);
-      if (index === raws.length - 1) latestPassed = point.result === "passed";
+      if (!point.inconclusive) latestPassed = point.result === "passed";
     } catch {
       logger.warn({ key, destination: storage.name }, "verification record is unreadable; ignored");
-      if (index === raws.length - 1) latestPassed = false;
+      latestPassed = false;
     }
   });
   return { latestPassed, damaged: damagedSnapshots(points).has(folder.id) };

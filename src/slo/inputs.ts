@@ -6,7 +6,7 @@
 import { parseManifest } from "../catalog/catalog";
 import { layout, parseSnapshotKey } from "../catalog/layout";
 import type { Manifest } from "../catalog/manifest";
-import { failedOnlyFreshness, provesSnapshotDamaged } from "../verify/damage";
+import { failedOnlyFreshness, provesSnapshotDamaged, saysNothingOfSnapshot } from "../verify/damage";
 import { listPrunedKeys, parsePrunedRecord } from "../prune/evidence";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
@@ -232,6 +232,7 @@ export function parseVerificationRecord(raw: string, where: string): Verificatio
     failedChecks,
     damaged: provesSnapshotDamaged({ result, checks, error }),
     stale: failedOnlyFreshness({ result, checks, error }),
+    inconclusive: saysNothingOfSnapshot({ result, checks, error }),
     ...(error && typeof error.message === "string"
       ? { error: { code: typeof error.code === "string" ? error.code : "UNKNOWN", message: error.message } }
       : {}),

@@ -43,6 +43,8 @@ export interface VerificationPoint {
   damaged?: boolean;
   /** It failed only its freshness guard (see `failedOnlyFreshness`): the RPO's matter, not the snapshot's. */
   stale?: boolean;
+  /** It failed in a way that says nothing of the snapshot (see `saysNothingOfSnapshot`). */
+  inconclusive?: boolean;
 }
 
 /** A restore test as `evaluateRto` reads it. */

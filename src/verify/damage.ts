@@ -61,6 +61,25 @@ export function failedOnlyFreshness(outcome: VerificationOutcome): boolean {
   return failed.length > 0 && failed.every((c) => c?.name === "freshness");
 }
 
+/**
+ * Error codes of a failed verification that describe the verifier, not the snapshot: an identity file
+ * that does not fit (a corrupt ciphertext is recorded as INTEGRITY, see verificationErrorCode), a
+ * refused credential, the network, a lock, a cancel.
+ */
+const VERIFIER_CODES = new Set(["DECRYPT", "CREDENTIALS", "TRANSIENT", "LOCKED", "CANCELLED"]);
+
+/**
+ * True when a failed verification says nothing either way about its snapshot: it failed on the
+ * verifier's own situation (VERIFIER_CODES) or only on the freshness guard. An earlier pass of the
+ * snapshot still stands after it, so retention keeps it as the newest verified one.
+ */
+export function saysNothingOfSnapshot(outcome: VerificationOutcome): boolean {
+  if (outcome.result !== "failed" || provesSnapshotDamaged(outcome)) return false;
+  if (failedOnlyFreshness(outcome)) return true;
+  const code = outcome.error?.code;
+  return typeof code === "string" && VERIFIER_CODES.has(code);
+}
+
 /** Records written before `ran` existed say so in the detail (see failedToRun and notApplicable). */
 function ran(check: { ran?: unknown; detail?: unknown }): boolean {
   if (check.ran === false) return false;

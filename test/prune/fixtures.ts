@@ -33,8 +33,11 @@ export interface WriteSnapshotOptions {
   state?: "committed" | "partial";
   /** Payload objects: stream name → bytes. Default one small `data` object. */
   payload?: Record<string, Buffer>;
-  /** Verification records to add, oldest first; "damaged": failed on a hash mismatch (INTEGRITY). */
-  verifications?: Array<"passed" | "failed" | "damaged">;
+  /**
+   * Verification records to add, oldest first; "damaged": failed on a hash mismatch (INTEGRITY);
+   * "wrong-key": failed because the verifier's identity did not fit (DECRYPT), nothing of the snapshot.
+   */
+  verifications?: Array<FixtureResult>;
 }
 
 /** One snapshot of `target` taken at `at`. */
@@ -104,23 +107,29 @@ export async function writeSnapshot(
   };
 }
 
-/** A verification record of snapshot `id` that finished `at`; "damaged": failed on a hash mismatch. Its key. */
+export type FixtureResult = "passed" | "failed" | "damaged" | "wrong-key";
+
+const FIXTURE_ERRORS: Partial<Record<FixtureResult, { code: string; message: string }>> = {
+  damaged: { code: "INTEGRITY", message: "data.tar: sha256 differs from the manifest's" },
+  "wrong-key": { code: "DECRYPT", message: "none of the given identities can decrypt this file" },
+};
+
+/** A verification record of snapshot `id` that finished `at` (results as in `verifications` above). Its key. */
 export async function writeVerification(
   storage: StorageBackend,
   target: string,
   id: string,
-  result: "passed" | "failed" | "damaged",
+  result: FixtureResult,
   at: Date,
 ): Promise<string> {
+  const error = FIXTURE_ERRORS[result];
   const record: VerificationRecord = {
     formatVersion: 1,
     kind: "integrity",
     target,
     snapshotId: id,
-    result: result === "damaged" ? "failed" : result,
-    ...(result === "damaged"
-      ? { error: { code: "INTEGRITY", message: "data.tar: sha256 differs from the manifest's" } }
-      : {}),
+    result: result === "passed" ? "passed" : "failed",
+    ...(error ? { error } : {}),
     startedAt: new Date(at.getTime() - 1000).toISOString(),
     finishedAt: at.toISOString(),
     phases: {},

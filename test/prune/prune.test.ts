@@ -174,6 +174,30 @@ describe.each<Kind>(["s3", "filesystem"])("prune on %s", (kind) => {
     }
   });
 
+  test("a restore-tested snapshot stays the newest verified after a later check that failed on the verifier's key", async () => {
+    // Seen in an operator drill: `haven verify` run with the wrong identity file recorded a DECRYPT
+    // failure on the only verified snapshot; the next backup's prune then removed it as "no rule keeps it".
+    const { config, target, storage, close } = await setup(kind, {
+      destinations: ["primary"],
+      retention: "{ daily: 1 }",
+    });
+    try {
+      const verified = await writeSnapshot(storage, target, new Date("2026-11-20T02:00:00Z"), {
+        verifications: ["passed", "wrong-key"],
+      });
+      const newer = await writeSnapshot(storage, target, new Date("2026-11-20T09:00:00Z"));
+      const report = await pruneRun(config, { now: NOW, withLock, openStorage: () => storage, logger });
+      expect(report.results[0]).toMatchObject({ removed: [], failed: [] });
+      const keep = pruneReportJson(report).results[0]!.keep!.map((e) => [e.id, e.reasons]);
+      expect(keep).toEqual([
+        [newer.id, ["daily 2026-11-20", "newest committed"]],
+        [verified.id, ["newest verified"]],
+      ]);
+    } finally {
+      await close();
+    }
+  });
+
   test("a run removes exactly those snapshots, manifest first, then data, then verification records, under the lock", async () => {
     const { config, target, storage, close } = await setup(kind, {
       destinations: ["primary"],
