@@ -122,6 +122,21 @@ test("haven restore decrypts with the configured identity; a wrong identity fail
   expect(wrong.stderr).toMatch(/identit/i);
 });
 
+test("haven verify with a wrong identity fails with exit 12 and blames the identity, not the snapshot", async () => {
+  // Seen in an operator drill: exit 1 and "restore from an older snapshot or another destination",
+  // for a snapshot that was fine and only needed the right identity file.
+  const wrong = await cli(["verify", "share", "--kind", "integrity"], {
+    HAVEN_IDENTITY_FILE: join(work, "stranger.txt"),
+  });
+  expect(wrong.stdout).toContain("FAIL");
+  expect(wrong.stderr).toMatch(
+    /verification of share failed: .*this does not show that snapshot \S+ is damaged/,
+  );
+  expect(wrong.stderr).toContain("encryption.identityFile");
+  expect(wrong.stderr).not.toContain("restore from an older snapshot");
+  expect(wrong.code).toBe(12);
+});
+
 test("an encrypted PostgreSQL snapshot restores with age -d | zstd -d | pg_restore alone", async () => {
   expect((await cli(["backup", "pg", "--direct"])).code).toBe(0);
   const data = await payloadPath("pg");
