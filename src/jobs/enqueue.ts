@@ -42,6 +42,23 @@ export interface WaitOptions {
    * error (the job stays in the queue). An error it throws is ignored: the next call asks again.
    */
   watch?: { everyMs: number; check: () => Promise<HavenError | undefined> };
+  /**
+   * An attempt failed and the job waits for its next one (backoff): without it a follower says
+   * nothing for the minutes the retries take, as if the backup were still running.
+   */
+  onRetry?: (retry: RetryNotice) => void;
+}
+
+/** A failed attempt of a followed job that will be tried again. */
+export interface RetryNotice {
+  /** The attempt that failed, from 1. */
+  attempt: number;
+  /** Attempts in all. */
+  of: number;
+  /** Why it failed, decoded as for a final failure. */
+  error: HavenError;
+  /** When the next attempt is due (a worker must be free to take it). */
+  nextAt: Date;
 }
 
 /**
@@ -79,7 +96,11 @@ export async function waitForResult<D, R>(
         if (settled) return;
         settled = true;
         clearInterval(watchTimer);
-        events.removeAllListeners("completed").removeAllListeners("failed").removeAllListeners("progress");
+        events
+          .removeAllListeners("completed")
+          .removeAllListeners("failed")
+          .removeAllListeners("progress")
+          .removeAllListeners("delayed");
         options.signal?.removeEventListener("abort", onAbort);
         outcome();
       };
@@ -114,6 +135,24 @@ export async function waitForResult<D, R>(
       });
       events.on("failed", (event) => {
         if (event.jobId === jobId) fail(event.failedReason);
+      });
+      const noticed = new Set<number>();
+      events.on("delayed", (event) => {
+        if (event.jobId !== jobId || !options.onRetry) return;
+        const onRetry = options.onRetry;
+        void Job.fromId<D, R>(queue, jobId)
+          .then((stored) => {
+            const attempt = stored?.attemptsMade ?? 0;
+            if (settled || !stored || attempt === 0 || noticed.has(attempt)) return;
+            noticed.add(attempt);
+            onRetry({
+              attempt,
+              of: stored.opts.attempts ?? 1,
+              error: failureOf(jobId, stored.failedReason ?? "unknown"),
+              nextAt: new Date(Number(event.delay)),
+            });
+          })
+          .catch(() => undefined); // a notice only: the outcome still arrives by its own event
       });
       events.on("progress", (event) => {
         if (event.jobId === jobId && !settled && isProgressEvent(event.data))

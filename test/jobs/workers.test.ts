@@ -6,7 +6,7 @@ import { silentLogger } from "../../src/lib/logger";
 import { Secret } from "../../src/lib/secret";
 import { connectRedis } from "../../src/jobs/connection";
 import type { JobContext } from "../../src/jobs/context";
-import { enqueueBackup, waitForResult } from "../../src/jobs/enqueue";
+import { enqueueBackup, waitForResult, type RetryNotice } from "../../src/jobs/enqueue";
 import { openQueues, type HavenQueues } from "../../src/jobs/queues";
 import { PRUNE_LOCK_OWNER, targetLockKey } from "../../src/jobs/lock";
 import { QUEUE_NAMES } from "../../src/jobs/names";
@@ -245,23 +245,42 @@ test("a queued `haven backup` whose last worker vanishes mid-run stops waiting w
 
 test("a TRANSIENT failure is retried with backoff and then succeeds", async () => {
   const attempts: number[] = [];
+  // The second attempt waits until the follower has heard of the first one's failure.
+  const heard = gate();
   await start({
-    backup: (request, ctx) => {
+    backup: async (request, ctx) => {
       attempts.push(ctx.job.attempt);
-      if (ctx.job.attempt === 1)
-        return Promise.reject(new HavenError("TRANSIENT", "S3 answered 503 SlowDown"));
-      return Promise.resolve(committed(request));
+      if (ctx.job.attempt === 1) throw new HavenError("TRANSIENT", "S3 answered 503 SlowDown");
+      // Aborted by afterEach's close when the notice never comes (the test then times out).
+      const aborted = once(ctx.signal, "abort");
+      await Promise.race([heard.wait, aborted]);
+      return committed(request);
     },
   });
 
   const job = await enqueueBackup(queues, daily(), { retry: fastRetry });
-  const result = await waitForResult(queues.backup, job);
+  const retries: RetryNotice[] = [];
+  const result = await waitForResult(queues.backup, job, {
+    onRetry: (r) => {
+      retries.push(r);
+      heard.open();
+    },
+  });
 
   expect(result.state).toBe("committed");
   expect(attempts).toEqual([1, 2]);
+  // The follower heard of the failed attempt while it waited (seen in a drill: minutes of silence).
+  expect(retries).toEqual([
+    {
+      attempt: 1,
+      of: 3,
+      error: expect.objectContaining({ code: "TRANSIENT", message: "S3 answered 503 SlowDown" }) as unknown,
+      nextAt: expect.any(Date) as unknown,
+    },
+  ]);
   // Following a job that already finished answers from its stored state.
   await expect(waitForResult(queues.backup, job)).resolves.toEqual(result);
-});
+}, 15_000);
 
 test("an unclassified error is retried until attempts run out, then fails", async () => {
   let calls = 0;

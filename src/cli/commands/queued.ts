@@ -2,7 +2,7 @@ import type { HavenConfig } from "../../config/types";
 import type { BackupRequest, BackupResult, EngineContext } from "../../engine/types";
 import { targetOrThrow } from "../../engine/backup";
 import { connectRedis, describeRedisUrl, enqueueBackup, openQueues, waitForResult } from "../../jobs";
-import { ExitCode, HavenError } from "../../lib/errors";
+import { describeError, ExitCode, HavenError } from "../../lib/errors";
 
 /** How often a follower checks that some worker still listens; tests shorten it. */
 const WORKER_POLL_MS = 10_000;
@@ -44,6 +44,11 @@ export async function runQueuedBackup(
     return await waitForResult(queues.backup, job, {
       signal: ctx.signal,
       onProgress: ctx.onProgress,
+      onRetry: ({ attempt, of, error, nextAt }) =>
+        process.stderr.write(
+          `attempt ${attempt} of ${of} of job ${job.id} failed: ${describeError(error)}; ` +
+            `the next starts at ${nextAt.toISOString().replace(/\.\d+Z$/, "Z")} (Ctrl-C stops following; the job keeps its retries)\n`,
+        ),
       // A worker that died mid-run leaves the job active until another worker's stalled-job check
       // hands it on: with no worker left, nothing ever would, and the follower would wait forever.
       watch: { everyMs, check: workersGone(queues.backup, `${job.id}`, config, everyMs) },
