@@ -15,6 +15,7 @@ import { havenVersion } from "../lib/version";
 import { createStorage } from "../storage";
 import type { StorageBackend } from "../storage/types";
 import { runHook } from "../targets/hooks";
+import { isReaderClosedError } from "../targets/reader-closed";
 import { createAdapter } from "../targets";
 import type { RunContext, TargetAdapter } from "../targets/types";
 import { snapshotRetainUntil } from "../copy/object-lock";
@@ -133,10 +134,11 @@ export async function backupTo(
     objects.push(
       await store(stream.main, (bytes) => ctx.onProgress?.({ phase: "backup", bytes })).catch(
         async (error: unknown) => {
-          // A failed upload may be the symptom; the producer's own error is the cause worth reporting.
+          // A failed upload may be the symptom; the producer's own error is the cause worth reporting,
+          // unless it only says that the upload closed its stream (src/targets/reader-closed.ts).
           throw await producerDone.then(
             () => error,
-            (sourceError: unknown) => sourceError,
+            (sourceError: unknown) => (isReaderClosedError(sourceError) ? error : sourceError),
           );
         },
       ),

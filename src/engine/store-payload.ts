@@ -62,7 +62,10 @@ export async function storePayload(
     compressor.finished,
   ]);
   // Wait for every side to settle first, so an aborted upload has cleaned up before we report.
-  for (const outcome of [producedOutcome, storedOutcome, codecOutcome]) {
+  // The storage's error first: a backend reports a body that failed first as that body's error, and
+  // its own failure classified (TRANSIENT, CREDENTIALS), where the torn-down pipeline holds only the
+  // raw socket error it was destroyed with.
+  for (const outcome of [storedOutcome, producedOutcome, codecOutcome]) {
     if (outcome.status === "rejected") throw outcome.reason;
   }
   const result = (storedOutcome as PromiseFulfilledResult<PutResult>).value;

@@ -175,6 +175,10 @@ function isTransient(e: SdkErrorShape, name: string, status: number | undefined)
   // socket errors) into a plain Error whose message is all that is left of the code.
   const wrapped = /^AWS SDK error wrapper for .*\b(E[A-Z_]+)\b/.exec(e.message ?? "")?.[1];
   if (wrapped !== undefined && NETWORK_CODES.has(wrapped)) return true;
+  // Or the wrapped error's name, e.g. "AWS SDK error wrapper for TimeoutError: socket hang up" (a
+  // server that went away mid-request).
+  const wrappedName = /^AWS SDK error wrapper for (\w+)/.exec(e.message ?? "")?.[1];
+  if (wrappedName !== undefined && THROTTLING_ERRORS.has(wrappedName)) return true;
   // Node reports a refused connection to a name with several addresses as an AggregateError.
   if (
     Array.isArray(e.errors) &&

@@ -77,6 +77,9 @@ describe("classifyS3Error", () => {
   test("a socket error the SDK re-wrapped, and a refused connection to several addresses, are TRANSIENT", () => {
     const wrapped = new Error("AWS SDK error wrapper for Error: connect ECONNREFUSED 127.0.0.1:9");
     expect(classifyS3Error(wrapped, ctx).code).toBe("TRANSIENT");
+    // A server that went away mid-request (seen when s3rver stopped during an upload).
+    const hangUp = new Error("AWS SDK error wrapper for TimeoutError: socket hang up");
+    expect(classifyS3Error(hangUp, ctx).code).toBe("TRANSIENT");
     const aggregate = Object.assign(
       new AggregateError([Object.assign(new Error("x"), { code: "ECONNREFUSED" })]),
       {

@@ -18,6 +18,7 @@ import { sourceRefusal } from "./source-guard";
 import { sourceCalls } from "./source-io";
 import { LARGE_FILE_CHUNK, TarEntryWriter, type ArchiveStats } from "./tar-writer";
 import { walkTree, type WalkEntry } from "./walk";
+import { readerClosedError } from "../reader-closed";
 
 export type { ArchiveStats };
 
@@ -204,13 +205,11 @@ export function createTarArchive(options: ArchiveOptions): TarArchive {
 function closedEarlyError(options: ArchiveOptions, error: Error | null): HavenError {
   if (isHavenError(error)) return error;
   const why = error === null ? "" : `: ${error.message}`;
-  return new HavenError(
-    "SOURCE_FAILED",
-    `the tar stream of ${options.target} was closed before its end${why}`,
-    {
+  return readerClosedError(
+    new HavenError("SOURCE_FAILED", `the tar stream of ${options.target} was closed before its end${why}`, {
       cause: error ?? undefined,
       hint: "see the error of the upload or pipeline that read the stream",
-    },
+    }),
   );
 }
 
