@@ -46,8 +46,8 @@ export async function runQueuedBackup(
       onProgress: ctx.onProgress,
       onRetry: ({ attempt, of, error, nextAt }) =>
         process.stderr.write(
-          `attempt ${attempt} of ${of} of job ${job.id} failed: ${describeError(error)}; ` +
-            `the next starts at ${nextAt.toISOString().replace(/\.\d+Z$/, "Z")} (Ctrl-C stops following; the job keeps its retries)\n`,
+          `attempt ${attempt} of ${of} of job ${job.id} failed: ${describeError(error)}\n` +
+            `  the next attempt starts at ${nextAt.toISOString().replace(/\.\d+Z$/, "Z")} (Ctrl-C stops following; the job keeps its retries)\n`,
         ),
       // A worker that died mid-run leaves the job active until another worker's stalled-job check
       // hands it on: with no worker left, nothing ever would, and the follower would wait forever.
