@@ -244,6 +244,8 @@ describe("PostgreSQL through the CLI, stored on s3rver", () => {
     const restore = await cli("restore", "pg", "--to", names.pgRestored);
     expect(restore.code).toBe(0);
     expect(restore.stdout).toContain(`snapshot ${snapshotId}`);
+    // A database restore counts no files: it must not say "0 files" (seen in an operator drill).
+    expect(restore.stdout).toMatch(new RegExp(`to database ${names.pgRestored}: [0-9.]+ [KMG]?i?B in `));
 
     const expected = await pgFingerprint(names.pgSource);
     expect(expected).toContain("sales.orders 200001 ");

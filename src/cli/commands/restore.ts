@@ -190,7 +190,9 @@ export function restoreCommand(): Command {
       else {
         process.stdout.write(
           `restored ${targetName} snapshot ${result.snapshotId} to ${where}: ` +
-            `${result.stats.files ?? 0} files, ${formatBytes(result.stats.bytes ?? 0)} in ${result.seconds.toFixed(1)}s\n`,
+            // Database restores count no files: "0 files" read as if nothing had been restored.
+            `${result.stats.files === undefined ? "" : `${result.stats.files} files, `}` +
+            `${formatBytes(result.stats.bytes ?? 0)} in ${result.seconds.toFixed(1)}s\n`,
         );
         for (const r of rejected) process.stdout.write(`rejected ${JSON.stringify(r.path)}: ${r.reason}\n`);
         for (const warning of warnings) process.stdout.write(`warning: ${warning}\n`);
