@@ -82,7 +82,7 @@ export function classifyS3Error(error: unknown, ctx: S3ErrorContext): HavenError
   const e = (typeof error === "object" && error !== null ? error : {}) as SdkErrorShape;
   const name = e.name ?? "Error";
   const status = e.$metadata?.httpStatusCode;
-  const what = `${ctx.operation}${ctx.key === undefined ? "" : ` ${ctx.key}`} on destination ${ctx.destination} (${ctx.location})`;
+  const what = `${ctx.operation}${ctx.key === undefined || ctx.key === "" ? "" : ` ${ctx.key}`} on destination ${ctx.destination} (${ctx.location})`;
   const detail = `${name}${status ? ` (HTTP ${status})` : ""}: ${e.message ?? String(error)}`;
   const config = `destinations.${ctx.destination}`;
   const make = (code: ConstructorParameters<typeof HavenError>[0], message: string, hint: string) =>

@@ -65,6 +65,13 @@ describe("classifyS3Error", () => {
     expect(error.code).toBe(code);
   });
 
+  test("a listing of a destination without prefix names the operation without an empty key", () => {
+    const listing = { destination: "primary", location: "s3://bucket", operation: "list", key: "" };
+    expect(classifyS3Error(sdkError("NoSuchBucket", 404), listing).message).toMatch(
+      /^list on destination primary \(s3:\/\/bucket\) failed/,
+    );
+  });
+
   test.each(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "EAI_AGAIN"])(
     "network error %s is TRANSIENT",
     (code) => {
