@@ -95,6 +95,23 @@ describe("DumpRowCounter", () => {
     expect(await count(text, 5)).toEqual({ "shop.t": 4 });
   });
 
+  test("inserts with a column list (invisible or generated columns) count too", async () => {
+    const text = [
+      "-- Dumping data for table `inv`",
+      "LOCK TABLES `inv` WRITE;",
+      "INSERT INTO `inv` (`a`, `odd) (``name`, `h`) VALUES (1,'x)',5),",
+      "(2,'(',5);",
+      "INSERT INTO `inv` (`a`) VALUES (3);",
+      "UNLOCK TABLES;",
+      "-- Dumping data for table `inv2`",
+      "INSERT INTO `inv2` (`a`) VALUES (1),(2);",
+      "",
+    ].join("\n");
+    for (const size of [1, 2, 5, 100_000]) {
+      expect(await count(text, size)).toEqual({ "shop.inv": 3, "shop.inv2": 2 });
+    }
+  });
+
   test("passes every byte through unchanged", async () => {
     const counter = new DumpRowCounter("shop");
     const out: Buffer[] = [];

@@ -185,6 +185,24 @@ describe("mysql adapter", () => {
     expect(run.logText() + restoreRun.logText()).not.toContain(password);
   });
 
+  test("row counts include tables dumped with a column list (an invisible column)", async () => {
+    const schema = uniqueName("haven_invisible");
+    await mariadb(`create database ${schema}`);
+    try {
+      await mariadb(
+        "create table notes (id int, hidden int invisible default 5); insert into notes (id) values (1), (2), (3);",
+        schema,
+      );
+      const run = testRun();
+      const stream = await createMysqlAdapter(asRoot({ database: schema }), run.logger).backup(run);
+      const [dump, stats] = await Promise.all([collect(stream.main.body), stream.done]);
+      expect(dump.toString()).toContain("INSERT INTO `notes` (`id`, `hidden`) VALUES");
+      expect(stats.tables).toEqual({ [`${schema}.notes`]: 3 });
+    } finally {
+      await mariadb(`drop database if exists ${schema}`);
+    }
+  });
+
   test("a restore that fails on a statement does not carry the statement's row data into its error", async () => {
     const adapter = createMysqlAdapter(asRoot(), testRun().logger);
     const schema = uniqueName("haven_rowdata");

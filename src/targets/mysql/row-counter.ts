@@ -4,7 +4,9 @@
  * dump and a second connection, the way PostgreSQL can).
  *
  * The dump is regular: a `-- Dumping data for table `t`` comment opens a table's data section; its rows
- * come as `INSERT INTO `t` VALUES (...),(...);` statements (MariaDB puts each row on its own line);
+ * come as `INSERT INTO `t` VALUES (...),(...);` statements (MariaDB puts each row on its own line),
+ * or `INSERT INTO `t` (`a`, `b`) VALUES ...` with a column list, which the tools write for a table
+ * with invisible (MariaDB, MySQL 8.0.23+) or generated (MySQL) columns;
  * `UNLOCK TABLES`, `DELIMITER` or the next `-- ` comment closes it. Inside VALUES, every `(` at depth 0
  * outside a string literal starts a row. String literals use backslash escapes; with --hex-blob,
  * binary data is hex, so no byte of it can be mistaken for syntax. Statements outside data sections
@@ -16,6 +18,8 @@ import { quoteIdentifier } from "./connection";
 enum State {
   LineStart,
   SkipLine,
+  /** Inside an INSERT's column list: backquoted names, which may hold parentheses. */
+  Columns,
   Values,
 }
 
@@ -25,10 +29,12 @@ const BACKSLASH = 0x5c;
 const OPEN = 0x28;
 const CLOSE = 0x29;
 const SEMICOLON = 0x3b;
+const BACKQUOTE = 0x60;
 /** Longer line heads cannot be one of the lines we look for. */
 const MAX_HEAD = 1024;
 
 const DATA_COMMENT = "-- Dumping data for table ";
+const VALUES = Buffer.from("VALUES");
 
 export class DumpRowCounter extends Transform {
   /** Rows per `database.table`, complete once the stream has ended. */
@@ -36,8 +42,10 @@ export class DumpRowCounter extends Transform {
   private state = State.LineStart;
   private head: number[] = [];
   private table: string | undefined;
+  /** `INSERT INTO `t` `: what follows is `VALUES` or a column list. */
   private insertPrefix: Buffer | undefined;
   private inString = false;
+  private inName = false;
   private escaped = false;
   private depth = 0;
 
@@ -60,6 +68,8 @@ export class DumpRowCounter extends Transform {
         this.state = State.LineStart;
       } else if (this.state === State.LineStart) {
         i = this.readHead(chunk, i);
+      } else if (this.state === State.Columns) {
+        i = this.readColumns(chunk, i);
       } else {
         i = this.readValues(chunk, i);
       }
@@ -76,14 +86,12 @@ export class DumpRowCounter extends Transform {
         return i + 1;
       }
       this.head.push(byte);
-      if (
-        this.insertPrefix &&
-        this.head.length === this.insertPrefix.length &&
-        this.headEquals(this.insertPrefix)
-      ) {
+      const next = this.statementStart();
+      if (next !== undefined) {
         this.head = [];
-        this.state = State.Values;
+        this.state = next;
         this.inString = false;
+        this.inName = false;
         this.escaped = false;
         this.depth = 0;
         return i + 1;
@@ -105,7 +113,7 @@ export class DumpRowCounter extends Transform {
       if (name !== undefined) {
         this.table = `${this.database}.${name}`;
         this.counts[this.table] = 0;
-        this.insertPrefix = Buffer.from(`INSERT INTO ${quoteIdentifier(name)} VALUES`);
+        this.insertPrefix = Buffer.from(`INSERT INTO ${quoteIdentifier(name)} `);
         return;
       }
     }
@@ -116,9 +124,32 @@ export class DumpRowCounter extends Transform {
     }
   }
 
-  private headEquals(prefix: Buffer): boolean {
-    for (let k = 0; k < prefix.length; k++) if (this.head[k] !== prefix[k]) return false;
+  /** Values or Columns once the line so far opens an INSERT of the current table, else undefined. */
+  private statementStart(): State | undefined {
+    const prefix = this.insertPrefix;
+    if (!prefix || this.head.length <= prefix.length || !this.headStartsWith(prefix)) return undefined;
+    const rest = this.head.length - prefix.length;
+    if (rest === 1 && this.head[prefix.length] === OPEN) return State.Columns;
+    return rest === VALUES.length && this.headStartsWith(VALUES, prefix.length) ? State.Values : undefined;
+  }
+
+  private headStartsWith(bytes: Buffer, at = 0): boolean {
+    for (let k = 0; k < bytes.length; k++) if (this.head[at + k] !== bytes[k]) return false;
     return true;
+  }
+
+  /** Skips a column list up to its closing parenthesis; ` VALUES` and the rows follow. */
+  private readColumns(chunk: Buffer, start: number): number {
+    for (let i = start; i < chunk.length; i++) {
+      const byte = chunk[i] as number;
+      // A backquote doubled inside a name closes and reopens it: the state comes out right.
+      if (byte === BACKQUOTE) this.inName = !this.inName;
+      else if (byte === CLOSE && !this.inName) {
+        this.state = State.Values;
+        return i + 1;
+      }
+    }
+    return chunk.length;
   }
 
   /** Counts row tuples until the statement's closing `;`. */
