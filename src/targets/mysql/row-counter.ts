@@ -127,10 +127,13 @@ export class DumpRowCounter extends Transform {
   /** Values or Columns once the line so far opens an INSERT of the current table, else undefined. */
   private statementStart(): State | undefined {
     const prefix = this.insertPrefix;
-    if (!prefix || this.head.length <= prefix.length || !this.headStartsWith(prefix)) return undefined;
+    if (!prefix) return undefined;
+    // Compared at two lengths only: every other byte of a line costs nothing.
     const rest = this.head.length - prefix.length;
-    if (rest === 1 && this.head[prefix.length] === OPEN) return State.Columns;
-    return rest === VALUES.length && this.headStartsWith(VALUES, prefix.length) ? State.Values : undefined;
+    if (rest === 1 && this.head[prefix.length] === OPEN && this.headStartsWith(prefix)) return State.Columns;
+    if (rest === VALUES.length && this.headStartsWith(VALUES, prefix.length) && this.headStartsWith(prefix))
+      return State.Values;
+    return undefined;
   }
 
   private headStartsWith(bytes: Buffer, at = 0): boolean {
