@@ -6,7 +6,7 @@
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { chown, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { Readable, Writable } from "node:stream";
 import { promisify } from "node:util";
 import pino, { type Logger } from "pino";
 import type { TargetConfigOf } from "../../src/config/types";
+import { Secret } from "../../src/lib/secret";
 import type { RunContext } from "../../src/targets/types";
 
 const execFileAsync = promisify(execFile);
@@ -194,6 +195,8 @@ export function testRun(signal: AbortSignal = new AbortController().signal): Tes
 export interface ScratchPostgres {
   port: number;
   password: string;
+  /** With `tls`: the CA that signed the server's certificate (for 127.0.0.1). */
+  caFile?: string;
   stop(): Promise<void>;
 }
 
@@ -202,7 +205,7 @@ export interface ScratchPostgres {
  * that need a login to fail (the shared server trusts 127.0.0.1). Runs as the `postgres` OS user
  * when the tests run as root (the server refuses root).
  */
-export async function startScratchPostgres(): Promise<ScratchPostgres> {
+export async function startScratchPostgres(options: { tls?: boolean } = {}): Promise<ScratchPostgres> {
   const dir = await mkdtemp(join(tmpdir(), "haven-scratch-pg-"));
   const password = `pw-${randomBytes(6).toString("hex")}:x\\y`;
   const asRoot = userInfo().uid === 0;
@@ -229,6 +232,12 @@ export async function startScratchPostgres(): Promise<ScratchPostgres> {
     "--no-sync",
   ]);
   const port = await freePort();
+  const tls = options.tls ? await serverCertificate(dir) : undefined;
+  if (tls && asRoot) {
+    const { stdout } = await execFileAsync("id", ["-u", "postgres"]);
+    for (const file of [tls.certFile, tls.keyFile]) await chown(file, Number(stdout), 0);
+  }
+  const tlsOptions = tls ? ` -c ssl=on -c ssl_cert_file=${tls.certFile} -c ssl_key_file=${tls.keyFile}` : "";
   await run("pg_ctl", [
     "-D",
     data,
@@ -236,17 +245,79 @@ export async function startScratchPostgres(): Promise<ScratchPostgres> {
     "-l",
     join(dir, "log"),
     "-o",
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off${tlsOptions}`,
     "start",
   ]);
   return {
     port,
     password,
+    caFile: tls?.caFile,
     async stop() {
       await run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A throwaway CA and a server certificate it signed for 127.0.0.1, in `dir`. */
+async function serverCertificate(
+  dir: string,
+): Promise<{ caFile: string; certFile: string; keyFile: string }> {
+  const [caFile, caKey, certFile, keyFile, csr] = [
+    "ca.crt",
+    "ca.key",
+    "server.crt",
+    "server.key",
+    "server.csr",
+  ].map((name) => join(dir, name)) as [string, string, string, string, string];
+  const openssl = (...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
+  await openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=haven test CA",
+    "-keyout",
+    caKey,
+    "-out",
+    caFile,
+  );
+  await openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-keyout",
+    keyFile,
+    "-out",
+    csr,
+  );
+  await writeFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await openssl(
+    "x509",
+    "-req",
+    "-in",
+    csr,
+    "-CA",
+    caFile,
+    "-CAkey",
+    caKey,
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-extfile",
+    join(dir, "san.ext"),
+    "-out",
+    certFile,
+  );
+  await chmod(keyFile, 0o600);
+  return { caFile, certFile, keyFile };
 }
 
 /** The keys every resolved target config has, with test values (spread into a target's own keys). */
@@ -262,6 +333,19 @@ export function commonTargetFields(name: string) {
     verify: { schedule: "0 6 * * 6", kind: "restore" as const, sample: 100, checks: [] },
     protected: false,
   };
+}
+
+/** A postgres target on a scratch cluster (database `app`, logging in as postgres with its password). */
+export function scratchPgTarget(
+  name: string,
+  server: ScratchPostgres,
+  overrides: Partial<TargetConfigOf<"postgres">> = {},
+): TargetConfigOf<"postgres"> {
+  return sharedPgTarget(name, "app", {
+    port: server.port,
+    password: new Secret(server.password),
+    ...overrides,
+  });
 }
 
 /** A postgres target on the shared server, as the postgres adapter tests use it. */

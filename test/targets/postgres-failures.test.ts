@@ -18,8 +18,8 @@ import { spawnTool, toolError } from "../../src/targets/process";
 import {
   childrenOf,
   collect,
-  commonTargetFields,
   psql,
+  scratchPgTarget,
   startScratchPostgres,
   testRun,
   waitForChild,
@@ -31,18 +31,7 @@ const EVENT_ROWS = 700_000;
 let server: ScratchPostgres;
 
 function target(overrides: Partial<TargetConfigOf<"postgres">> = {}): TargetConfigOf<"postgres"> {
-  return {
-    ...commonTargetFields("app-db"),
-    type: "postgres",
-    host: "127.0.0.1",
-    port: server.port,
-    user: "postgres",
-    password: new Secret(server.password),
-    database: "app",
-    globals: false,
-    rowCounts: "exact",
-    ...overrides,
-  };
+  return scratchPgTarget("app-db", server, overrides);
 }
 
 beforeAll(async () => {

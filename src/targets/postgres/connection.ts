@@ -4,6 +4,8 @@
  * variables and a password file, never through arguments: `ps` shows every process's arguments.
  */
 import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import type { ClientConfig } from "pg";
 import type { TargetConfigOf } from "../../config/types";
 import { hasScheme, schemesText } from "../../config/url-schemes";
@@ -94,9 +96,18 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
   };
 }
 
-/** Config for the `pg` client. `prefer` becomes no TLS: the client has no opportunistic mode. */
+/**
+ * Config for the `pg` client. `prefer` becomes no TLS: the client has no opportunistic mode. The
+ * verifying modes trust the CA libpq trusts (`verifiedCa`), so the probe and the row counts accept
+ * exactly the servers pg_dump accepts.
+ */
 export function pgClientConfig(conn: PgConnection, database = conn.database): ClientConfig {
-  const ca = conn.sslRootCert ? readFileSync(conn.sslRootCert, "utf8") : undefined;
+  const verifies = conn.sslMode === "verify-ca" || conn.sslMode === "verify-full";
+  const ca = verifies
+    ? verifiedCa(conn)
+    : conn.sslRootCert
+      ? readFileSync(conn.sslRootCert, "utf8")
+      : undefined;
   let ssl: ClientConfig["ssl"] = false;
   if (conn.sslMode === "require") ssl = { rejectUnauthorized: false };
   if (conn.sslMode === "verify-ca")
@@ -112,6 +123,31 @@ export function pgClientConfig(conn: PgConnection, database = conn.database): Cl
     application_name: "haven",
     connectionTimeoutMillis: 15_000,
   };
+}
+
+/**
+ * The CA certificates a verifying libpq trusts: `sslrootcert` (tls.ca), else ~/.postgresql/root.crt
+ * (libpq's default; PGSSLROOTCERT is not passed on), or the system's roots for `system` (libpq 16+).
+ * Node's own default, the system's roots, made the probe refuse a server signed by a private CA in
+ * root.crt that pg_dump accepted, and pass one signed by a public CA that every pg_dump then refused
+ * for want of root.crt. A missing file fails here as it fails libpq.
+ */
+function verifiedCa(conn: PgConnection): string | undefined {
+  if (conn.sslRootCert === "system") return undefined;
+  // libpq reads HOME first (the tools inherit this process's), then the password database.
+  const path = conn.sslRootCert ?? join(process.env.HOME || homedir(), ".postgresql", "root.crt");
+  try {
+    return readFileSync(path, "utf8");
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : String(error);
+    throw new HavenError(
+      "PERMANENT",
+      `sslmode ${conn.sslMode} needs the CA certificate that signed the server's, and ${path} ${reason}`,
+      {
+        hint: "set tls.ca of this target to that CA's certificate file (or sslrootcert in the url), or put it at ~/.postgresql/root.crt of Haven's user",
+      },
+    );
+  }
 }
 
 /** Quotes a value for a libpq conninfo string (`dbname='...'`). */
