@@ -195,7 +195,7 @@ export function testRun(signal: AbortSignal = new AbortController().signal): Tes
 export interface ScratchPostgres {
   port: number;
   password: string;
-  /** With `tls`: the CA that signed the server's certificate (for 127.0.0.1). */
+  /** With `tls` or `tlsOnly`: the CA that signed the server's certificate (for 127.0.0.1). */
   caFile?: string;
   stop(): Promise<void>;
 }
@@ -205,7 +205,9 @@ export interface ScratchPostgres {
  * that need a login to fail (the shared server trusts 127.0.0.1). Runs as the `postgres` OS user
  * when the tests run as root (the server refuses root).
  */
-export async function startScratchPostgres(options: { tls?: boolean } = {}): Promise<ScratchPostgres> {
+export async function startScratchPostgres(
+  options: { tls?: boolean; tlsOnly?: boolean } = {},
+): Promise<ScratchPostgres> {
   const dir = await mkdtemp(join(tmpdir(), "haven-scratch-pg-"));
   const password = `pw-${randomBytes(6).toString("hex")}:x\\y`;
   const asRoot = userInfo().uid === 0;
@@ -232,12 +234,17 @@ export async function startScratchPostgres(options: { tls?: boolean } = {}): Pro
     "--no-sync",
   ]);
   const port = await freePort();
-  const tls = options.tls ? await serverCertificate(dir) : undefined;
+  const tls = options.tls || options.tlsOnly ? await serverCertificate(dir) : undefined;
   if (tls && asRoot) {
     const { stdout } = await execFileAsync("id", ["-u", "postgres"]);
     for (const file of [tls.certFile, tls.keyFile]) await chown(file, Number(stdout), 0);
   }
-  const tlsOptions = tls ? ` -c ssl=on -c ssl_cert_file=${tls.certFile} -c ssl_key_file=${tls.keyFile}` : "";
+  let tlsOptions = tls ? ` -c ssl=on -c ssl_cert_file=${tls.certFile} -c ssl_key_file=${tls.keyFile}` : "";
+  if (options.tlsOnly) {
+    // As a cloud service that forces TLS: no entry lets a plain TCP connection in.
+    await writeFile(join(dir, "hba.conf"), "hostssl all all 127.0.0.1/32 scram-sha-256\n");
+    tlsOptions += ` -c hba_file=${join(dir, "hba.conf")}`;
+  }
   await run("pg_ctl", [
     "-D",
     data,

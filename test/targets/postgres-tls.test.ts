@@ -85,3 +85,26 @@ describe("postgres over verified TLS without tls.ca", () => {
     expect(stats.tables).toEqual({ "public.t": 3 });
   });
 });
+
+describe("postgres without TLS settings (libpq's sslmode prefer)", () => {
+  let tlsOnly: ScratchPostgres;
+
+  beforeAll(async () => {
+    tlsOnly = await startScratchPostgres({ tlsOnly: true });
+    await psql("postgres", "create database app", tlsOnly.port, tlsOnly.password);
+    await psql("app", "create table t (id int)", tlsOnly.port, tlsOnly.password);
+  });
+
+  afterAll(async () => {
+    await tlsOnly?.stop();
+  });
+
+  test("a server that takes TLS connections only passes the probe and backs up, as pg_dump connects to it", async () => {
+    const adapter = createPostgresAdapter(scratchPgTarget("forced-tls", tlsOnly), testRun().logger);
+    const probe = await adapter.probe(new AbortController().signal);
+    expect(probe.checks.filter((c) => !c.ok)).toEqual([]);
+    const stream = await adapter.backup(testRun());
+    const [, stats] = await Promise.all([collect(stream.main.body), stream.done]);
+    expect(stats.tables).toEqual({ "public.t": 0 });
+  });
+});

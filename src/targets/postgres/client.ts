@@ -10,12 +10,54 @@ export interface ServerInfo {
   superuser: boolean;
 }
 
-/** Connects the `pg` client, classifying failures (CREDENTIALS, database missing, unreachable). */
+/**
+ * Connects the `pg` client, classifying failures (CREDENTIALS, database missing, unreachable).
+ * `prefer` (no TLS setting) does what libpq does for pg_dump: TLS without verification when the
+ * server offers it and lets the login in over it, else plain TCP. Plain TCP alone made the probe
+ * fail against a server that takes only TLS connections (RDS from PostgreSQL 15, most managed
+ * services), where pg_dump connects: no backup ran, doctor failed, with nothing wrong. (The pg
+ * client has no mode of its own for this.)
+ */
 export async function connectPg(
   conn: PgConnection,
   database = conn.database,
   signal?: AbortSignal,
 ): Promise<Client> {
+  if (conn.sslMode !== "prefer") return connectOnce(conn, database, signal);
+  const server = `${conn.host}:${conn.port}`;
+  const first = preferredModes.get(server) ?? "require";
+  let client: Client;
+  try {
+    client = await connectOnce({ ...conn, sslMode: first }, database, signal);
+    preferredModes.set(server, first);
+    return client;
+  } catch (error) {
+    if (signal?.aborted || !refusedInThisMode(error)) throw error;
+  }
+  const second = first === "require" ? "disable" : "require";
+  client = await connectOnce({ ...conn, sslMode: second }, database, signal);
+  preferredModes.set(server, second);
+  return client;
+}
+
+/**
+ * The mode that last connected to each server under `prefer`, tried first: a refused attempt costs a
+ * backend fork on the server (~30 ms here), which a server without TLS would otherwise pay for every
+ * connection. A server that changes its mind costs one refused attempt again.
+ */
+const preferredModes = new Map<string, "require" | "disable">();
+
+/**
+ * The server refused this mode, not the login: it has no TLS, or pg_hba.conf has no entry for the
+ * login in this mode (`hostssl` only, or `hostnossl` only). Another mode may then get in.
+ */
+function refusedInThisMode(error: unknown): boolean {
+  const cause = error instanceof HavenError ? error.cause : error;
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return /does not support SSL|no pg_hba\.conf entry|pg_hba\.conf rejects/i.test(message);
+}
+
+async function connectOnce(conn: PgConnection, database: string, signal?: AbortSignal): Promise<Client> {
   const client = new Client(pgClientConfig(conn, database));
   // A dropped connection after connect surfaces as a query error; this keeps it from crashing the process.
   client.on("error", () => undefined);
