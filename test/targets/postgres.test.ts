@@ -288,6 +288,29 @@ describe("postgres adapter", () => {
     expect(JSON.stringify(down)).not.toContain("topsecret");
   });
 
+  test("probe: an include list that matches nothing fails, as pg_dump would", async () => {
+    const typo = createPostgresAdapter(target({ tables: ["public.no_such_table_x"] }), testRun().logger);
+    const probe = await typo.probe(new AbortController().signal);
+    expect(probe.ok).toBe(false);
+    expect(probe.checks.find((c) => c.name === "tables")).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining("public.no_such_table_x"),
+      hint: expect.stringContaining("tables"),
+    });
+    const backup = await typo.backup(testRun());
+    await expect(Promise.all([collect(backup.main.body), backup.done])).rejects.toThrow(
+      /no matching tables were found/,
+    );
+
+    const noSchema = createPostgresAdapter(target({ schemas: ["no_such_schema_x"] }), testRun().logger);
+    const schemaProbe = await noSchema.probe(new AbortController().signal);
+    expect(schemaProbe.checks.find((c) => c.name === "schemas")).toMatchObject({ ok: false });
+
+    const good = createPostgresAdapter(target({ schemas: ["public"], tables: ["*"] }), testRun().logger);
+    const goodProbe = await good.probe(new AbortController().signal);
+    expect(goodProbe.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
   test("recipe restores with pg_restore alone", () => {
     const adapter = createPostgresAdapter(target({ globals: true }), testRun().logger);
     const recipe = adapter.recipe({

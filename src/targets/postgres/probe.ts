@@ -10,7 +10,7 @@ import { toolVersion } from "../process";
 import type { ProbeResult } from "../types";
 import { connectPg, serverInfo } from "./client";
 import { describePg, resolvePgConnection } from "./connection";
-import { scopeCondition } from "./scope";
+import { includeMatchQueries, scopeCondition } from "./scope";
 import { assertToolNotOlder, majorOf, parseToolVersion } from "./versions";
 
 type Check = ProbeResult["checks"][number];
@@ -81,6 +81,7 @@ export async function probePostgres(
         fail("versions", error);
       }
     }
+    checks.push(...(await includeChecks(client, target)));
     checks.push(await permissionsCheck(client, target));
     if (target.globals) checks.push(await globalsCheck(server.superuser, signal));
   } catch (error) {
@@ -89,6 +90,30 @@ export async function probePostgres(
     await client.end().catch(() => undefined);
   }
   return result();
+}
+
+/**
+ * An include list (`schemas`, `tables`) that matches nothing: pg_dump then fails every backup with
+ * "no matching ... were found", while every object "in scope" (none) is readable.
+ */
+async function includeChecks(client: Client, target: TargetConfigOf<"postgres">): Promise<Check[]> {
+  const checks: Check[] = [];
+  for (const query of includeMatchQueries(target)) {
+    const { rows } = await client.query<{ n: number }>(query.text, query.values);
+    const matched = rows[0]?.n ?? 0;
+    const patterns = query.patterns.join(", ");
+    checks.push(
+      matched > 0
+        ? { name: query.option, ok: true, detail: `${patterns}: ${matched} matched` }
+        : {
+            name: query.option,
+            ok: false,
+            detail: `nothing in the database matches ${query.option}: ${patterns}; pg_dump would fail with "no matching ${query.option} were found"`,
+            hint: `fix targets.${target.name}.${query.option} (unquoted names are folded to lower case; write "MixedCase" in double quotes)`,
+          },
+    );
+  }
+  return checks;
 }
 
 /** Tables and sequences in scope that the login cannot read: pg_dump would fail on the first one. */

@@ -68,6 +68,29 @@ export function patternToRegex(pattern: string): NamePattern {
  * `excludeSchemas`; `excludeTables` always applies; system schemas and extension members are out.
  */
 export function scopeCondition(options: ScopeOptions, firstParam = 1): { sql: string; params: string[] } {
+  const { params, tableMatch, schemaMatch } = patternMatchers(firstParam);
+  const clauses = [
+    "n.nspname not in ('pg_catalog', 'information_schema')",
+    "n.nspname !~ '^pg_(toast|temp_|toast_temp_)'",
+    "not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')",
+  ];
+  if (options.tables?.length) {
+    clauses.push(`(${options.tables.map(tableMatch).join(" or ")})`);
+  } else {
+    if (options.schemas?.length) clauses.push(`(${options.schemas.map(schemaMatch).join(" or ")})`);
+    if (options.excludeSchemas?.length)
+      clauses.push(`not (${options.excludeSchemas.map(schemaMatch).join(" or ")})`);
+  }
+  if (options.excludeTables?.length)
+    clauses.push(`not (${options.excludeTables.map(tableMatch).join(" or ")})`);
+  return { sql: clauses.join("\n  and "), params };
+}
+
+/**
+ * SQL conditions (over `n` = pg_namespace, `c` = pg_class) for single patterns, collecting their
+ * parameters in `params`, numbered from `firstParam`.
+ */
+function patternMatchers(firstParam: number) {
   const params: string[] = [];
   const param = (value: string) => {
     params.push(value);
@@ -84,22 +107,45 @@ export function scopeCondition(options: ScopeOptions, firstParam = 1): { sql: st
     if (schema) throw new HavenError("CONFIG", `schema pattern "${pattern}" must not contain a dot`);
     return `n.nspname ~ ${param(name)}`;
   };
+  return { params, tableMatch, schemaMatch };
+}
 
-  const clauses = [
-    "n.nspname not in ('pg_catalog', 'information_schema')",
-    "n.nspname !~ '^pg_(toast|temp_|toast_temp_)'",
-    "not exists (select 1 from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_class'::regclass and d.objid = c.oid and d.deptype = 'e')",
+/** One include option and a query counting what its patterns match (`n`). */
+export interface IncludeMatchQuery {
+  option: "schemas" | "tables";
+  patterns: string[];
+  text: string;
+  values: string[];
+}
+
+/**
+ * pg_dump refuses to dump when the `schemas` patterns together match no schema ("no matching
+ * schemas were found"), and likewise `tables` (any relation it can dump by name); these queries let
+ * the probe say so before a backup fails on it.
+ */
+export function includeMatchQueries(options: ScopeOptions): IncludeMatchQuery[] {
+  const query = (
+    option: IncludeMatchQuery["option"],
+    patterns: string[] | undefined,
+    from: string,
+    match: (m: ReturnType<typeof patternMatchers>) => (pattern: string) => string,
+  ): IncludeMatchQuery[] => {
+    if (!patterns?.length) return [];
+    const matchers = patternMatchers(1);
+    const where = patterns.map(match(matchers)).join(" or ");
+    return [
+      { option, patterns, text: `select count(*)::int as n from ${from}(${where})`, values: matchers.params },
+    ];
+  };
+  return [
+    ...query("schemas", options.schemas, "pg_catalog.pg_namespace n where ", (m) => m.schemaMatch),
+    ...query(
+      "tables",
+      options.tables,
+      "pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'S', 'v', 'm', 'f', 'p') and ",
+      (m) => m.tableMatch,
+    ),
   ];
-  if (options.tables?.length) {
-    clauses.push(`(${options.tables.map(tableMatch).join(" or ")})`);
-  } else {
-    if (options.schemas?.length) clauses.push(`(${options.schemas.map(schemaMatch).join(" or ")})`);
-    if (options.excludeSchemas?.length)
-      clauses.push(`not (${options.excludeSchemas.map(schemaMatch).join(" or ")})`);
-  }
-  if (options.excludeTables?.length)
-    clauses.push(`not (${options.excludeTables.map(tableMatch).join(" or ")})`);
-  return { sql: clauses.join("\n  and "), params };
 }
 
 /** pg_dump arguments for the same options. */
