@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import type { HavenConfig } from "../../config/types";
+import { formatDuration } from "../../lib/duration";
 import { errorParts, ExitCode, HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { checkIdentity } from "../../engine/identity-check";
@@ -18,19 +19,41 @@ export interface DoctorRow {
 }
 
 /**
+ * How long one destination's or target's probe may take. Each has its own deadline: one budget for
+ * the whole run let a server that never answers (a firewall dropping packets: the MariaDB client
+ * waits for the OS's TCP timeout) use it up, and every probe after it then failed as "cancelled".
+ */
+export const PROBE_TIMEOUT_MS = 60_000;
+
+/**
  * Probes every destination, this host's age identity and every target; never throws for a failing
- * probe, only reports it.
+ * probe, only reports it. `signal` cancels the whole run; each probe also stops at its own deadline.
  */
 export async function runDoctor(
   config: HavenConfig,
   logger: Logger,
   signal: AbortSignal,
+  options: { probeTimeoutMs?: number } = {},
 ): Promise<DoctorRow[]> {
+  const timeoutMs = options.probeTimeoutMs ?? PROBE_TIMEOUT_MS;
+  const deadline = () => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    return { timeout, signal: AbortSignal.any([signal, timeout]) };
+  };
+  const timedOut = (kind: DoctorRow["kind"], name: string): DoctorRow => ({
+    kind,
+    name,
+    check: "probe",
+    ok: false,
+    detail: `no answer within ${formatDuration(timeoutMs)}`,
+    fix: "check that the server is up and reachable from this host (a firewall that drops packets makes connections hang)",
+  });
   const rows: DoctorRow[] = [];
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, logger, { retry: false });
+    const probe = deadline();
     try {
-      await storage.probe(signal);
+      await storage.probe(probe.signal);
       rows.push({
         kind: "destination",
         name: destination.name,
@@ -39,13 +62,17 @@ export async function runDoctor(
         detail: storage.location,
       });
     } catch (error) {
-      rows.push({
-        kind: "destination",
-        name: destination.name,
-        check: "reachable",
-        ok: false,
-        ...errorParts(error),
-      });
+      rows.push(
+        probe.timeout.aborted && !signal.aborted
+          ? timedOut("destination", destination.name)
+          : {
+              kind: "destination",
+              name: destination.name,
+              check: "reachable",
+              ok: false,
+              ...errorParts(error),
+            },
+      );
     } finally {
       await storage.close();
     }
@@ -54,9 +81,13 @@ export async function runDoctor(
   if (identity !== undefined)
     rows.push({ kind: "encryption", name: "identity", check: "identity file", ...identity });
   for (const target of Object.values(config.targets)) {
+    const deadlined = deadline();
     try {
-      const probe = await createAdapter(target, logger).probe(signal);
+      const probe = await createAdapter(target, logger).probe(deadlined.signal);
+      // Checks cut short by the deadline say "cancelled"; the deadline is what happened.
+      const stopped = deadlined.timeout.aborted && !signal.aborted;
       for (const check of probe.checks) {
+        if (stopped && !check.ok) continue;
         rows.push({
           kind: "target",
           name: target.name,
@@ -66,6 +97,7 @@ export async function runDoctor(
           fix: check.hint,
         });
       }
+      if (stopped) rows.push(timedOut("target", target.name));
     } catch (error) {
       rows.push({ kind: "target", name: target.name, check: "probe", ok: false, ...errorParts(error) });
     }
@@ -79,7 +111,7 @@ export function doctorCommand(): Command {
     .addOption(outputOption())
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
-      const rows = await runDoctor(config, commandLogger(command), AbortSignal.timeout(60_000));
+      const rows = await runDoctor(config, commandLogger(command), new AbortController().signal);
       if (opts.output === "json") printJson(rows);
       else
         printTable(
