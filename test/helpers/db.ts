@@ -197,6 +197,9 @@ export interface ScratchPostgres {
   password: string;
   /** With `tls` or `tlsOnly`: the CA that signed the server's certificate (for 127.0.0.1). */
   caFile?: string;
+  /** With `clientCertificates`: a certificate of user postgres that database `app` requires. */
+  clientCertFile?: string;
+  clientKeyFile?: string;
   stop(): Promise<void>;
 }
 
@@ -206,7 +209,7 @@ export interface ScratchPostgres {
  * when the tests run as root (the server refuses root).
  */
 export async function startScratchPostgres(
-  options: { tls?: boolean; tlsOnly?: boolean } = {},
+  options: { tls?: boolean; tlsOnly?: boolean; clientCertificates?: boolean } = {},
 ): Promise<ScratchPostgres> {
   const dir = await mkdtemp(join(tmpdir(), "haven-scratch-pg-"));
   const password = `pw-${randomBytes(6).toString("hex")}:x\\y`;
@@ -234,7 +237,8 @@ export async function startScratchPostgres(
     "--no-sync",
   ]);
   const port = await freePort();
-  const tls = options.tls || options.tlsOnly ? await serverCertificate(dir) : undefined;
+  const tls =
+    options.tls || options.tlsOnly || options.clientCertificates ? await serverCertificate(dir) : undefined;
   if (tls && asRoot) {
     const { stdout } = await execFileAsync("id", ["-u", "postgres"]);
     for (const file of [tls.certFile, tls.keyFile]) await chown(file, Number(stdout), 0);
@@ -244,6 +248,14 @@ export async function startScratchPostgres(
     // As a cloud service that forces TLS: no entry lets a plain TCP connection in.
     await writeFile(join(dir, "hba.conf"), "hostssl all all 127.0.0.1/32 scram-sha-256\n");
     tlsOptions += ` -c hba_file=${join(dir, "hba.conf")}`;
+  }
+  const client =
+    options.clientCertificates && tls ? await signedCertificate(dir, "client", "postgres", tls) : undefined;
+  if (client && tls) {
+    // Database app takes postgres by its client certificate only; the rest by password (setup).
+    const hba = "hostssl app postgres 127.0.0.1/32 cert\nhost all all 127.0.0.1/32 scram-sha-256\n";
+    await writeFile(join(dir, "hba.conf"), hba);
+    tlsOptions += ` -c hba_file=${join(dir, "hba.conf")} -c ssl_ca_file=${tls.caFile}`;
   }
   await run("pg_ctl", [
     "-D",
@@ -259,6 +271,8 @@ export async function startScratchPostgres(
     port,
     password,
     caFile: tls?.caFile,
+    clientCertFile: client?.certFile,
+    clientKeyFile: client?.keyFile,
     async stop() {
       await run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]).catch(() => undefined);
       await rm(dir, { recursive: true, force: true });
@@ -270,61 +284,50 @@ export async function startScratchPostgres(
 async function serverCertificate(
   dir: string,
 ): Promise<{ caFile: string; certFile: string; keyFile: string }> {
-  const [caFile, caKey, certFile, keyFile, csr] = [
-    "ca.crt",
-    "ca.key",
-    "server.crt",
-    "server.key",
-    "server.csr",
-  ].map((name) => join(dir, name)) as [string, string, string, string, string];
+  const caFile = join(dir, "ca.crt");
+  await execFileAsync(
+    "openssl",
+    ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=haven test CA"].concat([
+      "-keyout",
+      join(dir, "ca.key"),
+      "-out",
+      caFile,
+    ]),
+    { cwd: dir },
+  );
+  return { caFile, ...(await signedCertificate(dir, "server", "127.0.0.1", { caFile })) };
+}
+
+/** A key and a certificate for `commonName` (also its IP SAN for 127.0.0.1), signed by the CA in `dir`. */
+async function signedCertificate(
+  dir: string,
+  name: string,
+  commonName: string,
+  ca: { caFile: string },
+): Promise<{ certFile: string; keyFile: string }> {
+  const [certFile, keyFile, csr, ext] = ["crt", "key", "csr", "ext"].map((suffix) =>
+    join(dir, `${name}.${suffix}`),
+  ) as [string, string, string, string];
   const openssl = (...args: string[]) => execFileAsync("openssl", args, { cwd: dir });
   await openssl(
     "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=haven test CA",
-    "-keyout",
-    caKey,
-    "-out",
-    caFile,
-  );
-  await openssl(
-    "req",
     "-newkey",
     "rsa:2048",
     "-nodes",
     "-subj",
-    "/CN=127.0.0.1",
+    `/CN=${commonName}`,
     "-keyout",
     keyFile,
     "-out",
     csr,
   );
-  await writeFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+  await writeFile(ext, "subjectAltName=IP:127.0.0.1\n");
   await openssl(
-    "x509",
-    "-req",
-    "-in",
-    csr,
-    "-CA",
-    caFile,
-    "-CAkey",
-    caKey,
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    join(dir, "san.ext"),
-    "-out",
-    certFile,
+    ...["x509", "-req", "-in", csr, "-CA", ca.caFile, "-CAkey", join(dir, "ca.key"), "-CAcreateserial"],
+    ...["-days", "2", "-extfile", ext, "-out", certFile],
   );
   await chmod(keyFile, 0o600);
-  return { caFile, certFile, keyFile };
+  return { certFile, keyFile };
 }
 
 /** The keys every resolved target config has, with test values (spread into a target's own keys). */

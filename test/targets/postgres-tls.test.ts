@@ -7,6 +7,7 @@ import { copyFile, mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TargetConfigOf } from "../../src/config/types";
+import { Secret } from "../../src/lib/secret";
 import { createPostgresAdapter } from "../../src/targets/postgres/adapter";
 import {
   collect,
@@ -106,5 +107,38 @@ describe("postgres without TLS settings (libpq's sslmode prefer)", () => {
     const stream = await adapter.backup(testRun());
     const [, stats] = await Promise.all([collect(stream.main.body), stream.done]);
     expect(stats.tables).toEqual({ "public.t": 0 });
+  });
+});
+
+describe("postgres with a client certificate (sslcert, sslkey in the url)", () => {
+  let certAuth: ScratchPostgres;
+
+  beforeAll(async () => {
+    certAuth = await startScratchPostgres({ clientCertificates: true });
+    await psql("postgres", "create database app", certAuth.port, certAuth.password);
+  });
+
+  afterAll(async () => {
+    await certAuth?.stop();
+  });
+
+  test("the probe and pg_dump both log in by the certificate", async () => {
+    const query = new URLSearchParams({
+      sslmode: "verify-full",
+      sslrootcert: certAuth.caFile as string,
+      sslcert: certAuth.clientCertFile as string,
+      sslkey: certAuth.clientKeyFile as string,
+    });
+    const url = new Secret(`postgres://postgres@127.0.0.1:${certAuth.port}/app?${query.toString()}`);
+    const overrides = { url, host: undefined, port: undefined, user: undefined, database: undefined };
+    const adapter = createPostgresAdapter(
+      scratchPgTarget("cert-db", certAuth, { ...overrides, password: undefined }),
+      testRun().logger,
+    );
+    const probe = await adapter.probe(new AbortController().signal);
+    expect(probe.checks.filter((c) => !c.ok)).toEqual([]);
+    const stream = await adapter.backup(testRun());
+    const [dump] = await Promise.all([collect(stream.main.body), stream.done]);
+    expect(dump.subarray(0, 5).toString()).toBe("PGDMP");
   });
 });

@@ -24,6 +24,9 @@ export interface PgConnection {
   sslMode: SslMode;
   /** CA bundle path (libpq sslrootcert). */
   sslRootCert?: string;
+  /** Client certificate and its key, for `cert` authentication (libpq sslcert, sslkey; url only). */
+  sslCert?: string;
+  sslKey?: string;
 }
 
 const SSL_MODES: readonly string[] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
@@ -60,6 +63,8 @@ export function resolvePgConnection(target: PgTargetConnection): PgConnection {
     password: target.password ?? fromUrl.password,
     sslMode,
     sslRootCert,
+    sslCert: fromUrl.sslCert,
+    sslKey: fromUrl.sslKey,
   };
 }
 
@@ -93,6 +98,8 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
     // libpq's "allow" has no client-side equivalent worth keeping apart from "prefer".
     sslMode: sslMode === undefined ? undefined : sslMode === "allow" ? "prefer" : (sslMode as SslMode),
     sslRootCert: query.get("sslrootcert") ?? undefined,
+    sslCert: query.get("sslcert") ?? undefined,
+    sslKey: query.get("sslkey") ?? undefined,
   };
 }
 
@@ -113,6 +120,7 @@ export function pgClientConfig(conn: PgConnection, database = conn.database): Cl
   if (conn.sslMode === "verify-ca")
     ssl = { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
   if (conn.sslMode === "verify-full") ssl = { ca, rejectUnauthorized: true };
+  if (ssl) ssl = { ...ssl, ...clientCertificate(conn) };
   return {
     host: conn.host,
     port: conn.port,
@@ -122,6 +130,17 @@ export function pgClientConfig(conn: PgConnection, database = conn.database): Cl
     ssl,
     application_name: "haven",
     connectionTimeoutMillis: 15_000,
+  };
+}
+
+/**
+ * The url's client certificate and key for the `pg` client, as libpq gets them for pg_dump; ignored
+ * before, so `cert` authentication failed the probe (and the row counts) while pg_dump logged in.
+ */
+function clientCertificate(conn: PgConnection): { cert?: string; key?: string } {
+  return {
+    ...(conn.sslCert ? { cert: readFileSync(conn.sslCert, "utf8") } : {}),
+    ...(conn.sslKey ? { key: readFileSync(conn.sslKey, "utf8") } : {}),
   };
 }
 
@@ -189,6 +208,8 @@ export async function libpqSession(conn: PgConnection, database = conn.database)
       PGDATABASE: database,
       PGSSLMODE: conn.sslMode,
       PGSSLROOTCERT: conn.sslRootCert,
+      PGSSLCERT: conn.sslCert,
+      PGSSLKEY: conn.sslKey,
       // Without a configured password libpq may still use ~/.pgpass, as the operator would expect.
       PGPASSFILE: passfile,
       PGAPPNAME: "haven",
