@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import { HavenError } from "../lib/errors";
 import { formatDuration } from "../lib/duration";
+import { scrubKnownSecrets } from "../lib/secret";
 import { spawnTool } from "./process";
 
 export interface HookOptions {
@@ -29,6 +30,19 @@ export interface HookResult {
 const OUTPUT_TAIL_BYTES = 8 * 1024;
 
 /**
+ * This process's environment without the variables that hold a secret Haven knows: a password the
+ * config took from `${DB_PASSWORD}`, a `${REDIS_URL}` with one, an S3 secret key. A hook that logs
+ * `env`, or a tool it runs that reports its environment, carried them out in clear.
+ */
+function inheritableEnvironment(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && scrubKnownSecrets(value) === value) env[name] = value;
+  }
+  return env;
+}
+
+/**
  * Runs one hook command to completion. Resolves when it exits 0; rejects with HavenError
  * SOURCE_FAILED (exit status, signal or timeout, with the end of its output) or CANCELLED. The
  * caller decides what a failure means: a failed `before` fails the run, a failed `after` is a warning.
@@ -40,7 +54,7 @@ export async function runHook(command: string, options: HookOptions): Promise<Ho
     command: "/bin/sh",
     // Both output streams go to stderr, so the tail the error carries shows them interleaved as printed.
     args: ["-c", `exec 1>&2\n${command}`],
-    env: { ...process.env, ...options.env },
+    env: { ...inheritableEnvironment(), ...options.env },
     signal: options.signal,
     timeoutMs: options.timeoutMs,
     processGroup: true,

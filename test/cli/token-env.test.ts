@@ -1,6 +1,7 @@
 /**
  * HAVEN_TOKEN proves who is acting to this process only: a hook or a dump tool it starts must not
  * find it in its environment (a hook that logs `env`, a tool's crash report, /proc/PID/environ).
+ * Nor may a hook find a secret the config took from a variable (`url: ${CACHE_URL}`).
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -11,8 +12,12 @@ import { tempDir, writeNasConfigFile } from "../helpers/s3-config";
 
 const token = "otto-operator-token-in-env-0123";
 
-test("a backup's hook does not inherit the operator's HAVEN_TOKEN", async () => {
-  const work = await tempDir("haven-token-env");
+/**
+ * Backs up a share whose before hook writes its environment to a file, with `rest` added to the
+ * config and `env` to the CLI's environment; returns what the hook saw.
+ */
+async function hookEnvironment(rest: string, env: Record<string, string>): Promise<string> {
+  const work = await tempDir("haven-hook-env");
   await mkdir(join(work, "share"));
   await writeFile(join(work, "share", "a.txt"), "a\n");
   const seen = join(work, "hook-env.txt");
@@ -24,16 +29,30 @@ targets:
     type: files
     path: ${join(work, "share")}
     hooks: { before: ${JSON.stringify(`env > ${seen}`)} }
-operators:
-  otto: { role: operator, tokenSha256: ${hashToken(new Secret(token))} }
-`,
+${rest}`,
   );
-  const run = await runCli(["-c", configPath, "backup", "share", "--direct"], {
-    env: { HAVEN_TOKEN: token },
-  });
+  const run = await runCli(["-c", configPath, "backup", "share", "--direct"], { env });
   expect(withoutProgress(run.stderr)).toBe("");
   expect(run.code).toBe(0);
-  const environment = await readFile(seen, "utf8");
+  return readFile(seen, "utf8");
+}
+
+test("a backup's hook does not inherit the operator's HAVEN_TOKEN", async () => {
+  const environment = await hookEnvironment(
+    `operators:\n  otto: { role: operator, tokenSha256: ${hashToken(new Secret(token))} }\n`,
+    { HAVEN_TOKEN: token },
+  );
   expect(environment).toContain("PATH=");
   expect(environment).not.toContain(token);
+});
+
+test("a backup's hook does not inherit a variable the config took a secret from", async () => {
+  const password = "cache-Pa55word-from-env-9";
+  const environment = await hookEnvironment(`  cache: { type: redis, url: "\${CACHE_URL}" }\n`, {
+    CACHE_URL: `redis://:${encodeURIComponent(password)}@127.0.0.1:6379`,
+    HAVEN_TEST_UNRELATED: "kept",
+  });
+  expect(environment).toContain("HAVEN_TEST_UNRELATED=kept");
+  expect(environment).not.toContain("CACHE_URL");
+  expect(environment).not.toContain(password);
 });
