@@ -37,10 +37,19 @@ const OUTPUT_TAIL_BYTES = 8 * 1024;
 function inheritableEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value !== undefined && scrubKnownSecrets(value) === value) env[name] = value;
+    if (value === undefined) continue;
+    if (SYSTEM_VARIABLES.test(name) || scrubKnownSecrets(value) === value) env[name] = value;
   }
   return env;
 }
+
+/**
+ * What the login or the service manager sets, never where a config's secret comes from: always
+ * passed on. A short password also found in one of them ("postgres" in
+ * PATH=/usr/lib/postgresql/15/bin:..., HOME=/var/lib/postgresql) would otherwise take PATH or HOME
+ * from every hook, which then fails to find its commands.
+ */
+const SYSTEM_VARIABLES = /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|TERM|LANG|LANGUAGE|LC_[A-Z_]+)$/;
 
 /**
  * Runs one hook command to completion. Resolves when it exits 0; rejects with HavenError

@@ -56,3 +56,13 @@ test("a backup's hook does not inherit a variable the config took a secret from"
   expect(environment).not.toContain("CACHE_URL");
   expect(environment).not.toContain(password);
 });
+
+test("a short password that also appears in PATH does not take PATH from a hook", async () => {
+  // "postgres" is a common password, and /usr/lib/postgresql/15/bin a common part of PATH.
+  const environment = await hookEnvironment(`  cache: { type: redis, url: "\${CACHE_URL}" }\n`, {
+    CACHE_URL: "redis://:postgres@127.0.0.1:6379",
+    PATH: `/usr/lib/postgresql/15/bin:${process.env.PATH ?? "/usr/bin:/bin"}`,
+  });
+  expect(environment).toMatch(/^PATH=\/usr\/lib\/postgresql\/15\/bin:/m);
+  expect(environment).not.toContain("CACHE_URL");
+});
