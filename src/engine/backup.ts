@@ -102,7 +102,13 @@ export async function backupTo(
   try {
     await probeOrThrow(adapter, ctx.signal);
     if (target.hooks?.before) {
-      await runHook(target.hooks.before, { timeoutMs: target.hooks.timeout, signal: ctx.signal, logger });
+      await runHook(target.hooks.before, {
+        timeoutMs: target.hooks.timeout,
+        signal: ctx.signal,
+        logger,
+        name: "before",
+        env: { HAVEN_TARGET: target.name, HAVEN_SNAPSHOT: id },
+      });
     }
     logger.info({ destination: storage.name, location: storage.location }, "backup started");
 
@@ -199,11 +205,15 @@ export async function backupTo(
     return result("failed", { error: { code: haven.code, message: haven.message, hint: haven.hint } });
   } finally {
     if (target.hooks?.after) {
+      // It runs even after a cancel (to resume what `before` paused), so not on ctx.signal; its
+      // deadline is timeoutMs alone: a second timer on the same deadline won the race and
+      // reported a hook that timed out as "cancelled".
       await runHook(target.hooks.after, {
         timeoutMs: target.hooks.timeout,
-        signal: AbortSignal.timeout(target.hooks.timeout),
+        signal: new AbortController().signal,
         logger,
-        env: { HAVEN_RESULT: hookFailed ? "failed" : "ok" },
+        name: "after",
+        env: { HAVEN_TARGET: target.name, HAVEN_SNAPSHOT: id, HAVEN_RESULT: hookFailed ? "failed" : "ok" },
       }).catch((error: unknown) => logger.warn({ err: String(error) }, "after hook failed"));
     }
   }

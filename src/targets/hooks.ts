@@ -14,7 +14,7 @@ export interface HookOptions {
   timeoutMs: number;
   /** Aborting kills the hook; it then fails with CANCELLED. */
   signal: AbortSignal;
-  /** Added to the inherited environment (e.g. HAVEN_TARGET, HAVEN_RESULT). */
+  /** Added to the inherited environment (HAVEN_TARGET, HAVEN_SNAPSHOT; HAVEN_RESULT after a run). */
   env?: Record<string, string>;
   logger: Logger;
   /** For messages: "before" or "after" (default "hook"). */

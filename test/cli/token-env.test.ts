@@ -66,3 +66,29 @@ test("a short password that also appears in PATH does not take PATH from a hook"
   expect(environment).toMatch(/^PATH=\/usr\/lib\/postgresql\/15\/bin:/m);
   expect(environment).not.toContain("CACHE_URL");
 });
+
+test("hooks know their target and snapshot, and an after hook past its timeout says it timed out", async () => {
+  const work = await tempDir("haven-hook-names");
+  await mkdir(join(work, "share"));
+  await writeFile(join(work, "share", "a.txt"), "a\n");
+  const before = join(work, "before.txt");
+  const configPath = await writeNasConfigFile(
+    work,
+    `
+targets:
+  share:
+    type: files
+    path: ${join(work, "share")}
+    hooks:
+      before: ${JSON.stringify(`echo "$HAVEN_TARGET $HAVEN_SNAPSHOT" > ${before}`)}
+      after: sleep 30
+      timeout: 1s
+`,
+  );
+  const run = await runCli(["-c", configPath, "backup", "share", "--direct", "-o", "json"]);
+  expect(run.code).toBe(0);
+  const { snapshotId } = JSON.parse(run.stdout) as { snapshotId: string };
+  expect(await readFile(before, "utf8")).toBe(`share ${snapshotId}\n`);
+  expect(run.stderr).toMatch(/after hook timed out after 1s/);
+  expect(run.stderr).not.toMatch(/cancelled/);
+});
