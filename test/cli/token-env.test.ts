@@ -12,25 +12,30 @@ import { tempDir, writeNasConfigFile } from "../helpers/s3-config";
 
 const token = "otto-operator-token-in-env-0123";
 
-/**
- * Backs up a share whose before hook writes its environment to a file, with `rest` added to the
- * config and `env` to the CLI's environment; returns what the hook saw.
- */
-async function hookEnvironment(rest: string, env: Record<string, string>): Promise<string> {
-  const work = await tempDir("haven-hook-env");
+/** A config with one files target `share` whose `hooks:` mapping is `hooks`, and `rest` added. */
+async function shareWithHooks(work: string, hooks: string, rest = ""): Promise<string> {
   await mkdir(join(work, "share"));
   await writeFile(join(work, "share", "a.txt"), "a\n");
-  const seen = join(work, "hook-env.txt");
-  const configPath = await writeNasConfigFile(
+  return writeNasConfigFile(
     work,
     `
 targets:
   share:
     type: files
     path: ${join(work, "share")}
-    hooks: { before: ${JSON.stringify(`env > ${seen}`)} }
+    hooks: ${hooks}
 ${rest}`,
   );
+}
+
+/**
+ * Backs up a share whose before hook writes its environment to a file, with `rest` added to the
+ * config and `env` to the CLI's environment; returns what the hook saw.
+ */
+async function hookEnvironment(rest: string, env: Record<string, string>): Promise<string> {
+  const work = await tempDir("haven-hook-env");
+  const seen = join(work, "hook-env.txt");
+  const configPath = await shareWithHooks(work, `{ before: ${JSON.stringify(`env > ${seen}`)} }`, rest);
   const run = await runCli(["-c", configPath, "backup", "share", "--direct"], { env });
   expect(withoutProgress(run.stderr)).toBe("");
   expect(run.code).toBe(0);
@@ -69,21 +74,10 @@ test("a short password that also appears in PATH does not take PATH from a hook"
 
 test("hooks know their target and snapshot, and an after hook past its timeout says it timed out", async () => {
   const work = await tempDir("haven-hook-names");
-  await mkdir(join(work, "share"));
-  await writeFile(join(work, "share", "a.txt"), "a\n");
   const before = join(work, "before.txt");
-  const configPath = await writeNasConfigFile(
+  const configPath = await shareWithHooks(
     work,
-    `
-targets:
-  share:
-    type: files
-    path: ${join(work, "share")}
-    hooks:
-      before: ${JSON.stringify(`echo "$HAVEN_TARGET $HAVEN_SNAPSHOT" > ${before}`)}
-      after: sleep 30
-      timeout: 1s
-`,
+    `{ before: ${JSON.stringify(`echo "$HAVEN_TARGET $HAVEN_SNAPSHOT" > ${before}`)}, after: sleep 30, timeout: 1s }`,
   );
   const run = await runCli(["-c", configPath, "backup", "share", "--direct", "-o", "json"]);
   expect(run.code).toBe(0);
