@@ -66,6 +66,16 @@ async function haven(args: string[]): Promise<{ code: number; stdout: string; er
   }
 }
 
+test("an --out that cannot be written is a usage error before anything is read", async () => {
+  const missing = await haven(["report", "--month", "2026-10", "--out", join(dir, "no-such", "r.html")]);
+  expect(missing.code).toBe(ExitCode.USAGE);
+  expect((missing.error as Error).message).toMatch(/folder .*no-such does not exist/);
+  expect(missing.stdout).toBe("");
+  const folder = await haven(["report", "--month", "2026-10", "--out", dir]);
+  expect(folder.code).toBe(ExitCode.USAGE);
+  expect((folder.error as Error).message).toMatch(/is a folder/);
+});
+
 test("a month with no data says so and exits 0 with an empty report", async () => {
   const out = join(dir, "report.html");
   const { code, stdout } = await haven(["report", "--month", "2026-10", "--out", out]);

@@ -7,7 +7,11 @@
  * Exit codes: 0 done (an empty month included); 2 a bad --month or config; 1 sending failed, or the
  * SMTP server refused some recipients (the others have the report).
  */
+import { constants } from "node:fs";
+import { access, stat } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { Command, Option } from "commander";
+import { HavenError } from "../../lib/errors";
 import { formatLocal } from "../../report/month";
 import type { MonthlyReportResult } from "../../report";
 import { parseMonth } from "../../report/month";
@@ -35,8 +39,9 @@ export function reportCommand(): Command {
     .option("--send", "store the JSON under _reports/ and email the report to reports.monthly.to")
     .addOption(new Option("-o, --output <format>", "what to print").choices(["text", "json"]).default("text"))
     .action(async (opts: ReportCommandOptions, command: Command) => {
-      // A bad month is a usage error (exit 2) before anything is read.
+      // A bad month or --out is a usage error (exit 2) before anything is read, stored or sent.
       if (opts.month !== undefined) parseMonth(opts.month);
+      if (opts.out !== undefined) await assertWritableFile(opts.out);
       const config = await commandConfig(command);
       // Sending writes under _reports/ and emails the readers: more than reading the report.
       authorize(await commandOperator(command, config), opts.send ? "send-report" : "read");
@@ -90,4 +95,24 @@ function describeResult(result: MonthlyReportResult): string {
   else
     lines.push("not sent: add --send to store the JSON under _reports/ and email it to reports.monthly.to");
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * `--out` must be a file this process can write. Found only after the whole bucket was read, and with
+ * --send after the report was stored, a bad path failed the command before the email went out.
+ */
+async function assertWritableFile(path: string): Promise<void> {
+  const file = resolve(path);
+  const refuse = (why: string) =>
+    new HavenError("USAGE", `--out ${path}: ${why}`, {
+      hint: "give --out a file path in a folder that exists and that you may write to",
+    });
+  const existing = await stat(file).catch(() => undefined);
+  if (existing?.isDirectory()) throw refuse("is a folder");
+  try {
+    await access(existing ? file : dirname(file), constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw refuse(code === "ENOENT" ? `folder ${dirname(file)} does not exist` : `not writable (${code})`);
+  }
 }
