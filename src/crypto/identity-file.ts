@@ -73,7 +73,7 @@ export async function loadIdentityFile(path: string): Promise<AgeIdentity[]> {
                 ? `is larger than ${MAX_IDENTITY_FILE_BYTES} bytes: not an identity file`
                 : `cannot be read (${code ?? String(error)})`;
     throw new HavenError("CONFIG", `age identity file ${path} ${reason}`, {
-      hint: "Check encryption.identityFile in the config: it must name a file written by `age-keygen -o KEYFILE`, readable by the user running Haven.",
+      hint: "Check where the identity file is named (--identity, HAVEN_IDENTITY_FILE or encryption.identityFile in the config, in that order): it must name a file written by `age-keygen -o KEYFILE`, readable by the user running Haven.",
       cause: error,
     });
   }

@@ -145,6 +145,8 @@ describe("age keys", () => {
     await expect(loadIdentityFile(missing)).rejects.toMatchObject({
       code: "CONFIG",
       message: `age identity file ${missing} does not exist`,
+      // The path may have come from --identity or HAVEN_IDENTITY_FILE, not only from the config.
+      hint: expect.stringMatching(/--identity, HAVEN_IDENTITY_FILE or encryption\.identityFile/),
     });
     const subdir = join(dir, "a-directory");
     await mkdir(subdir);
