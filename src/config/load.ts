@@ -43,7 +43,15 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   try {
     bytes = await readFile(file);
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error);
+    const code = (error as NodeJS.ErrnoException).code;
+    const reason =
+      code === "ENOENT"
+        ? "no such file"
+        : code === "EISDIR"
+          ? "it is a folder, not a file"
+          : code === "EACCES" || code === "EPERM"
+            ? "not readable by this user"
+            : String(error);
     throw new HavenError("CONFIG", `cannot read config file ${file}: ${reason}`, {
       hint: "pass -c FILE or set HAVEN_CONFIG; config/haven.example.yaml is a commented starting point",
       cause: error,

@@ -65,6 +65,14 @@ describe("a config with several problems", () => {
     expect((error as Error).message).toBe(`cannot read config file ${missing}: no such file`);
     expect((error as { hint?: string }).hint).toMatch(/-c FILE or set HAVEN_CONFIG/);
   });
+
+  it("says so in words when -c names a folder", async () => {
+    const folder = join(__dirname, "../fixtures/config");
+    await expect(loadConfig(folder, {})).rejects.toMatchObject({
+      code: "CONFIG",
+      message: `cannot read config file ${folder}: it is a folder, not a file`,
+    });
+  });
 });
 
 describe("problem positions", () => {
