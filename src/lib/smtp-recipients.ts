@@ -5,6 +5,7 @@
  * a mistyped or closed mailbox in a recipient list is said, not silently skipped.
  */
 import { scrubSecrets, type Secret } from "./secret";
+import { isPermanentSmtpError } from "./smtp-errors";
 
 export interface RefusedRecipient {
   address: string;
@@ -53,4 +54,21 @@ export function refusedRecipients(
 /** `b@example.com (550 5.1.1 no such user), c@example.com (451 try later)` */
 export function describeRefused(refused: readonly RefusedRecipient[]): string {
   return refused.map((r) => `${r.address} (${r.reason})`).join(", ");
+}
+
+/**
+ * The recipients of a send that failed after others already had the mail (a second send, to the
+ * deferred ones only): those the error names with their replies, else all of `to`, with `reason`.
+ * Nobody among them has it; a 5xx is final, anything else may pass on a later send.
+ */
+export function refusedBySend(
+  error: unknown,
+  to: readonly string[],
+  reason: string,
+  secrets: ReadonlyArray<Secret | string | undefined> = [],
+): RefusedRecipient[] {
+  const named = refusedRecipients(error, secrets);
+  if (named.length > 0) return named;
+  const permanent = isPermanentSmtpError(error);
+  return to.map((address) => ({ address, reason, permanent }));
 }

@@ -20,7 +20,12 @@ import { HavenError } from "../lib/errors";
 import { silentLogger, type Logger } from "../lib/logger";
 import { scrubSecrets } from "../lib/secret";
 import { isPermanentSmtpError } from "../lib/smtp-errors";
-import { describeRefused, refusedRecipients, type RefusedRecipient } from "../lib/smtp-recipients";
+import {
+  describeRefused,
+  refusedBySend,
+  refusedRecipients,
+  type RefusedRecipient,
+} from "../lib/smtp-recipients";
 
 export interface ReportAttachment {
   filename: string;
@@ -156,11 +161,7 @@ export async function sendReport(
           deferred = pending.map((address) => ({ address, reason, permanent: false }));
         } else {
           // A retry for the recipients a server deferred failed: the others have the report already.
-          const refusedNow = refusedRecipients(error, secrets);
-          const failed =
-            refusedNow.length > 0
-              ? refusedNow
-              : pending.map((address) => ({ address, reason, permanent: isPermanentSmtpError(error) }));
+          const failed = refusedBySend(error, pending, reason, secrets);
           refused.push(...failed.filter((r) => r.permanent));
           deferred = failed.filter((r) => !r.permanent);
         }

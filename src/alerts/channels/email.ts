@@ -19,7 +19,12 @@ import { HavenError } from "../../lib/errors";
 import { silentLogger, type Logger } from "../../lib/logger";
 import { scrubSecrets } from "../../lib/secret";
 import { isPermanentSmtpError } from "../../lib/smtp-errors";
-import { describeRefused, refusedRecipients, type RefusedRecipient } from "../../lib/smtp-recipients";
+import {
+  describeRefused,
+  refusedBySend,
+  refusedRecipients,
+  type RefusedRecipient,
+} from "../../lib/smtp-recipients";
 import { renderText, type Notice } from "../message";
 import type { AlertChannel } from "./types";
 
@@ -75,15 +80,7 @@ class EmailChannel implements AlertChannel {
         // Nobody has it yet: the send failed as a whole, and `deliver` retries it.
         if (attempt === 1) throw classify(error, this.config);
         // Sent again to the deferred ones only: refused again (each with its reply), or not sent.
-        refused = refusedRecipients(error, secrets);
-        if (refused.length === 0) {
-          const { message } = classify(error, this.config);
-          refused = to.map((address) => ({
-            address,
-            reason: message,
-            permanent: isPermanentSmtpError(error),
-          }));
-        }
+        refused = refusedBySend(error, to, classify(error, this.config).message, secrets);
       }
       undelivered.push(...refused.filter((r) => r.permanent));
       const deferred = refused.filter((r) => !r.permanent);
