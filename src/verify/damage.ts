@@ -64,9 +64,9 @@ export function failedOnlyFreshness(outcome: VerificationOutcome): boolean {
 /**
  * Error codes of a failed verification that describe the verifier, not the snapshot: an identity file
  * that does not fit (a corrupt ciphertext is recorded as INTEGRITY, see verificationErrorCode), a
- * refused credential, the network, a lock, a cancel.
+ * refused credential, the network, a lock, a cancel, a restore test stopped at verify.timeout.
  */
-const VERIFIER_CODES = new Set(["DECRYPT", "CREDENTIALS", "TRANSIENT", "LOCKED", "CANCELLED"]);
+const VERIFIER_CODES = new Set(["DECRYPT", "CREDENTIALS", "TRANSIENT", "LOCKED", "CANCELLED", "TIMEOUT"]);
 
 /**
  * True when a failed verification says nothing either way about its snapshot: it failed on the

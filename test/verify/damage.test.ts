@@ -1,7 +1,7 @@
 /** How a verification records an error: pure logic over Haven's error classification. */
 import { decryptError, decryptHints } from "../../src/crypto/errors";
 import { HavenError } from "../../src/lib/errors";
-import { verificationErrorCode } from "../../src/verify/damage";
+import { provesSnapshotDamaged, saysNothingOfSnapshot, verificationErrorCode } from "../../src/verify/damage";
 
 test.each([
   [
@@ -19,4 +19,17 @@ test.each([
   ["anything else is FAILED", new Error("boom"), "FAILED"],
 ])("%s", (_what, error, code) => {
   expect(verificationErrorCode(error)).toBe(code);
+});
+
+test.each([
+  ["a wrong identity", "DECRYPT", true],
+  ["a refused login", "CREDENTIALS", true],
+  ["the network", "TRANSIENT", true],
+  ["a restore test stopped at verify.timeout", "TIMEOUT", true],
+  ["a hash mismatch", "INTEGRITY", false],
+  ["an unknown failure", "FAILED", false],
+])("a verification failed by %s says nothing of its snapshot: %s", (_what, code, nothing) => {
+  const outcome = { result: "failed", checks: [], error: { code } };
+  expect(saysNothingOfSnapshot(outcome)).toBe(nothing);
+  if (nothing) expect(provesSnapshotDamaged(outcome)).toBe(false);
 });
