@@ -124,28 +124,28 @@ export interface IncludeMatchQuery {
  * the probe say so before a backup fails on it.
  */
 export function includeMatchQueries(options: ScopeOptions): IncludeMatchQuery[] {
-  const query = (
-    option: IncludeMatchQuery["option"],
-    patterns: string[] | undefined,
-    from: string,
-    match: (m: ReturnType<typeof patternMatchers>) => (pattern: string) => string,
-  ): IncludeMatchQuery[] => {
-    if (!patterns?.length) return [];
-    const matchers = patternMatchers(1);
-    const where = patterns.map(match(matchers)).join(" or ");
-    return [
-      { option, patterns, text: `select count(*)::int as n from ${from}(${where})`, values: matchers.params },
-    ];
-  };
-  return [
-    ...query("schemas", options.schemas, "pg_catalog.pg_namespace n where ", (m) => m.schemaMatch),
-    ...query(
-      "tables",
-      options.tables,
-      "pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.relkind in ('r', 'S', 'v', 'm', 'f', 'p') and ",
-      (m) => m.tableMatch,
-    ),
-  ];
+  const queries: IncludeMatchQuery[] = [];
+  if (options.schemas?.length) {
+    const { params, schemaMatch } = patternMatchers(1);
+    queries.push({
+      option: "schemas",
+      patterns: options.schemas,
+      text: `select count(*)::int as n from pg_catalog.pg_namespace n where (${options.schemas.map(schemaMatch).join(" or ")})`,
+      values: params,
+    });
+  }
+  if (options.tables?.length) {
+    const { params, tableMatch } = patternMatchers(1);
+    queries.push({
+      option: "tables",
+      patterns: options.tables,
+      text:
+        "select count(*)::int as n from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace" +
+        ` where c.relkind in ('r', 'S', 'v', 'm', 'f', 'p') and (${options.tables.map(tableMatch).join(" or ")})`,
+      values: params,
+    });
+  }
+  return queries;
 }
 
 /** pg_dump arguments for the same options. */
