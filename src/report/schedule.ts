@@ -35,12 +35,30 @@ export function firingsBetween(
   end: Date,
   target: string,
 ): Date[] {
-  let expression;
+  const expression = firingsFrom(pattern, timezone, start, target, end);
+  const firings: Date[] = [];
+  while (expression.hasNext()) {
+    const at = expression.next().toDate();
+    if (at.getTime() >= end.getTime()) break;
+    firings.push(at);
+  }
+  return firings;
+}
+
+/** The first firing of `pattern` at or after `at`, in `timezone` (or 400 days on, if none before). */
+function nextFiring(pattern: string, timezone: string, at: Date, target: string): Date {
+  const far = new Date(at.getTime() + 400 * 24 * 3_600_000);
+  const expression = firingsFrom(pattern, timezone, at, target, far);
+  return expression.hasNext() ? expression.next().toDate() : far;
+}
+
+/** The firings of `pattern` at or after `start` (and before `end`), one by one. */
+function firingsFrom(pattern: string, timezone: string, start: Date, target: string, end?: Date) {
   try {
     // cron-parser's next() is strictly after currentDate: step back 1 ms so a firing at `start` counts.
-    expression = CronExpressionParser.parse(pattern, {
+    return CronExpressionParser.parse(pattern, {
       currentDate: new Date(start.getTime() - 1),
-      endDate: end,
+      ...(end ? { endDate: end } : {}),
       tz: timezone,
     });
   } catch (error) {
@@ -53,19 +71,6 @@ export function firingsBetween(
       },
     );
   }
-  const firings: Date[] = [];
-  while (expression.hasNext()) {
-    const at = expression.next().toDate();
-    if (at.getTime() >= end.getTime()) break;
-    firings.push(at);
-  }
-  return firings;
-}
-
-/** The first firing of `pattern` at or after `at`, in `timezone`. */
-function nextFiring(pattern: string, timezone: string, at: Date, target: string): Date {
-  const far = new Date(at.getTime() + 400 * 24 * 3_600_000);
-  return firingsBetween(pattern, timezone, at, far, target)[0] ?? far;
 }
 
 /**
