@@ -51,9 +51,15 @@ export function s3DestinationYaml(s3: S3rverHandle, bucket: string, prefix = "")
   ].join("\n");
 }
 
+/**
+ * Writes `dir`/haven.yaml. A config that names no `queuePrefix` gets a unique one: with the default,
+ * test files running at once shared Redis keys, and one's target lock ("share", "app") made another's
+ * backup "skipped: another run holds its lock".
+ */
 export async function writeConfigFile(dir: string, yaml: string): Promise<string> {
   const path = join(dir, "haven.yaml");
-  await writeFile(path, yaml);
+  const isolated = /^queuePrefix:/m.test(yaml) ? yaml : `queuePrefix: ${uniqueName("haven-test")}\n${yaml}`;
+  await writeFile(path, isolated);
   return path;
 }
 
