@@ -58,7 +58,10 @@ export function s3DestinationYaml(s3: S3rverHandle, bucket: string, prefix = "")
  */
 export async function writeConfigFile(dir: string, yaml: string): Promise<string> {
   const path = join(dir, "haven.yaml");
-  const isolated = /^queuePrefix:/m.test(yaml) ? yaml : `queuePrefix: ${uniqueName("haven-test")}\n${yaml}`;
+  // Added last, so the lines of `yaml` keep their numbers (tests assert file:line:col).
+  const isolated = /^queuePrefix:/m.test(yaml)
+    ? yaml
+    : `${yaml.endsWith("\n") ? yaml : `${yaml}\n`}queuePrefix: ${uniqueName("haven-test")}\n`;
   await writeFile(path, isolated);
   return path;
 }
