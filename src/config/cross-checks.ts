@@ -6,7 +6,13 @@
  */
 import { isAbsolute, resolve } from "node:path";
 import type { IssueCollector } from "./issues";
-import { DATABASE_URL_SCHEMES, hasScheme } from "./url-schemes";
+import {
+  DATABASE_URL_SCHEMES,
+  hasScheme,
+  isUrlTargetType,
+  unsupportedUrlParameters,
+  unsupportedUrlParametersMessage,
+} from "./url-schemes";
 
 export function checkCrossReferences(data: unknown, issues: IssueCollector): void {
   if (!isRecord(data)) return;
@@ -31,6 +37,7 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
   }
 
   if (isRecord(data.targets)) checkVerifyInto(data.targets, defaults, issues);
+  if (isRecord(data.targets)) checkUrlParameters(data.targets, issues);
 
   if (typeof data.timezone === "string" && !isKnownTimezone(data.timezone)) {
     issues.atPath(
@@ -46,6 +53,28 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
       ["reports", "monthly"],
       "monthly reports are sent by email: configure alerts.email (its SMTP server)",
     );
+  }
+}
+
+/**
+ * A database url's query parameters that Haven would drop (the adapters refuse them too, for urls
+ * from a urlFile or `restore --to`): reported here so `config validate` points at the line. The
+ * message names the parameters only, never the url, which may hold a password.
+ */
+function checkUrlParameters(targets: Record<string, unknown>, issues: IssueCollector): void {
+  for (const [name, target] of Object.entries(targets)) {
+    if (!isRecord(target) || typeof target.type !== "string" || typeof target.url !== "string") continue;
+    if (!isUrlTargetType(target.type)) continue;
+    let url: URL;
+    try {
+      url = new URL(target.url);
+    } catch {
+      continue; // the adapter says so, without echoing the url
+    }
+    const unsupported = unsupportedUrlParameters(target.type, url);
+    if (unsupported.length > 0) {
+      issues.atPath(["targets", name, "url"], unsupportedUrlParametersMessage(target.type, unsupported));
+    }
   }
 }
 

@@ -175,6 +175,26 @@ describe("problem positions", () => {
     ]);
   });
 
+  it("refuses url parameters Haven would drop, naming them and never the url's password", () => {
+    const error = errorOf(
+      [
+        "destinations: { d: { type: filesystem, path: /b } }",
+        "defaults: { destinations: [d] }",
+        "targets:",
+        "  db: { type: postgres, url: 'postgres://u:pw-9z@h/app?sslmode=require&port=5433&connect_timeout=5' }",
+        "  shop: { type: mysql, url: 'mysql://u:pw-9z@h/shop?ssl-mode=REQUIRED&ssl-mode=VERIFY_CA' }",
+        "  cache: { type: redis, url: 'rediss://:pw-9z@h:6380?family=6&tls=true' }",
+        "  ok: { type: postgres, url: 'postgres:///app?host=/run/postgresql&port=5433&sslmode=disable' }",
+      ].join("\n"),
+    );
+    expect(error.issues.map((i) => `${i.line}: ${i.path.join(".")}: ${i.message}`)).toEqual([
+      "4: targets.db.url: url parameter connect_timeout would be ignored (a postgres url takes only sslmode, sslrootcert, sslcert, sslkey, host, port, user, dbname): use the target's fields (host, port, user, database, tls)",
+      "5: targets.shop.url: url parameter ssl-mode would be ignored (a mysql url takes none): use the target's fields: tls (enabled, ca, rejectUnauthorized) for TLS, socket for a local socket",
+      "6: targets.cache.url: url parameters family, tls would be ignored (a redis url takes none): use the target's fields: tls (enabled, ca, rejectUnauthorized), or a rediss:// url for TLS",
+    ]);
+    expect(error.message).not.toContain("pw-9z");
+  });
+
   it("says that verify.into in defaults applies to every target, at defaults", () => {
     const error = errorOf(
       [

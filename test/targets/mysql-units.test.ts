@@ -160,6 +160,15 @@ describe("option files", () => {
     expect(conn.password?.reveal()).toBe("p#ss");
     expect(() => resolveMysqlConnection({ name: "x", url: undefined })).toThrow(/no database/);
   });
+
+  test("a url parameter the client would not get (a TLS demand) is a config error, for restore --to urls too", () => {
+    const resolve = () =>
+      resolveMysqlConnection({ name: "x", url: new Secret("mysql://app:s3cret@db1/shop?ssl-mode=REQUIRED") });
+    expect(resolve).toThrow(
+      /url parameter ssl-mode would be ignored \(a mysql url takes none\): use the target's fields: tls/,
+    );
+    expect(resolve).not.toThrow(/s3cret/);
+  });
 });
 
 describe("stderr classification", () => {

@@ -124,6 +124,27 @@ describe("connection", () => {
     expect(String((error as Error).message)).not.toContain("s3cret");
   });
 
+  test("libpq's ?host=&port= for a socket folder; a parameter Haven would drop is a config error", () => {
+    expect(
+      resolvePgConnection({ ...base, url: new Secret("postgres:///app?host=/run/postgresql&port=5433") }),
+    ).toMatchObject({ host: "/run/postgresql", port: 5433, database: "app" });
+    expect(() => resolvePgConnection({ ...base, url: new Secret("postgres:///app?port=http") })).toThrow(
+      /url parameter port is not a port number: http/,
+    );
+    let error: unknown;
+    try {
+      resolvePgConnection({
+        ...base,
+        url: new Secret("postgres://u:s3cret@h/app?target_session_attrs=read-write"),
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(isHavenError(error, "CONFIG")).toBe(true);
+    expect(String((error as Error).message)).toMatch(/url parameter target_session_attrs would be ignored/);
+    expect(String((error as Error).message)).not.toContain("s3cret");
+  });
+
   test("password file lines escape colons and backslashes", () => {
     expect(passfileLine(new Secret("a:b\\c"))).toBe("*:*:*:*:a\\:b\\\\c\n");
     expect(() => passfileLine(new Secret("two\nlines"))).toThrow(/line break/);

@@ -286,6 +286,18 @@ describe("redis adapter", () => {
     expect(down.checks.find((c) => c.name === "connection")?.hint).toMatch(/reachable/);
   });
 
+  test("a url parameter ioredis and redis-cli would not get is a config error", () => {
+    expect(() =>
+      resolveRedisConnection(target({ url: new Secret("redis://:s3cret@h:6379?tls=true") })),
+    ).toThrow(/url parameter tls would be ignored \(a redis url takes none\)/);
+    const fromUrl = { host: undefined, port: undefined, url: new Secret("rediss://h:6380") };
+    expect(resolveRedisConnection(target(fromUrl))).toMatchObject({
+      host: "h",
+      port: 6380,
+      tls: { rejectUnauthorized: true },
+    });
+  });
+
   test("recipe writes the RDB file with standard tools", () => {
     const recipe = createRedisAdapter(target(), testRun().logger).recipe({
       key: "cache/20260101T000000Z-00000000/data.rdb.zst",

@@ -5,7 +5,7 @@
  * line, where `ps` shows it, and no inherited option files that could change the dump's format.
  */
 import type { TargetConfigOf } from "../../config/types";
-import { hasScheme, schemesText } from "../../config/url-schemes";
+import { hasScheme, schemesText, refuseUnsupportedUrlParameters } from "../../config/url-schemes";
 import { HavenError } from "../../lib/errors";
 import { Secret, decodeUrlPart } from "../../lib/secret";
 import { PrivateDir } from "../process";
@@ -59,6 +59,7 @@ function parseMysqlUrl(url: Secret, target: string): Partial<MysqlConnection> {
   if (!hasScheme("mysql", parsed.protocol)) {
     throw new HavenError("CONFIG", `target ${target}: url must start with ${schemesText("mysql")}`);
   }
+  refuseUnsupportedUrlParameters("mysql", parsed, target);
   const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {
     host: decode(parsed.hostname),

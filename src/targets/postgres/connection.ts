@@ -8,7 +8,7 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ClientConfig } from "pg";
 import type { TargetConfigOf } from "../../config/types";
-import { hasScheme, schemesText } from "../../config/url-schemes";
+import { hasScheme, schemesText, refuseUnsupportedUrlParameters } from "../../config/url-schemes";
 import { HavenError } from "../../lib/errors";
 import { Secret, decodeUrlPart } from "../../lib/secret";
 import { PrivateDir, toolEnv } from "../process";
@@ -81,6 +81,7 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
   if (!hasScheme("postgres", parsed.protocol)) {
     throw new HavenError("CONFIG", `target ${target}: url must start with ${schemesText("postgres")}`);
   }
+  refuseUnsupportedUrlParameters("postgres", parsed, target);
   const query = parsed.searchParams;
   const sslMode = query.get("sslmode") ?? undefined;
   if (sslMode !== undefined && !SSL_MODES.includes(sslMode)) {
@@ -91,7 +92,7 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
   const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {
     host: decode(parsed.hostname) ?? query.get("host") ?? undefined,
-    port: parsed.port ? Number(parsed.port) : undefined,
+    port: parsed.port ? Number(parsed.port) : queryPort(query.get("port"), target),
     user: decode(parsed.username) ?? query.get("user") ?? undefined,
     password: parsed.password ? new Secret(decodeUrlPart(parsed.password)) : undefined,
     database: decode(parsed.pathname.replace(/^\//, "")) ?? query.get("dbname") ?? undefined,
@@ -101,6 +102,18 @@ function parsePgUrl(url: Secret, target: string): Partial<PgConnection> {
     sslCert: query.get("sslcert") ?? undefined,
     sslKey: query.get("sslkey") ?? undefined,
   };
+}
+
+/** libpq's `?port=`, used with `?host=` for a socket folder (`postgres:///db?host=/run/postgresql&port=5433`). */
+function queryPort(value: string | null, target: string): number | undefined {
+  if (value === null) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new HavenError("CONFIG", `target ${target}: url parameter port is not a port number: ${value}`, {
+      hint: "give a whole number from 1 to 65535",
+    });
+  }
+  return port;
 }
 
 /**

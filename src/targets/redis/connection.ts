@@ -6,6 +6,7 @@
 import type { RedisOptions } from "ioredis";
 import { readFileSync } from "node:fs";
 import type { TargetConfigOf } from "../../config/types";
+import { refuseUnsupportedUrlParameters } from "../../config/url-schemes";
 import { HavenError } from "../../lib/errors";
 import { Secret, decodeUrlPart } from "../../lib/secret";
 import { toolEnv } from "../process";
@@ -51,6 +52,7 @@ function parseRedisUrl(url: Secret, target: string): Partial<RedisConnection> {
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     throw new HavenError("CONFIG", `target ${target}: url must start with redis:// or rediss://`);
   }
+  refuseUnsupportedUrlParameters("redis", parsed, target);
   const decode = (text: string) => (text ? decodeUrlPart(text) : undefined);
   return {
     host: decode(parsed.hostname),
