@@ -4,13 +4,14 @@ import { formatDuration } from "../../lib/duration";
 import { errorParts, ExitCode, HavenError } from "../../lib/errors";
 import type { Logger } from "../../lib/logger";
 import { checkIdentity } from "../../engine/identity-check";
+import { checkQueueRedis } from "../../jobs/redis-health";
 import { createStorage } from "../../storage";
 import { createAdapter } from "../../targets";
 import { commandConfig, commandLogger, printJson, printTable } from "../context";
 import { outputOption } from "../output-option";
 
 export interface DoctorRow {
-  kind: "target" | "destination" | "encryption";
+  kind: "redis" | "target" | "destination" | "encryption";
   name: string;
   check: string;
   ok: boolean;
@@ -26,7 +27,7 @@ export interface DoctorRow {
 export const PROBE_TIMEOUT_MS = 60_000;
 
 /**
- * Probes every destination, this host's age identity and every target; never throws for a failing
+ * Probes the queues' Redis, every destination, this host's age identity and every target; never throws for a failing
  * probe, only reports it. `signal` cancels the whole run; each probe also stops at its own deadline.
  */
 export async function runDoctor(
@@ -49,6 +50,8 @@ export async function runDoctor(
     fix: "check that the server is up and reachable from this host (a firewall that drops packets makes connections hang)",
   });
   const rows: DoctorRow[] = [];
+  for (const check of await checkQueueRedis(config.redis))
+    rows.push({ kind: "redis", name: "queues", ...check });
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, logger, { retry: false });
     const probe = deadline();
@@ -107,7 +110,9 @@ export async function runDoctor(
 
 export function doctorCommand(): Command {
   return new Command("doctor")
-    .description("probe every target and destination and say what works, what does not, and the fix")
+    .description(
+      "probe the queues' Redis, every destination and every target, and say what works, what does not, and the fix",
+    )
     .addOption(outputOption())
     .action(async (opts: { output: string }, command: Command) => {
       const config = await commandConfig(command);
