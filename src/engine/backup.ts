@@ -9,7 +9,7 @@ import { listSnapshotRefs, readManifest } from "../catalog/catalog";
 import { layout, newSnapshotId } from "../catalog/layout";
 import { MANIFEST_FORMAT_VERSION, type Manifest, type StoredObject } from "../catalog/manifest";
 import { assertPayloadPresent } from "../catalog/payload-present";
-import type { HavenConfig, TargetConfig } from "../config/types";
+import type { HavenConfig, NamedDestination, TargetConfig } from "../config/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import { havenVersion } from "../lib/version";
 import { createStorage } from "../storage";
@@ -46,6 +46,29 @@ export function primaryStorage(
   const destination = config.destinations[name];
   if (!destination) throw new HavenError("CONFIG", `target ${target.name}: unknown destination "${name}"`);
   return createStorage(destination, ctx.logger);
+}
+
+/** The destination a command reads: `from` when given (a copy, in a disaster), else the target's primary. */
+export function storageFor(
+  config: HavenConfig,
+  target: string,
+  from: string | undefined,
+  ctx: EngineContext,
+): StorageBackend {
+  const targetConfig = targetOrThrow(config, target);
+  if (!from) return primaryStorage(config, targetConfig, ctx);
+  return createStorage(destinationOrThrow(config, from), ctx.logger);
+}
+
+/** The destination `--from NAME` names; a name the config lacks is a usage error listing the known ones. */
+export function destinationOrThrow(config: HavenConfig, name: string): NamedDestination {
+  const destination = config.destinations[name];
+  if (!destination) {
+    throw new HavenError("USAGE", `no destination named "${name}"`, {
+      hint: `known destinations: ${Object.keys(config.destinations).join(", ")}`,
+    });
+  }
+  return destination;
 }
 
 export async function runBackup(

@@ -6,10 +6,9 @@ import type { Readable } from "node:stream";
 import { findSnapshot, type SnapshotSelector } from "../catalog/catalog";
 import { layout } from "../catalog/layout";
 import { mainObject, type Manifest } from "../catalog/manifest";
-import type { HavenConfig, NamedDestination, TargetConfig } from "../config/types";
+import type { HavenConfig, TargetConfig } from "../config/types";
 import { HavenError, isHavenError } from "../lib/errors";
 import { silentLogger } from "../lib/logger";
-import { createStorage } from "../storage";
 import { readTextIfPresent } from "../storage/read-text";
 import type { StorageBackend } from "../storage/types";
 import { parseVerificationRecord } from "../slo/inputs";
@@ -17,7 +16,7 @@ import type { VerificationPoint } from "../slo/types";
 import { damagedSnapshots } from "../verify/damage";
 import { createAdapter } from "../targets";
 import type { RestoreDestination, RestoreStats, RunContext } from "../targets/types";
-import { primaryStorage, targetOrThrow } from "./backup";
+import { storageFor, targetOrThrow } from "./backup";
 import { openPlainStream } from "./read-payload";
 import type { EngineContext } from "./types";
 
@@ -39,28 +38,6 @@ export interface RestoreResult {
   stats: RestoreStats;
   warnings: string[];
   seconds: number;
-}
-
-export function storageFor(
-  config: HavenConfig,
-  target: string,
-  from: string | undefined,
-  ctx: EngineContext,
-): StorageBackend {
-  const targetConfig = targetOrThrow(config, target);
-  if (!from) return primaryStorage(config, targetConfig, ctx);
-  return createStorage(destinationOrThrow(config, from), ctx.logger);
-}
-
-/** The destination `--from NAME` names; a name the config lacks is a usage error listing the known ones. */
-export function destinationOrThrow(config: HavenConfig, name: string): NamedDestination {
-  const destination = config.destinations[name];
-  if (!destination) {
-    throw new HavenError("USAGE", `no destination named "${name}"`, {
-      hint: `known destinations: ${Object.keys(config.destinations).join(", ")}`,
-    });
-  }
-  return destination;
 }
 
 /**

@@ -16,7 +16,7 @@ import { Readable } from "node:stream";
 import type { StorageBackend } from "../storage/types";
 import { mainObject, type Manifest } from "../catalog/manifest";
 import type { CheckConfig, HavenConfig, TargetConfig } from "../config/types";
-import { primaryStorage, targetOrThrow } from "../engine/backup";
+import { storageFor, targetOrThrow } from "../engine/backup";
 import { openPlainStream } from "../engine/read-payload";
 import type { EngineContext } from "../engine/types";
 import { formatDuration } from "../lib/duration";
@@ -37,6 +37,12 @@ export interface RestoreTestRequest {
   now?: () => Date;
   /** Picks among snapshots within `randomWithin`; [0, 1) like Math.random (the default). */
   random?: () => number;
+  /**
+   * Read the snapshot from this destination, and keep the record beside it there, instead of the
+   * target's primary: a copy is proved restorable before the disaster that needs it, and is all
+   * there is to verify when the primary is lost.
+   */
+  from?: string;
 }
 
 /** A restore test's record: the common record plus what was restored where, and how fast. */
@@ -62,7 +68,7 @@ export async function runRestoreTest(
   ctx: EngineContext,
 ): Promise<RestoreTestRecord & { recordKey: string }> {
   const target = targetOrThrow(config, request.target);
-  const storage = primaryStorage(config, target, ctx);
+  const storage = storageFor(config, target.name, request.from, ctx);
   try {
     const choice = await chooseSnapshot(storage, target, {
       snapshotId: request.snapshotId,

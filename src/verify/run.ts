@@ -6,7 +6,7 @@
  * Both carry the freshness guard: they fail when the target's newest snapshot is older than its RPO.
  */
 import type { HavenConfig } from "../config/types";
-import { primaryStorage, targetOrThrow } from "../engine/backup";
+import { storageFor, targetOrThrow } from "../engine/backup";
 import type { EngineContext } from "../engine/types";
 import { checkIntegrity } from "./integrity";
 import { writeVerificationRecord, type VerificationRecord } from "./record";
@@ -25,7 +25,7 @@ export async function runVerification(
 ): Promise<VerificationRecord & { recordKey: string }> {
   const target = targetOrThrow(config, request.target);
   if ((request.kind ?? target.verify.kind) === "restore") return runRestoreTest(config, request, ctx);
-  const storage = primaryStorage(config, target, ctx);
+  const storage = storageFor(config, target.name, request.from, ctx);
   try {
     const { manifest, freshness } = await chooseSnapshot(storage, target, {
       snapshotId: request.snapshotId,

@@ -5,7 +5,7 @@ import { describeError, ExitCode, HavenError } from "../../lib/errors";
 import { createStorage } from "../../storage";
 import type { NamedDestination } from "../../config/types";
 import { TARGET_NAME, TARGET_NAME_RULE } from "../../config/schema";
-import { destinationOrThrow } from "../../engine/restore";
+import { destinationOrThrow } from "../../engine/backup";
 import { authorize } from "../../operators";
 import { commandConfig, commandLogger, commandOperator, printJson, printTable } from "../context";
 import { outputOption } from "../output-option";

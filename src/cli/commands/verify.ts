@@ -35,6 +35,10 @@ export function verifyCommand(): Command {
       ]),
     )
     .option(
+      "--from <destination>",
+      "verify the snapshot held by this destination (a copy), and record the result there, instead of the target's primary",
+    )
+    .option(
       "--direct",
       "run in this process (the default today; queued verification runs on the verify schedule)",
     )
@@ -42,7 +46,7 @@ export function verifyCommand(): Command {
     .action(
       async (
         target: string,
-        opts: { snapshot?: string; kind?: "integrity" | "restore"; output: string },
+        opts: { snapshot?: string; kind?: "integrity" | "restore"; from?: string; output: string },
         command: Command,
       ) => {
         const config = await commandConfig(command);
@@ -56,7 +60,7 @@ export function verifyCommand(): Command {
           const { runVerification } = await import("../../verify/run");
           record = await runVerification(
             config,
-            { target, snapshotId: opts.snapshot, kind: opts.kind },
+            { target, snapshotId: opts.snapshot, kind: opts.kind, from: opts.from },
             {
               logger,
               signal: interruptSignal(),
@@ -75,7 +79,12 @@ export function verifyCommand(): Command {
             actor: operatorActor(operator),
             target,
             snapshot: record.snapshotId,
-            detail: { kind: record.kind, totalMs: record.totalMs, record: record.recordKey },
+            detail: {
+              kind: record.kind,
+              totalMs: record.totalMs,
+              record: record.recordKey,
+              ...(opts.from ? { from: opts.from } : {}),
+            },
           },
           await auditLockOptions(config, logger),
         );
@@ -85,12 +94,12 @@ export function verifyCommand(): Command {
             .map(([phase, ms]) => `${phase} ${ms} ms`)
             .join(", ");
           process.stdout.write(
-            `${record.kind} check of ${target} snapshot ${record.snapshotId}: ${record.result} in ${record.totalMs} ms` +
+            `${record.kind} check of ${target} snapshot ${record.snapshotId}${opts.from ? ` on ${opts.from}` : ""}: ${record.result} in ${record.totalMs} ms` +
               `${phases ? ` (${phases})` : ""}\n`,
           );
           for (const check of record.checks) process.stdout.write(`  ${describeCheck(check)}\n`);
         }
-        if (record.result !== "passed") throw verificationFailure(target, record);
+        if (record.result !== "passed") throw verificationFailure(target, record, opts.from);
       },
     );
 }
@@ -101,8 +110,12 @@ export function verifyCommand(): Command {
  * scratch server that was down says nothing of the snapshot, and its fix is elsewhere; a decryption
  * or credentials refusal exits 12 as DESIGN.md says.
  */
-function verificationFailure(target: string, record: VerificationRecord & { recordKey: string }): HavenError {
-  const evidence = `the record is at ${record.recordKey}`;
+function verificationFailure(
+  target: string,
+  record: VerificationRecord & { recordKey: string },
+  from: string | undefined,
+): HavenError {
+  const evidence = `the record is at ${record.recordKey}${from ? ` on ${from}` : ""}`;
   if (provesSnapshotDamaged(record)) {
     return new HavenError(
       "INTEGRITY",
@@ -122,7 +135,8 @@ function verificationFailure(target: string, record: VerificationRecord & { reco
       hint:
         (code === "DECRYPT"
           ? "give this host the age identity (encryption.identityFile or HAVEN_IDENTITY_FILE; haven keys check tests it)"
-          : "fix what the failed checks name") + `, then run haven verify ${target} again; ${evidence}`,
+          : "fix what the failed checks name") +
+        `, then run haven verify ${target}${from ? ` --from ${from}` : ""} again; ${evidence}`,
       exitCode: refused ? ExitCode.DECRYPT_OR_CREDENTIALS : ExitCode.FAILED,
     },
   );
