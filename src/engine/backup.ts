@@ -118,12 +118,17 @@ export async function backupTo(
   });
 
   let hookFailed: unknown;
+  // The after hook resumes what `before` paused, so it runs once the run got as far as `before`
+  // (whatever happened then), never after a failed probe: nothing was paused, and an after hook
+  // that restarts a service or remounts a share would act on a system the run never touched.
+  let hooksReached = false;
   // Read while the probe runs (a LIST and a GET on S3), unless a before hook may still have to prepare
   // the destination (mount a share); a probe failure is the error worth reporting.
   const sizesDuringProbe = target.hooks?.before ? undefined : previousObjectSizes(storage, target.name);
   sizesDuringProbe?.catch(() => undefined);
   try {
     await probeOrThrow(adapter, ctx.signal);
+    hooksReached = true;
     if (target.hooks?.before) {
       await runHook(target.hooks.before, {
         timeoutMs: target.hooks.timeout,
@@ -227,7 +232,9 @@ export async function backupTo(
     logger.error({ code: haven.code, err: haven.message, hint: haven.hint }, "backup failed");
     return result("failed", { error: { code: haven.code, message: haven.message, hint: haven.hint } });
   } finally {
-    if (target.hooks?.after) {
+    if (target.hooks?.after && !hooksReached) {
+      logger.info("after hook not run: the run stopped at its probe, before the before hook");
+    } else if (target.hooks?.after) {
       // It runs even after a cancel (to resume what `before` paused), so not on ctx.signal; its
       // deadline is timeoutMs alone: a second timer on the same deadline won the race and
       // reported a hook that timed out as "cancelled".

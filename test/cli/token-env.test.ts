@@ -86,3 +86,26 @@ test("hooks know their target and snapshot, and an after hook past its timeout s
   expect(run.stderr).toMatch(/after hook timed out after 1s/);
   expect(run.stderr).not.toMatch(/cancelled/);
 });
+
+test("an after hook runs when the before hook failed, and not when the probe stopped the run first", async () => {
+  const work = await tempDir("haven-hook-after");
+  const after = join(work, "after.txt");
+  const hooks = (before: string) =>
+    `{ before: ${JSON.stringify(before)}, after: ${JSON.stringify(`echo "$HAVEN_RESULT" >> ${after}`)} }`;
+  const configPath = await shareWithHooks(work, hooks("exit 3"));
+  const failedBefore = await runCli(["-c", configPath, "backup", "share", "--direct"]);
+  expect(failedBefore.code).toBe(1);
+  expect(await readFile(after, "utf8")).toBe("failed\n");
+
+  // An empty share fails the probe (no allowEmpty): nothing was paused, so nothing is resumed.
+  const empty = await tempDir("haven-hook-probe");
+  const emptyConfig = await writeNasConfigFile(
+    empty,
+    `targets:\n  share: { type: files, path: ${join(empty, "nothing")}, hooks: ${hooks("true")} }\n`,
+  );
+  await mkdir(join(empty, "nothing"));
+  const probeFailed = await runCli(["-c", emptyConfig, "backup", "share", "--direct"]);
+  expect(probeFailed.code).toBe(1);
+  expect(probeFailed.stderr).toMatch(/empty|allowEmpty/);
+  expect(await readFile(after, "utf8")).toBe("failed\n");
+});
