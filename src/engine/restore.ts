@@ -30,6 +30,8 @@ export interface RestoreRequest {
   force?: boolean;
   /** Read from this destination instead of the target's primary one. */
   from?: string;
+  /** Runs after the adapter's checks of the destination, before it writes (`RestoreOptions.beforeWrite`). */
+  beforeWrite?: () => Promise<void>;
 }
 
 export interface RestoreResult {
@@ -194,6 +196,7 @@ export async function runRestore(
         include: request.include,
         force: request.force,
         extra,
+        ...(request.beforeWrite ? { beforeWrite: request.beforeWrite } : {}),
       }),
       plain.finished,
     );

@@ -387,7 +387,45 @@ export class RestoreApprovals {
     return requests.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt));
   }
 
+  /**
+   * Everything `consumeApproval` checks, without using the approval: a restore asks first, and uses
+   * it only once its own checks of the destination passed (`RestoreOptions.beforeWrite`), so a
+   * restore refused for a non-empty folder does not need a second approval.
+   */
+  async checkApproval(requestId: string, executor: Operator, expected: RestoreExpectation): Promise<void> {
+    assertRequestId(requestId);
+    await this.#approvedFor(requestId, executor, expected);
+  }
+
   async #consume(
+    requestId: string,
+    executor: Operator,
+    expected: RestoreExpectation,
+  ): Promise<RestoreRequest> {
+    const request = await this.#approvedFor(requestId, executor, expected);
+    const refuse = (message: string, hint: string): never => {
+      throw new HavenError("REFUSED", message, { hint });
+    };
+    const usage: StoredUsage = {
+      formatVersion: 1,
+      requestId: request.id,
+      usedBy: stamp(executor),
+      usedAt: this.#clock().toISOString(),
+    };
+    try {
+      await writeOnce(this.#storage, requestKeys(request.id).used, usage);
+    } catch (error) {
+      if (!isHavenError(error, "ALREADY_EXISTS")) throw error;
+      refuse(
+        `restore request ${request.id} was already used`,
+        "an approval releases one restore: request a new one",
+      );
+    }
+    return { ...request, state: "used", usage };
+  }
+
+  /** The request, when it is approved, open, for exactly `expected`, and `executor` may run it. */
+  async #approvedFor(
     requestId: string,
     executor: Operator,
     expected: RestoreExpectation,
@@ -438,22 +476,7 @@ export class RestoreApprovals {
         "the requester or an admin runs an approved restore",
       );
     }
-    const usage: StoredUsage = {
-      formatVersion: 1,
-      requestId: request.id,
-      usedBy: stamp(executor),
-      usedAt: this.#clock().toISOString(),
-    };
-    try {
-      await writeOnce(this.#storage, requestKeys(request.id).used, usage);
-    } catch (error) {
-      if (!isHavenError(error, "ALREADY_EXISTS")) throw error;
-      refuse(
-        `restore request ${request.id} was already used`,
-        "an approval releases one restore: request a new one",
-      );
-    }
-    return { ...request, state: "used", usage };
+    return request;
   }
 
   /** Refuses a used or expired request, with the words for each. */

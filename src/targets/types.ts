@@ -64,6 +64,12 @@ export interface RestoreOptions {
   force?: boolean;
   /** Named payload streams of the snapshot other than main, when the adapter needs them. */
   extra?: Record<string, () => Promise<Readable>>;
+  /**
+   * Called once the adapter's own checks of the destination passed (not empty without `force`,
+   * file exists...) and before it changes anything there; a rejection stops the restore. The CLI
+   * uses a restore approval here, so a restore these checks refuse does not use it up.
+   */
+  beforeWrite?: () => Promise<void>;
 }
 
 /**

@@ -265,3 +265,27 @@ test("audit verify passes on the untouched chain, and names a deleted and an edi
   expect(afterDelete.code).not.toBe(0);
   expect(afterDelete.stdout + afterDelete.stderr).toMatch(/missing|removed|gap/i);
 });
+
+test("a restore its own checks refuse (a folder not empty) leaves the approval for the next attempt", async () => {
+  expect((await as("carol", "backup", "vault", "--direct")).code).toBe(0);
+  const into = join(work, "vault", "recovered");
+  const request = await requestRestore(process.cwd(), "--to", into, "--reason", "recover the ledger");
+  expect((await as("bob", "approve", request.id)).code).toBe(0);
+  // Between the approval and the restore, something was put in the folder.
+  await mkdir(into, { recursive: true });
+  await writeFile(join(into, "notes.txt"), "keep me\n");
+
+  const run = () => as("alice", "restore", "vault", "--request-id", request.id, "--to", into, "--yes");
+  const refused = await run();
+  expect(refused.code).not.toBe(0);
+  expect(refused.stderr).toContain("is not empty");
+  expect(readFileSync(join(into, "notes.txt"), "utf8")).toBe("keep me\n");
+
+  await rm(join(into, "notes.txt"));
+  const restored = await run();
+  expect(restored.code).toBe(0);
+  expect(readFileSync(join(into, "ledger.txt"), "utf8")).toBe("balance: 100\n");
+  const reused = await run();
+  expect(reused.code).not.toBe(0);
+  expect(reused.stderr).toMatch(/already used/);
+});

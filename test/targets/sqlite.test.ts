@@ -182,6 +182,47 @@ describe("sqlite adapter", () => {
     expect(stats.tables).toMatchObject({ "main.t0": 1, "main.t7": 2, "main.t619": 1 });
   });
 
+  test("restore asks beforeWrite after its own checks and before it writes; a refusal there writes nothing", async () => {
+    const path = join(dir, "asked.db");
+    await sqlite(path, "create table t (x); insert into t values (1);");
+    const adapter = createSqliteAdapter(target(path), testRun().logger);
+    const stream = await adapter.backup(testRun());
+    const [copy] = await Promise.all([collect(stream.main.body), stream.done]);
+    const asked: string[] = [];
+
+    // Its own check refuses first: beforeWrite is not asked.
+    const existing = join(dir, "asked-existing.db");
+    await sqlite(existing, "create table other (y);");
+    const ask = () => {
+      asked.push("asked");
+      return Promise.resolve();
+    };
+    await expect(
+      adapter.restore(Readable.from([copy]), { kind: "path", path: existing }, testRun(), {
+        beforeWrite: ask,
+      }),
+    ).rejects.toMatchObject({ code: "REFUSED" });
+    expect(asked).toEqual([]);
+
+    const fresh = join(dir, "asked-fresh.db");
+    const body = Readable.from([copy]);
+    const refuse = () => {
+      asked.push("refused");
+      return Promise.reject(new Error("approval already used"));
+    };
+    await expect(
+      adapter.restore(body, { kind: "path", path: fresh }, testRun(), { beforeWrite: refuse }),
+    ).rejects.toThrow("approval already used");
+    expect(body.destroyed).toBe(true);
+    expect((await readdir(dir)).filter((name) => name.includes("asked-fresh"))).toEqual([]);
+
+    await adapter.restore(Readable.from([copy]), { kind: "path", path: fresh }, testRun(), {
+      beforeWrite: ask,
+    });
+    expect(asked).toEqual(["refused", "asked"]);
+    expect((await sqlite(fresh, "select count(*) from t;")).trim()).toBe("1");
+  });
+
   test("restore refuses an existing file unless forced, and then drops the old file's WAL", async () => {
     const path = join(dir, "small.db");
     await sqlite(path, "create table t (x); insert into t values (1), (2), (3);");

@@ -120,13 +120,21 @@ export function restoreCommand(): Command {
       // `--to` naming the original place (or a folder of it) is in place too: the guard must apply.
       const inPlace = await restoresInPlace(target, to);
       const confirmed = !inPlace || opts.yes === true || (await confirmOnTty(config, target, where));
-      await guardRestore(config, logger, operator, {
+      const useApproval = await guardRestore(config, logger, operator, {
         target,
         inPlace,
         confirmed,
         snapshot: manifest.id,
         opts,
       });
+      let approvalUsed = false;
+      const beforeWrite = useApproval
+        ? async () => {
+            if (approvalUsed) return;
+            approvalUsed = true;
+            await useApproval();
+          }
+        : undefined;
 
       const auditScope = {
         config,
@@ -153,9 +161,14 @@ export function restoreCommand(): Command {
             include: opts.include,
             force: opts.force,
             from: opts.from,
+            ...(beforeWrite ? { beforeWrite } : {}),
           },
           { ...ctx, onProgress: (event) => progress.update(event) },
-        );
+        ).then(async (done) => {
+          // Every adapter asks before it writes; one that did not still uses the approval up.
+          await beforeWrite?.();
+          return done;
+        });
       try {
         result = inPlace
           ? await withInPlaceRestoreLock(config, targetName, logger, restore)
@@ -207,7 +220,12 @@ export function restoreCommand(): Command {
     });
 }
 
-/** Applies the restore guard (roles, confirmation, approvals, break-glass); refusals are audited. */
+/**
+ * Applies the restore guard (roles, confirmation, approvals, break-glass); refusals are audited. An
+ * approved request is checked here and used by the function returned, which the restore calls once
+ * its own checks of the destination passed (`beforeWrite`): a restore refused for a non-empty folder
+ * or a held lock leaves the approval for the next attempt.
+ */
 async function guardRestore(
   config: HavenConfig,
   logger: Logger,
@@ -219,9 +237,9 @@ async function guardRestore(
     snapshot: string;
     opts: RestoreOptions;
   },
-): Promise<void> {
+): Promise<(() => Promise<void>) | undefined> {
   const { target, snapshot, opts } = input;
-  try {
+  return refusalsAudited(config, logger, operator, input, async () => {
     const guard = decideRestoreGuard({
       target: { name: target.name, protected: target.protected },
       inPlace: input.inPlace,
@@ -230,30 +248,61 @@ async function guardRestore(
       ...(opts.requestId ? { requestId: opts.requestId } : {}),
       ...(opts.breakGlass ? { breakGlassReason: opts.reason ?? "" } : {}),
     });
-    if (guard.kind === "allowed") return;
-    const handle = await openCommandAudit(config, logger);
-    try {
-      const approvals = new RestoreApprovals(handle.storage, handle.log, { logger, ...handle.approvalLock });
-      if (guard.kind === "approved-request") {
-        await approvals.consumeApproval(guard.requestId, operator, {
-          target: target.name,
-          snapshot,
-          to: boundDestination(target, opts.to),
-          include: opts.include ?? [],
-          force: opts.force === true,
-        });
-      } else {
-        const event = await approvals.breakGlass(operator, {
-          reason: guard.reason,
-          target: target.name,
-          snapshot,
-          to: boundDestination(target, opts.to),
-        });
-        await alertBreakGlass(config, event, logger);
-      }
-    } finally {
-      await handle.close();
+    if (guard.kind === "allowed") return undefined;
+    if (guard.kind === "approved-request") {
+      const expected = {
+        target: target.name,
+        snapshot,
+        to: boundDestination(target, opts.to),
+        include: opts.include ?? [],
+        force: opts.force === true,
+      };
+      await withApprovals(config, logger, (approvals) =>
+        approvals.checkApproval(guard.requestId, operator, expected),
+      );
+      return () =>
+        refusalsAudited(config, logger, operator, input, () =>
+          withApprovals(config, logger, async (approvals) => {
+            await approvals.consumeApproval(guard.requestId, operator, expected);
+          }),
+        );
     }
+    await withApprovals(config, logger, async (approvals) => {
+      const event = await approvals.breakGlass(operator, {
+        reason: guard.reason,
+        target: target.name,
+        snapshot,
+        to: boundDestination(target, opts.to),
+      });
+      await alertBreakGlass(config, event, logger);
+    });
+    return undefined;
+  });
+}
+
+async function withApprovals<T>(
+  config: HavenConfig,
+  logger: Logger,
+  use: (approvals: RestoreApprovals) => Promise<T>,
+): Promise<T> {
+  const handle = await openCommandAudit(config, logger);
+  try {
+    return await use(new RestoreApprovals(handle.storage, handle.log, { logger, ...handle.approvalLock }));
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Runs `step`; a refusal (REFUSED, CREDENTIALS) is audited, and without confirmation is a usage error. */
+async function refusalsAudited<T>(
+  config: HavenConfig,
+  logger: Logger,
+  operator: Operator,
+  input: { target: TargetConfig; confirmed: boolean; snapshot: string },
+  step: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await step();
   } catch (error) {
     if (isHavenError(error) && (error.code === "REFUSED" || error.code === "CREDENTIALS")) {
       await audit(
@@ -263,8 +312,8 @@ async function guardRestore(
           action: "restore",
           outcome: "refused",
           actor: operatorActor(operator),
-          target: target.name,
-          snapshot,
+          target: input.target.name,
+          snapshot: input.snapshot,
           detail: { reason: error.message },
         },
         await auditLockOptions(config, logger),

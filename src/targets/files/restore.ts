@@ -83,6 +83,7 @@ export async function restoreFiles(
     await assertShareMounted(config, to);
     await prepareDestination(destination, options.force === true);
     expected = await loadIndex(options);
+    await options.beforeWrite?.();
   } catch (error) {
     body.destroy();
     throw error;

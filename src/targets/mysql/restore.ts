@@ -48,6 +48,7 @@ export async function restoreMysql(
   let optionFile: Awaited<ReturnType<typeof writeOptionFile>> | undefined;
   const counter = new ByteCounter();
   try {
+    await opts.beforeWrite?.();
     optionFile = await writeOptionFile(conn, client.flavor);
     const restore = spawnTool({
       command: client.command,

@@ -65,6 +65,7 @@ export async function restorePostgres(
 
   let session: Awaited<ReturnType<typeof libpqSession>>;
   try {
+    await opts.beforeWrite?.();
     session = await libpqSession(conn);
   } catch (error) {
     body.destroy();

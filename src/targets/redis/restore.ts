@@ -52,6 +52,12 @@ export async function restoreRedis(
       hint: "choose another path, or confirm replacing it (add --force)",
     });
   }
+  try {
+    await opts.beforeWrite?.();
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
   const rdb = await RdbStream.exact();
   try {

@@ -36,6 +36,12 @@ export async function restoreSqlite(
       hint: "restore to another path, or confirm replacing it (add --force) after stopping its writers",
     });
   }
+  try {
+    await opts.beforeWrite?.();
+  } catch (error) {
+    body.destroy();
+    throw error;
+  }
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.restore`);
   const counter = new ByteCounter();
   try {
