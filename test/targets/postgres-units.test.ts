@@ -3,6 +3,7 @@ import type { TargetConfigOf } from "../../src/config/types";
 import { isHavenError } from "../../src/lib/errors";
 import { Secret } from "../../src/lib/secret";
 import { passfileLine, resolvePgConnection } from "../../src/targets/postgres/connection";
+import { globalsCheck } from "../../src/targets/postgres/probe";
 import { classifyPgStderr } from "../../src/targets/postgres/errors";
 import { patternToRegex, scopeArgs, scopeCondition } from "../../src/targets/postgres/scope";
 import { assertToolNotOlder, majorOf, parseToolVersion } from "../../src/targets/postgres/versions";
@@ -162,5 +163,24 @@ describe("stderr classification", () => {
     ['could not translate host name "nowhere" to address', "SOURCE_FAILED"],
   ])("%s → %s", (stderr, code) => {
     expect(classifyPgStderr(stderr)?.code).toBe(code);
+  });
+});
+
+describe("globals probe", () => {
+  test("pg_dumpall older than the server fails the check with the client to install, as the backup would", async () => {
+    const signal = AbortSignal.timeout(30_000);
+    const newer = await globalsCheck({ superuser: true, versionNum: 990000 }, signal);
+    expect(newer).toMatchObject({
+      name: "globals",
+      ok: false,
+      detail: expect.stringMatching(/^pg_dumpall \S+ is older than the PostgreSQL 99 server/),
+      hint: expect.stringContaining("postgresql-client-99"),
+    });
+    const older = await globalsCheck({ superuser: false, versionNum: 90624 }, signal);
+    expect(older).toMatchObject({
+      name: "globals",
+      ok: true,
+      detail: expect.stringContaining("not a superuser"),
+    });
   });
 });

@@ -11,7 +11,7 @@ import type { ProbeResult } from "../types";
 import { connectPg, serverInfo } from "./client";
 import { describePg, resolvePgConnection } from "./connection";
 import { includeMatchQueries, scopeCondition } from "./scope";
-import { assertToolNotOlder, majorOf, parseToolVersion } from "./versions";
+import { assertToolNotOlder, checkedToolVersion, majorOf, parseToolVersion } from "./versions";
 
 type Check = ProbeResult["checks"][number];
 
@@ -83,7 +83,7 @@ export async function probePostgres(
     }
     checks.push(...(await includeChecks(client, target)));
     checks.push(await permissionsCheck(client, target));
-    if (target.globals) checks.push(await globalsCheck(server.superuser, signal));
+    if (target.globals) checks.push(await globalsCheck(server, signal));
   } catch (error) {
     fail("queries", error);
   } finally {
@@ -138,13 +138,20 @@ async function permissionsCheck(client: Client, target: TargetConfigOf<"postgres
   };
 }
 
-async function globalsCheck(superuser: boolean, signal: AbortSignal): Promise<Check> {
+/**
+ * pg_dumpall present and not older than the server, as pg_dump: the backup checks both, so a probe
+ * that did not passed `doctor` and then failed every backup at its globals stream.
+ */
+export async function globalsCheck(
+  server: { superuser: boolean; versionNum: number },
+  signal: AbortSignal,
+): Promise<Check> {
   try {
-    const text = await toolVersion("pg_dumpall", signal);
+    const text = await checkedToolVersion("pg_dumpall", server, signal);
     return {
       name: "globals",
       ok: true,
-      detail: superuser
+      detail: server.superuser
         ? `${text}; roles with their passwords`
         : `${text}; not a superuser, so role passwords will be left out (--no-role-passwords)`,
     };
@@ -153,7 +160,7 @@ async function globalsCheck(superuser: boolean, signal: AbortSignal): Promise<Ch
       name: "globals",
       ok: false,
       detail: errorText(error),
-      hint: "install pg_dumpall (postgresql-client)",
+      hint: (isHavenError(error) ? error.hint : undefined) ?? "install pg_dumpall (postgresql-client)",
     };
   }
 }
