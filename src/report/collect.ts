@@ -13,6 +13,7 @@ import { monthBounds, monthsEndingWith, shiftMonth } from "./month";
 import { readTarget } from "./read";
 import { answersUntil } from "./schedule";
 import { buildTargetReport } from "./target";
+import { collectFormerTargets } from "./former";
 import {
   REPORT_FORMAT_VERSION,
   TREND_MONTHS,
@@ -115,12 +116,21 @@ export async function collectMonth(
     );
   }
 
-  const empty = targets.every(
-    (t) =>
-      Object.values(t.snapshotsByTier).every((n) => n === 0) &&
-      t.restoreTests.length === 0 &&
-      t.integrityChecks.run === 0,
-  );
+  const former = await collectFormerTargets({
+    configured: new Set(Object.keys(config.targets)),
+    storages,
+    period: { start: bounds.start, end },
+    ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
+  });
+  problems.push(...former.problems);
+  const empty =
+    former.targets.length === 0 &&
+    targets.every(
+      (t) =>
+        Object.values(t.snapshotsByTier).every((n) => n === 0) &&
+        t.restoreTests.length === 0 &&
+        t.integrityChecks.run === 0,
+    );
   return {
     formatVersion: REPORT_FORMAT_VERSION,
     kind: "haven-monthly-report",
@@ -138,6 +148,7 @@ export async function collectMonth(
     summary: summarise(targets, incidents),
     backupsByDay: addDays(targets),
     targets,
+    formerTargets: former.targets,
     incidents,
     problems,
   };

@@ -1,7 +1,14 @@
 /** Wording shared by the HTML and text renderings, so both say the same thing the same way. */
 import { formatDuration } from "../lib/duration";
 import { formatLocal, monthTitle, shiftMonth } from "./month";
-import type { MonthlyReport, ReportFailure, RpoGap, TargetMonthReport, Verdict } from "./types";
+import type {
+  FormerTargetReport,
+  MonthlyReport,
+  ReportFailure,
+  RpoGap,
+  TargetMonthReport,
+  Verdict,
+} from "./types";
 
 export const VERDICT_LABEL: Record<Verdict, string> = {
   met: "MET",
@@ -179,4 +186,26 @@ function gapStart(gap: RpoGap, tz: string): string {
   if (gap.fromEdge === "month-start") return "month start";
   const at = formatLocal(gap.from, tz);
   return gap.fromEdge === "first-seen" ? `${at}, when the target was added` : at;
+}
+
+export const FORMER_TARGETS_HEADING = "Targets no longer in the config";
+export const FORMER_TARGETS_NOTE =
+  "Backed up or verified in this period, but not in the config this report was made with, so not judged against a schedule, RPO or RTO.";
+
+/** One line per former target: what the bucket shows it did in the period. */
+export function formerTargetLine(report: MonthlyReport, t: FormerTargetReport): string {
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
+  const failed = (n: number) => (n === 0 ? "none failed" : `${n} failed`);
+  const snapshots =
+    t.snapshots === 0
+      ? "no snapshot this month"
+      : `${count(t.snapshots, "snapshot")} this month${t.partial > 0 ? ` (${t.partial} partial)` : ""}` +
+        (t.newestSnapshotAt
+          ? `, the newest finished ${formatLocal(t.newestSnapshotAt, report.period.timezone)}`
+          : "");
+  return (
+    `${t.target} (${t.type}, on ${t.destinations.join(", ")}): ${snapshots}; ${t.held} held now; ` +
+    `${count(t.restoreTests.run, "restore test")} (${failed(t.restoreTests.failed)}); ` +
+    `${count(t.integrityChecks.run, "integrity check")} (${failed(t.integrityChecks.failed)})`
+  );
 }

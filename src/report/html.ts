@@ -8,6 +8,9 @@ import { formatDuration } from "../lib/duration";
 import {
   emptyNotice,
   failureLine,
+  FORMER_TARGETS_HEADING,
+  FORMER_TARGETS_NOTE,
+  formerTargetLine,
   formatMs,
   MAX_LISTED_FAILURES,
   periodLine,
@@ -78,6 +81,13 @@ export function renderHtml(input: RenderHtmlInput): string {
         )
       : "",
     ...report.targets.map((t) => section(targetSection(report, t))),
+    report.formerTargets.length > 0
+      ? section(
+          heading(FORMER_TARGETS_HEADING) +
+            `<p style="margin:0 0 6px 0;color:${MUTED};font-size:12px;">${esc(FORMER_TARGETS_NOTE)}</p>` +
+            list(report.formerTargets.map((t) => formerTargetLine(report, t))),
+        )
+      : "",
     report.problems.length > 0 ? section(heading("Problems") + list(report.problems)) : "",
     section(evidenceBlock(report, evidence)),
   ].join("");

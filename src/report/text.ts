@@ -3,6 +3,9 @@ import { formatDuration } from "../lib/duration";
 import {
   emptyNotice,
   failureLine,
+  FORMER_TARGETS_HEADING,
+  FORMER_TARGETS_NOTE,
+  formerTargetLine,
   formatMs,
   MAX_LISTED_FAILURES,
   periodLine,
@@ -41,6 +44,14 @@ export function renderText(input: RenderTextInput): string {
   }
   for (const chart of input.charts ?? []) lines.push(`CHART: ${chart.title}`, `  ${chart.alt}`, "");
   for (const t of report.targets) lines.push(...targetLines(report, t), "");
+  if (report.formerTargets.length > 0) {
+    lines.push(
+      FORMER_TARGETS_HEADING.toUpperCase(),
+      `  ${FORMER_TARGETS_NOTE}`,
+      ...report.formerTargets.map((t) => `  - ${formerTargetLine(report, t)}`),
+      "",
+    );
+  }
   if (report.problems.length > 0) lines.push("PROBLEMS", ...report.problems.map((p) => `  - ${p}`), "");
 
   lines.push(

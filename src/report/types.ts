@@ -258,7 +258,29 @@ export interface MonthlyReport {
   /** `backupsByDay` of every target, added up. */
   backupsByDay: DayCounts[];
   targets: TargetMonthReport[];
+  /**
+   * Targets no longer in the config that were backed up or verified in the period (removed during
+   * it, or still run by an older config somewhere), from the bucket alone.
+   */
+  formerTargets: FormerTargetReport[];
   /** null when unknown (see `summary.openIncidents`). */
   incidents: ReportIncident[] | null;
   problems: string[];
+}
+
+export interface FormerTargetReport {
+  target: string;
+  /** From its newest manifest. */
+  type: string;
+  /** The destinations that hold any snapshot of it. */
+  destinations: string[];
+  /** Snapshots started in the period, and how many of them are partial. */
+  snapshots: number;
+  partial: number;
+  /** When the newest of them finished (ISO), null when none was taken in the period. */
+  newestSnapshotAt: string | null;
+  /** Snapshots of it the destinations hold now, whatever month they were taken in. */
+  held: number;
+  restoreTests: { run: number; failed: number };
+  integrityChecks: { run: number; failed: number };
 }
