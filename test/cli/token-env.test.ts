@@ -62,6 +62,18 @@ test("a backup's hook does not inherit a variable the config took a secret from"
   expect(environment).not.toContain(password);
 });
 
+test("a backup's hook does not inherit the S3 credentials the SDK reads from the environment", async () => {
+  const secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+  const environment = await hookEnvironment("", {
+    AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE",
+    AWS_SECRET_ACCESS_KEY: secretKey,
+    AWS_SESSION_TOKEN: "session-token-from-the-instance-role",
+  });
+  expect(environment).toContain("AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE");
+  expect(environment).not.toContain(secretKey);
+  expect(environment).not.toContain("AWS_SESSION_TOKEN");
+});
+
 test("a short password that also appears in PATH does not take PATH from a hook", async () => {
   // "postgres" is a common password, and /usr/lib/postgresql/15/bin a common part of PATH.
   const environment = await hookEnvironment(`  cache: { type: redis, url: "\${CACHE_URL}" }\n`, {
