@@ -24,6 +24,8 @@ export interface PublishedConfig extends ConfigNames {
   retention?: ReadonlyMap<string, string>;
   /** When serve published it. */
   at?: Date;
+  /** sha256 of the config file it was published from. */
+  sha256?: string;
 }
 
 /**
@@ -94,6 +96,7 @@ export class PublishedEstate {
           ? { retention: new Map(Object.entries(stored.retention)) }
           : {}),
         ...(at && !Number.isNaN(at.getTime()) ? { at } : {}),
+        ...(typeof stored.sha256 === "string" ? { sha256: stored.sha256 } : {}),
       };
     } catch {
       return undefined;

@@ -5,7 +5,9 @@
  * about it, until someone restarts `serve`. So `serve` looks every minute for the config names it
  * published with its schedules (`PublishedEstate`), and when they are gone it applies its schedules
  * again, as at start. Only then: re-applying while they are there would turn the last-writer-wins of
- * two serves with different configs into each undoing the other every minute.
+ * two serves with different configs into each undoing the other every minute. When the marker is
+ * another config's, the older serve says so (once per config): its own schedules are no longer the
+ * ones that run, which nobody would learn otherwise.
  */
 import type { Redis } from "ioredis";
 import type { HavenConfig } from "../config/types";
@@ -44,8 +46,21 @@ export function keepSchedules(
   const estate = new PublishedEstate(redis, config.queuePrefix);
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
+  const reported = new Set<string>();
   const check = async () => {
-    if ((await estate.read()) !== undefined || stopped) return;
+    const published = await estate.read();
+    if (stopped) return;
+    if (published !== undefined) {
+      const other = published.sha256;
+      if (other !== undefined && other !== config.sha256 && !reported.has(other)) {
+        reported.add(other);
+        logger.warn(
+          { config: config.source, otherSha256: other, since: published.at?.toISOString() },
+          "another serve started with a different config: the job schedulers in Redis are now that config's, not this one's; run every serve with the same config, or stop the one that should not run",
+        );
+      }
+      return;
+    }
     logger.warn("the job schedulers' marker is gone from Redis (its data was lost): applying them again");
     await applySchedules(config, queues, redis, logger);
   };

@@ -7,7 +7,8 @@ import type { Redis } from "ioredis";
 import { startRuntime, type RuntimeHandle } from "../../src/app/runtime";
 import { parseConfigText } from "../../src/config/load";
 import { openQueues, type HavenQueues } from "../../src/jobs/queues";
-import { silentLogger } from "../../src/lib/logger";
+import { PublishedEstate } from "../../src/app/published-estate";
+import { createLogger, silentLogger } from "../../src/lib/logger";
 import { configYaml, uniquePrefix } from "./helpers/config";
 import { connectTestRedis, deleteKeys } from "./helpers/redis";
 
@@ -62,4 +63,43 @@ test("serve applies its schedules again when Redis lost them", async () => {
   expect(await schedulerIds()).toEqual(applied);
   // And the watchdog's next pass is queued again.
   expect(await queues.maintenance.getDelayedCount()).toBeGreaterThan(0);
+});
+
+test("a serve whose schedules another serve's config replaced says so, once", async () => {
+  await runtime?.close();
+  runtime = undefined;
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "warn",
+    destination: { write: (line: string) => void lines.push(line) },
+  });
+  const yaml = configYaml({ targets: { share: { schedule: { daily: "0 2 * * *" } } } });
+  const config = parseConfigText(`${yaml}queuePrefix: ${prefix}\n`, "<older-serve>");
+  runtime = await startRuntime(config, {
+    mode: "serve",
+    logger,
+    installSignals: false,
+    http: false,
+    scheduleCheckMs: 100,
+  });
+  await sleep(400);
+  expect(lines.filter((l) => l.includes("another serve"))).toEqual([]);
+
+  // A second serve starts with a config that backs up another share too.
+  const newer = parseConfigText(
+    `${configYaml({ targets: { share: {}, other: {} } })}queuePrefix: ${prefix}\n`,
+    "<newer-serve>",
+  );
+  expect(newer.sha256).not.toBe(config.sha256);
+  await new PublishedEstate(redis, prefix).publish(newer);
+
+  const deadline = Date.now() + 5000;
+  while (!lines.some((l) => l.includes("another serve")) && Date.now() < deadline) await sleep(100);
+  await sleep(400); // a few more checks: still one line
+  const warnings = lines.filter((l) => l.includes("another serve started with a different config"));
+  expect(warnings).toHaveLength(1);
+  expect(JSON.parse(warnings[0] as string)).toMatchObject({
+    otherSha256: newer.sha256,
+    config: "<older-serve>",
+  });
 });
