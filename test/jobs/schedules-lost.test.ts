@@ -9,6 +9,7 @@ import { parseConfigText } from "../../src/config/load";
 import { openQueues, type HavenQueues } from "../../src/jobs/queues";
 import { PublishedEstate } from "../../src/app/published-estate";
 import { createLogger, silentLogger } from "../../src/lib/logger";
+import { LogSink } from "../storage/streams";
 import { configYaml, uniquePrefix } from "./helpers/config";
 import { connectTestRedis, deleteKeys } from "./helpers/redis";
 
@@ -68,11 +69,10 @@ test("serve applies its schedules again when Redis lost them", async () => {
 test("a serve whose schedules another serve's config replaced says so, once", async () => {
   await runtime?.close();
   runtime = undefined;
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: "warn",
-    destination: { write: (line: string) => void lines.push(line) },
-  });
+  const logs = new LogSink();
+  const logger = createLogger({ level: "warn", destination: logs });
+  const warned = () =>
+    logs.lines.filter((l) => String(l.msg).startsWith("another serve started with a different config"));
   const yaml = configYaml({ targets: { share: { schedule: { daily: "0 2 * * *" } } } });
   const config = parseConfigText(`${yaml}queuePrefix: ${prefix}\n`, "<older-serve>");
   runtime = await startRuntime(config, {
@@ -83,7 +83,7 @@ test("a serve whose schedules another serve's config replaced says so, once", as
     scheduleCheckMs: 100,
   });
   await sleep(400);
-  expect(lines.filter((l) => l.includes("another serve"))).toEqual([]);
+  expect(warned()).toEqual([]);
 
   // A second serve starts with a config that backs up another share too.
   const newer = parseConfigText(
@@ -94,12 +94,7 @@ test("a serve whose schedules another serve's config replaced says so, once", as
   await new PublishedEstate(redis, prefix).publish(newer);
 
   const deadline = Date.now() + 5000;
-  while (!lines.some((l) => l.includes("another serve")) && Date.now() < deadline) await sleep(100);
+  while (warned().length === 0 && Date.now() < deadline) await sleep(100);
   await sleep(400); // a few more checks: still one line
-  const warnings = lines.filter((l) => l.includes("another serve started with a different config"));
-  expect(warnings).toHaveLength(1);
-  expect(JSON.parse(warnings[0] as string)).toMatchObject({
-    otherSha256: newer.sha256,
-    config: "<older-serve>",
-  });
+  expect(warned()).toEqual([expect.objectContaining({ otherSha256: newer.sha256, config: "<older-serve>" })]);
 });
