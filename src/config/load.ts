@@ -10,6 +10,7 @@
  * 4. validate against `configSchema` (schema.ts), and the rules across sections (cross-checks.ts);
  * 5. fill each target from `defaults` (resolve.ts).
  */
+import { registerEnvironmentCredentials } from "../lib/secret";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -75,6 +76,8 @@ export function parseConfigText(
 }
 
 function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, sha256: string): HavenConfig {
+  // The process's own environment, not `env`: it is what the S3 client and every hook inherit.
+  registerEnvironmentCredentials();
   const embedded = /^<.*>$/.test(file);
   const source = embedded ? file : resolve(file);
   const baseDir = embedded ? process.cwd() : dirname(source);

@@ -110,3 +110,17 @@ export function scrubSecrets(text: string, secrets: ReadonlyArray<Secret | strin
   }
   return out;
 }
+
+/**
+ * Credentials this process's clients read from its environment without the config naming them (the
+ * S3 client's default chain when a destination gives no keys). They are secrets like the config's:
+ * registered, they are scrubbed from logs and kept from hooks (targets/hooks.ts) by the same rule.
+ */
+const ENVIRONMENT_CREDENTIALS = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"];
+
+export function registerEnvironmentCredentials(env: NodeJS.ProcessEnv = process.env): void {
+  for (const name of ENVIRONMENT_CREDENTIALS) {
+    const value = env[name];
+    if (value) registerForms(value);
+  }
+}

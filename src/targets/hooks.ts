@@ -31,25 +31,18 @@ const OUTPUT_TAIL_BYTES = 8 * 1024;
 
 /**
  * This process's environment without the variables that hold a secret Haven knows: a password the
- * config took from `${DB_PASSWORD}`, a `${REDIS_URL}` with one, an S3 secret key. A hook that logs
+ * config took from `${DB_PASSWORD}`, a `${REDIS_URL}` with one, an S3 secret key (of the config, or
+ * of the environment: `registerEnvironmentCredentials`). A hook that logs
  * `env`, or a tool it runs that reports its environment, carried them out in clear.
  */
 function inheritableEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value === undefined) continue;
-    if (CREDENTIAL_VARIABLES.test(name)) continue;
     if (SYSTEM_VARIABLES.test(name) || scrubKnownSecrets(value) === value) env[name] = value;
   }
   return env;
 }
-
-/**
- * Credentials Haven reads from its environment without the config naming them (the S3 client's
- * default chain when a destination gives no keys): never a Secret of the config, so the filter by
- * value below would pass them to every hook.
- */
-const CREDENTIAL_VARIABLES = /^(AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|AWS_SECURITY_TOKEN)$/;
 
 /**
  * What the login or the service manager sets, never where a config's secret comes from: always

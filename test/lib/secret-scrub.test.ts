@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { describeError, HavenError } from "../../src/lib/errors";
 import { createLogger, scrubLogLine } from "../../src/lib/logger";
-import { Secret, scrubKnownSecrets } from "../../src/lib/secret";
+import { registerEnvironmentCredentials, Secret, scrubKnownSecrets } from "../../src/lib/secret";
 
 /** A logger writing into memory, and the lines it wrote. */
 function capturedLogger() {
@@ -122,4 +122,12 @@ describe("an age secret key", () => {
     logger.error({ path: key.toLowerCase() }, `cannot read ${key}`);
     expect(lines.join("\n")).not.toMatch(/AGE-SECRET-KEY-1Q/i);
   });
+});
+
+test("credentials the S3 client reads from the environment are scrubbed like the config's", () => {
+  const key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzz-scrub-test";
+  registerEnvironmentCredentials({ AWS_SECRET_ACCESS_KEY: key, AWS_ACCESS_KEY_ID: "AKIAIOSFODNN7EXAMPLE" });
+  expect(scrubKnownSecrets(`signing with ${key} as AKIAIOSFODNN7EXAMPLE`)).toBe(
+    "signing with [redacted] as AKIAIOSFODNN7EXAMPLE",
+  );
 });
