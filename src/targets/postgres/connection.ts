@@ -122,28 +122,36 @@ function queryPort(value: string | null, target: string): number | undefined {
  * exactly the servers pg_dump accepts.
  */
 export function pgClientConfig(conn: PgConnection, database = conn.database): ClientConfig {
-  const verifies = conn.sslMode === "verify-ca" || conn.sslMode === "verify-full";
-  const ca = verifies
-    ? verifiedCa(conn)
-    : conn.sslRootCert
-      ? readFileSync(conn.sslRootCert, "utf8")
-      : undefined;
-  let ssl: ClientConfig["ssl"] = false;
-  if (conn.sslMode === "require") ssl = { rejectUnauthorized: false };
-  if (conn.sslMode === "verify-ca")
-    ssl = { ca, rejectUnauthorized: true, checkServerIdentity: () => undefined };
-  if (conn.sslMode === "verify-full") ssl = { ca, rejectUnauthorized: true };
-  if (ssl) ssl = { ...ssl, ...clientCertificate(conn) };
   return {
     host: conn.host,
     port: conn.port,
     user: conn.user,
     database,
     password: conn.password?.reveal(),
-    ssl,
+    ssl: clientTls(conn),
     application_name: "haven",
     connectionTimeoutMillis: 15_000,
   };
+}
+
+/** The `pg` client's TLS settings for a libpq sslmode; only the verifying modes read a CA. */
+function clientTls(conn: PgConnection): ClientConfig["ssl"] {
+  switch (conn.sslMode) {
+    case "disable":
+    case "prefer":
+      return false;
+    case "require":
+      return { rejectUnauthorized: false, ...clientCertificate(conn) };
+    case "verify-ca":
+      return {
+        ca: verifiedCa(conn),
+        rejectUnauthorized: true,
+        checkServerIdentity: () => undefined,
+        ...clientCertificate(conn),
+      };
+    case "verify-full":
+      return { ca: verifiedCa(conn), rejectUnauthorized: true, ...clientCertificate(conn) };
+  }
 }
 
 /**
