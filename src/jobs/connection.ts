@@ -23,6 +23,11 @@ export interface ConnectRedisOptions {
   connectionName?: string;
   /** Receives connection errors after the first connection (ioredis then reconnects on its own). */
   logger?: Logger;
+  /**
+   * Gives up the first connection. `connectTimeoutMs` bounds only the TCP connect; a server that
+   * accepts it and never answers would keep the ready check waiting for ever.
+   */
+  signal?: AbortSignal;
 }
 
 /** `host:port/db` of a Redis URL, without user or password, for messages and logs. */
@@ -83,7 +88,10 @@ export async function connectRedis(url: Secret, options: ConnectRedisOptions): P
     if (!connected) firstError ??= error;
     else options.logger?.warn({ err: error.message, redis: where }, "Redis connection error; reconnecting");
   });
+  const onAbort = () => redis.disconnect();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
   try {
+    options.signal?.throwIfAborted();
     await redis.connect();
     await redis.ping();
     connected = true;
@@ -102,5 +110,7 @@ export async function connectRedis(url: Secret, options: ConnectRedisOptions): P
       hint: "check `redis:` in the config (or REDIS_URL) and that Redis is running and reachable from this host",
       cause,
     });
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
   }
 }

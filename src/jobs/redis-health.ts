@@ -18,15 +18,20 @@ export interface RedisCheck {
 /** BullMQ refuses to start its workers on an older server (`RedisConnection.minimumVersion`). */
 const MINIMUM_VERSION = [5, 0, 0];
 
-/** Reachable, new enough for BullMQ, and never evicting; never throws, each problem is a row. */
-export async function checkQueueRedis(url: Secret, connectTimeoutMs = 5000): Promise<RedisCheck[]> {
+/**
+ * Reachable, new enough for BullMQ, and never evicting; never throws, each problem is a row. `signal`
+ * ends the check (a server that accepts the connection and never answers), as a failed `reachable`.
+ */
+export async function checkQueueRedis(url: Secret, signal: AbortSignal): Promise<RedisCheck[]> {
   const where = describeRedisUrl(url);
   let redis: Awaited<ReturnType<typeof connectRedis>>;
   try {
-    redis = await connectRedis(url, { role: "client", connectTimeoutMs, connectionName: "haven-doctor" });
+    redis = await connectRedis(url, { role: "client", connectionName: "haven-doctor", signal });
   } catch (error) {
     return [{ check: "reachable", ok: false, ...errorParts(error) }];
   }
+  const onAbort = () => redis.disconnect();
+  signal.addEventListener("abort", onAbort, { once: true });
   try {
     const info = parseInfo(await redis.info());
     const version = info.get("valkey_version") ?? info.get("redis_version") ?? "unknown";
@@ -37,6 +42,7 @@ export async function checkQueueRedis(url: Secret, connectTimeoutMs = 5000): Pro
   } catch (error) {
     return [{ check: "reachable", ok: false, ...errorParts(error) }];
   } finally {
+    signal.removeEventListener("abort", onAbort);
     redis.disconnect();
   }
 }

@@ -2,7 +2,9 @@
  * `haven doctor` checks the Redis that holds the queues: reachable, new enough for BullMQ, and not
  * evicting keys (an evicting Redis drops queued backups, schedulers and target locks without a word).
  */
+import { once } from "node:events";
 import { mkdir, rm, writeFile } from "node:fs/promises";
+import { createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { runDoctor, type DoctorRow } from "../../src/cli/commands/doctor";
 import { loadConfig } from "../../src/config/load";
@@ -69,4 +71,30 @@ test("a Redis that does not answer is one failing row naming the config key, and
   ]);
   expect(rows.filter((row) => row.name === "share").length).toBeGreaterThan(0);
   expect(rows.filter((row) => row.kind === "destination").every((row) => row.ok)).toBe(true);
+});
+
+test("a Redis that accepts the connection and never answers fails its row at the probe's deadline", async () => {
+  const sockets: Socket[] = [];
+  const silent = createServer((socket) => void sockets.push(socket));
+  silent.listen(0, "127.0.0.1");
+  await once(silent, "listening");
+  try {
+    const dir = join(work, "silent");
+    await mkdir(dir);
+    const port = (silent.address() as { port: number }).port;
+    const path = await writeNasConfigFile(
+      dir,
+      `redis: redis://127.0.0.1:${port}\ntargets:\n  share: { type: files, path: ${join(work, "share")} }\n`,
+    );
+    const rows = await runDoctor(await loadConfig(path), testRun().logger, AbortSignal.timeout(30_000), {
+      probeTimeoutMs: 1_000,
+    });
+    expect(rows.filter((row) => row.kind === "redis")).toEqual([
+      expect.objectContaining({ check: "probe", ok: false, detail: "no answer within 1s" }),
+    ]);
+    expect(rows.filter((row) => row.name === "share").every((row) => row.ok)).toBe(true);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+  }
 });

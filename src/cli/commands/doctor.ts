@@ -50,8 +50,10 @@ export async function runDoctor(
     fix: "check that the server is up and reachable from this host (a firewall that drops packets makes connections hang)",
   });
   const rows: DoctorRow[] = [];
-  for (const check of await checkQueueRedis(config.redis))
-    rows.push({ kind: "redis", name: "queues", ...check });
+  const redisProbe = deadline();
+  const redisChecks = await checkQueueRedis(config.redis, redisProbe.signal);
+  if (redisProbe.timeout.aborted && !signal.aborted) rows.push(timedOut("redis", "queues"));
+  else for (const check of redisChecks) rows.push({ kind: "redis", name: "queues", ...check });
   for (const destination of Object.values(config.destinations)) {
     const storage = createStorage(destination, logger, { retry: false });
     const probe = deadline();
