@@ -128,7 +128,10 @@ export async function runMonthlyReport(
       );
       const undelivered = undeliveredError(sent, report.period.month);
       if (undelivered)
-        ctx.logger.error({ err: undelivered.message }, "monthly report not delivered to everyone");
+        ctx.logger.error(
+          { err: undelivered.message, hint: undelivered.hint },
+          "monthly report not delivered to everyone",
+        );
     }
     return {
       month: report.period.month,

@@ -10,7 +10,8 @@ import { layout } from "../../src/catalog/layout";
 import { parseConfigText } from "../../src/config/load";
 import type { HavenConfig } from "../../src/config/types";
 import { HavenError } from "../../src/lib/errors";
-import { silentLogger } from "../../src/lib/logger";
+import { createLogger, silentLogger, type Logger } from "../../src/lib/logger";
+import { LogSink } from "../storage/streams";
 import { runMonthlyReport, undeliveredError } from "../../src/report";
 import { createFilesystemBackend } from "../../src/storage/filesystem";
 import type { StorageBackend } from "../../src/storage/types";
@@ -48,12 +49,12 @@ reports:
   );
 }
 
-const run = (cfg: HavenConfig) =>
+const run = (cfg: HavenConfig, logger: Logger = silentLogger) =>
   runMonthlyReport(
     cfg,
     { month: "2026-10", send: true },
     {
-      logger: silentLogger,
+      logger,
       now: NOW,
       storages: [storage],
       delivery: { attempts: 3, baseDelayMs: 10, timeoutMs: 5000 },
@@ -130,7 +131,11 @@ describe("a recipient list the SMTP server accepts only in part", () => {
 
   test("a refused mailbox is reported as not delivered, the others get the report once", async () => {
     receiver = await startReceiver({ ...SMTP, refuseRecipients: { "cio@example.com": { code: 550 } } });
-    const result = await run(config(receiver.port, SMTP.password, readers));
+    const logs = new LogSink();
+    const result = await run(
+      config(receiver.port, SMTP.password, readers),
+      createLogger({ level: "error", destination: logs }),
+    );
     expect(result.sent?.to).toEqual(["it-manager@example.com"]);
     expect(result.sent?.refused).toEqual([
       expect.objectContaining({ address: "cio@example.com", permanent: true }),
@@ -143,6 +148,13 @@ describe("a recipient list the SMTP server accepts only in part", () => {
       /sent to it-manager@example\.com but not delivered to cio@example\.com \(550/,
     );
     expect(undelivered?.hint).toMatch(/reports\.monthly\.to/);
+    // The job's log says what to do next, not only what happened.
+    expect(logs.lines).toEqual([
+      expect.objectContaining({
+        msg: "monthly report not delivered to everyone",
+        hint: expect.stringContaining("haven report --send --month 2026-10"),
+      }),
+    ]);
   });
 
   test("a deferred mailbox is retried alone, and gets the report on the next attempt", async () => {
