@@ -12,7 +12,6 @@
  * when the attempts are used up, thrown as TRANSIENT so the report job is retried and alerted on.
  */
 import { readFile } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { createTransport } from "nodemailer";
 import type SMTPTransport from "nodemailer/lib/smtp-transport";
 import type { HavenConfig } from "../config/types";
@@ -20,12 +19,7 @@ import { HavenError } from "../lib/errors";
 import { silentLogger, type Logger } from "../lib/logger";
 import { scrubSecrets } from "../lib/secret";
 import { isPermanentSmtpError } from "../lib/smtp-errors";
-import {
-  describeRefused,
-  refusedBySend,
-  refusedRecipients,
-  type RefusedRecipient,
-} from "../lib/smtp-recipients";
+import { describeRefused, sendWithResends, type RefusedRecipient } from "../lib/smtp-recipients";
 
 export interface ReportAttachment {
   filename: string;
@@ -112,17 +106,10 @@ export async function sendReport(
   const transport = createTransport(await transportOptions(smtp, options.timeoutMs ?? 30_000));
   const where = `SMTP server ${smtp.host}:${smtp.port}`;
   const secrets = [smtp.password];
-  // Who has the report, who never will (a 5xx), and who is still owed it: a retry goes to those only,
-  // so a reader whose server accepted it never gets it twice.
-  const delivered: string[] = [];
-  const refused: RefusedRecipient[] = [];
-  let pending = [...to];
-  let messageId = "";
   try {
-    for (let attempt = 1; ; attempt++) {
-      let deferred: RefusedRecipient[];
-      try {
-        const info = await transport.sendMail({
+    const sent = await sendWithResends(
+      (pending) =>
+        transport.sendMail({
           from,
           to: pending,
           subject: message.subject,
@@ -134,16 +121,16 @@ export async function sendReport(
             contentType: a.contentType,
             ...(a.cid ? { cid: a.cid, contentDisposition: "inline" as const } : {}),
           })),
-        });
-        messageId ||= info.messageId;
-        delivered.push(...info.accepted.map(String));
-        const refusedNow = refusedRecipients(info, secrets);
-        refused.push(...refusedNow.filter((r) => r.permanent));
-        deferred = refusedNow.filter((r) => !r.permanent);
-      } catch (error) {
-        const reason = scrubSecrets(error instanceof Error ? error.message : String(error), secrets);
+        }),
+      to,
+      {
+        attempts,
+        delayMs: baseDelayMs,
+        secrets,
+        ...(options.signal ? { signal: options.signal } : {}),
+        describe: (error) => scrubSecrets(error instanceof Error ? error.message : String(error), secrets),
         // Nobody has the report yet: the send failed as a whole.
-        if (delivered.length === 0) {
+        failedWhole: (error, attempt, reason) => {
           if (isPermanentSmtpError(error)) {
             throw new HavenError("PERMANENT", `sending the monthly report via ${where} failed: ${reason}`, {
               hint: "check alerts.email (smtp user, password, TLS settings, from) and reports.monthly.to",
@@ -158,31 +145,19 @@ export async function sendReport(
               },
             );
           }
-          deferred = pending.map((address) => ({ address, reason, permanent: false }));
-        } else {
-          // A retry for the recipients a server deferred failed: the others have the report already.
-          const failed = refusedBySend(error, pending, reason, secrets);
-          refused.push(...failed.filter((r) => r.permanent));
-          deferred = failed.filter((r) => !r.permanent);
-        }
-      }
-      if (deferred.length === 0 || attempt >= attempts || options.signal?.aborted) {
-        refused.push(...deferred);
-        if (attempt > 1 && refused.length === 0) logger.info({ attempt }, "monthly report sent after retry");
-        return { messageId, to: delivered, refused, attempts: attempt };
-      }
-      pending = deferred.map((r) => r.address);
-      const delayMs = baseDelayMs * 2 ** (attempt - 1);
-      logger.warn(
-        { attempt, delayMs, err: describeRefused(deferred) },
-        "sending the monthly report failed; retrying",
-      );
-      try {
-        await sleep(delayMs, undefined, options.signal ? { signal: options.signal } : undefined);
-      } catch {
-        throw new HavenError("CANCELLED", "sending the monthly report was cancelled");
-      }
+        },
+        onResend: (deferred, attempt, delayMs) =>
+          logger.warn(
+            { attempt, delayMs, err: describeRefused(deferred) },
+            "sending the monthly report failed; retrying",
+          ),
+      },
+    );
+    if (sent.cancelled) throw new HavenError("CANCELLED", "sending the monthly report was cancelled");
+    if (sent.attempts > 1 && sent.refused.length === 0) {
+      logger.info({ attempt: sent.attempts }, "monthly report sent after retry");
     }
+    return { messageId: sent.messageId, to: sent.delivered, refused: sent.refused, attempts: sent.attempts };
   } finally {
     transport.close();
   }

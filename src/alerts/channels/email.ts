@@ -12,19 +12,13 @@
  * again and again.
  */
 import { readFile } from "node:fs/promises";
-import { setTimeout as sleep } from "node:timers/promises";
 import { createTransport, type Transporter } from "nodemailer";
 import type { AlertsConfig } from "../../config/types";
 import { HavenError } from "../../lib/errors";
 import { silentLogger, type Logger } from "../../lib/logger";
 import { scrubSecrets } from "../../lib/secret";
 import { isPermanentSmtpError } from "../../lib/smtp-errors";
-import {
-  describeRefused,
-  refusedBySend,
-  refusedRecipients,
-  type RefusedRecipient,
-} from "../../lib/smtp-recipients";
+import { describeRefused, sendWithResends } from "../../lib/smtp-recipients";
 import { renderText, type Notice } from "../message";
 import type { AlertChannel } from "./types";
 
@@ -67,37 +61,21 @@ class EmailChannel implements AlertChannel {
     const { subject, text } = renderText(notice);
     const transport = await this.#transportOnce();
     const secrets = [this.config.smtp.password];
-    const undelivered: RefusedRecipient[] = [];
-    let to = this.config.to;
-    for (let attempt = 1; ; attempt++) {
-      let refused: RefusedRecipient[];
-      try {
-        refused = refusedRecipients(
-          await transport.sendMail({ from: this.config.from, to, subject, text }),
-          secrets,
-        );
-      } catch (error) {
+    const { refused: undelivered } = await sendWithResends(
+      (to) => transport.sendMail({ from: this.config.from, to, subject, text }),
+      this.config.to,
+      {
+        attempts: this.deferredAttempts,
+        delayMs: this.deferredDelayMs,
+        secrets,
+        ...(signal ? { signal } : {}),
+        describe: (error) => classify(error, this.config).message,
         // Nobody has it yet: the send failed as a whole, and `deliver` retries it.
-        if (attempt === 1) throw classify(error, this.config);
-        // Sent again to the deferred ones only: refused again (each with its reply), or not sent.
-        refused = refusedBySend(error, to, classify(error, this.config).message, secrets);
-      }
-      undelivered.push(...refused.filter((r) => r.permanent));
-      const deferred = refused.filter((r) => !r.permanent);
-      if (deferred.length === 0 || attempt >= this.deferredAttempts || signal?.aborted) {
-        undelivered.push(...deferred);
-        break;
-      }
-      // The others have it: only the deferred recipients are tried again, here, since a retry of the
-      // whole notice (by `deliver` or the next pass) would send it to everyone again.
-      to = deferred.map((r) => r.address);
-      try {
-        await sleep(this.deferredDelayMs * 2 ** (attempt - 1), undefined, signal ? { signal } : undefined);
-      } catch {
-        undelivered.push(...deferred);
-        break;
-      }
-    }
+        failedWhole: (error) => {
+          throw classify(error, this.config);
+        },
+      },
+    );
     if (undelivered.length > 0) {
       this.logger.error(
         {
