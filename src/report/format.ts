@@ -204,7 +204,7 @@ export function formerTargetLine(report: MonthlyReport, t: FormerTargetReport): 
           ? `, the newest finished ${formatLocal(t.newestSnapshotAt, report.period.timezone)}`
           : "");
   return (
-    `${t.target} (${t.type}, on ${t.destinations.join(", ")}): ${snapshots}; ${t.held} held now; ` +
+    `${t.target} (${t.type}, on ${t.destinations.join(", ")}): ${snapshots}; ${t.held} taken by the month's end still held; ` +
     `${count(t.restoreTests.run, "restore test")} (${failed(t.restoreTests.failed)}); ` +
     `${count(t.integrityChecks.run, "integrity check")} (${failed(t.integrityChecks.failed)})`
   );

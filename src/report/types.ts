@@ -279,7 +279,7 @@ export interface FormerTargetReport {
   partial: number;
   /** When the newest of them finished (ISO), null when none was taken in the period. */
   newestSnapshotAt: string | null;
-  /** Snapshots of it the destinations hold now, whatever month they were taken in. */
+  /** Its snapshots taken by the period's end (in any month) that the destinations still hold. */
   held: number;
   restoreTests: { run: number; failed: number };
   integrityChecks: { run: number; failed: number };

@@ -65,7 +65,7 @@ test("a target removed mid-month is listed with its backups and restore tests of
   expect(text).toContain("TARGETS NO LONGER IN THE CONFIG");
   expect(text).toContain(
     "retired (files, on primary): 10 snapshots this month (1 partial), the newest finished 2026-10-20 02:05; " +
-      "10 held now; 2 restore tests (1 failed); 0 integrity checks (none failed)",
+      "10 taken by the month's end still held; 2 restore tests (1 failed); 0 integrity checks (none failed)",
   );
   const html = renderHtml({ report, evidence, charts: [] });
   expect(html).toContain("Targets no longer in the config");
