@@ -124,6 +124,26 @@ export async function measure(argv, { env = process.env, cwd, stdoutFile, stderr
   }
 }
 
+/**
+ * The share of all cores' time the machine spent idle over `ms`, from /proc/stat: how quiet it was
+ * just before a run, stated in the results instead of guessed.
+ */
+export async function idleShare(ms = 2000) {
+  const sample = async () => {
+    const fields = (await readFile("/proc/stat", "utf8"))
+      .split("\n")[0]
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    return { idle: fields[3] + (fields[4] ?? 0), total: fields.reduce((sum, n) => sum + n, 0) };
+  };
+  const before = await sample();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  const after = await sample();
+  return (after.idle - before.idle) / Math.max(1, after.total - before.total);
+}
+
 export function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -21,6 +21,7 @@ import { cpus, hostname, loadavg, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import { idleShare } from "./measure.mjs";
 
 const execFileAsync = promisify(execFile);
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -204,6 +205,7 @@ async function machine() {
     pgDump: await version("pg_dump", ["--version"]),
     zstd: (await version("zstd", ["--version"])).replace(/\*/g, "").trim(),
     load: loadNow(),
+    idle: await idleShare(),
   };
 }
 
@@ -228,7 +230,7 @@ function report({ info, dbBytes, backups, restores, commands }) {
     "",
     "## Machine",
     "",
-    `- ${info.cpu}, ${info.memory} RAM, host ${info.host}; load average ${info.load} at start, ${loadNow()} at the end (the machine is shared: other engineers' builds and tests ran meanwhile, so wall times are noisy; CPU seconds are not)`,
+    `- ${info.cpu}, ${info.memory} RAM, host ${info.host}; load average ${info.load} at start, ${loadNow()} at the end; ${(info.idle * 100).toFixed(0)} % of the CPU idle in the 2 s before the run (other work during the run slows both columns; the interleaved medians and CPU seconds are the figures to compare)`,
     `- ${info.server}; ${info.pgDump}; ${info.zstd}; Node ${info.node}`,
     `- source database: ${(dbBytes / MB).toFixed(0)} MB on disk (${ROWS} rows of mixed text, numeric, timestamp and bytea, an index, ${DOCS} prose documents); pg_dump -Fc -Z0 output ${(plain / MB).toFixed(0)} MB`,
     "",

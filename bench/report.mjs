@@ -144,8 +144,9 @@ export function renderReport({
   const lines = [
     `## Results of ${startedAt.toISOString().slice(0, 16).replace("T", " ")} UTC${quick ? " (QUICK smoke run: small tree, not the real figures)" : ""}`,
     "",
-    `- Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB RAM; load average at start ${machine.loadAtStart}. ` +
-      "**Shared with other engineers' builds and tests while it ran, so the figures are noisy.**",
+    `- Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.memoryGiB} GiB RAM; load average at start ${machine.loadAtStart}, ` +
+      `${(machine.idleAtStart * 100).toFixed(0)} % of the CPU idle in the 2 s before the run. ` +
+      "Other work on the machine during the run would slow every scenario of a round alike; interleaving keeps the ratios fair, not the MB/s.",
     `- Tools: Node ${machine.node}; ${machine.zstd}; ${machine.tar}; ${machine.restic ?? "restic missing"}.`,
     `- Tree: ${base.files} files, ${fixed(base.bytes / 1e6)} MB (${shapes.base.smallFiles} files of 1–64 KiB, ${shapes.base.largeFiles} of 20–40 MiB; ` +
       `half text-like and compressible, half random; seed ${shapes.base.seed}, \`bench/generate-tree.mjs\`).` +

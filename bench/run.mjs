@@ -16,7 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { ensureTree } from "./generate-tree.mjs";
-import { measure } from "./measure.mjs";
+import { idleShare, measure } from "./measure.mjs";
 import { profileMarkdown, summarizeProfile } from "./profile.mjs";
 import { renderReport, writeResults } from "./report.mjs";
 import { selfSignedCert, startServices } from "./services.mjs";
@@ -493,6 +493,7 @@ async function main() {
     loadAtStart: loadavg()
       .map((n) => n.toFixed(2))
       .join(" "),
+    idleAtStart: await idleShare(),
     node: process.version,
     ...versions,
   };
