@@ -240,7 +240,7 @@ const postgresTarget = z.strictObject({
     .enum(["exact", "estimate", "off"])
     .default("exact")
     .describe(
-      "per-table row counts in the manifest: exact (count(*) in the dump's snapshot; reads every table once more), estimate (planner statistics), off",
+      "per-table row counts in the manifest: exact (read from the dump's own COPY data as it streams; count(*) in the dump's snapshot only for a table the archive cannot tell about), estimate (planner statistics), off",
     ),
   ...targetCommon,
 });

@@ -161,6 +161,8 @@ describe("postgres adapter", () => {
 
     expect(stats.tables).toEqual({ "audit.log": 1, "public.owned": 2, "sales.orders": 200_001 });
     expect(stats.rowCounts).toBe("exact");
+    // Read from the archive as it streamed: no table was scanned a second time to count it.
+    expect(run.logText()).not.toContain("count(*)");
     expect(stats.source).toMatchObject({ database: source });
     expect(stats.source?.server).toMatch(/^PostgreSQL \d+/);
     expect(stats.source?.pg_dump).toMatch(/^pg_dump \(PostgreSQL\) \d+/);

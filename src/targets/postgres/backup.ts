@@ -3,17 +3,20 @@
  * own gzip) of one database, plus, with `globals: true`, `pg_dumpall --globals-only` as a second stream.
  *
  * Consistency: a REPEATABLE READ transaction is opened first and its snapshot exported
- * (`pg_export_snapshot()`); pg_dump imports it (`--snapshot`), and the per-table row counts run in that
- * same transaction, which stays open until pg_dump exits. So the counts in the manifest describe
- * exactly the rows in the dump.
+ * (`pg_export_snapshot()`); pg_dump imports it (`--snapshot`). Exact row counts are read from the
+ * archive's own COPY data as it streams (archive-rows.ts), so they are the rows in the dump and the
+ * server reads no table twice; a table the archive cannot tell about is counted with `count(*)` in the
+ * exported snapshot, whose transaction stays open until pg_dump exits.
  */
+import { finished } from "node:stream";
 import type { Client } from "pg";
 import type { TargetConfigOf } from "../../config/types";
 import { HavenError } from "../../lib/errors";
 import type { BackupStats, BackupStream, PayloadStream, RunContext } from "../types";
-import { settledOutput, spawnTool, toolError, type ToolExit } from "../process";
+import { settledOutput, spawnTool, toolError, type ToolExit, type ToolProcess } from "../process";
 import { connectPg, serverInfo, type ServerInfo } from "./client";
 import { libpqSession, type PgConnection } from "./connection";
+import { ArchiveRowCounter } from "./archive-rows";
 import { classifyPgStderr, pgClientError } from "./errors";
 import { scopeArgs, tablesInScopeQuery } from "./scope";
 import { checkedToolVersion } from "./versions";
@@ -60,28 +63,19 @@ export async function backupPostgres(
     const body = settledOutput(dump, failure);
     run.logger.info({ pid: dump.pid, snapshot, tables: tables.length }, "pg_dump started");
 
-    const counting = countRows(client, tables, target.rowCounts);
+    const archiveRows = target.rowCounts === "exact" ? readArchiveRows(dump) : undefined;
     const sessionToRemove = session;
     const done = (async (): Promise<BackupStats> => {
       try {
-        const [exit, counts] = await Promise.allSettled([
-          dump.exit.then((result) => {
-            // A failed dump makes the counts worthless: close the connection so they stop now.
-            if (!result.ok) void client.end().catch(() => undefined);
-            return result;
-          }),
-          counting.catch((error: unknown) => {
-            dump.kill();
-            throw error;
-          }),
-        ]);
-        // The dump's own failure is the cause worth reporting; a count cut short by it is a symptom.
-        if (exit.status === "fulfilled" && !exit.value.ok) throw failure(exit.value);
-        if (counts.status === "rejected") {
-          throw pgClientError("counting rows in the dump's snapshot failed", counts.reason, secrets);
-        }
+        const exit = await dump.exit;
+        if (!exit.ok) throw failure(exit);
+        const counts = await countRows(client, tables, target.rowCounts, archiveRows, run).catch(
+          (error: unknown) => {
+            throw pgClientError("counting rows in the dump's snapshot failed", error, secrets);
+          },
+        );
         return {
-          tables: counts.status === "fulfilled" ? counts.value : undefined,
+          tables: counts,
           rowCounts: target.rowCounts,
           database: conn.database,
           source: {
@@ -112,26 +106,53 @@ export async function backupPostgres(
   }
 }
 
+/** Counts the rows of the archive pg_dump writes, chunk by chunk, as the backup reads them. */
+function readArchiveRows(dump: ToolProcess): Promise<ArchiveRowCounter> {
+  const counter = new ArchiveRowCounter();
+  const stdout = dump.stdout;
+  if (!stdout) return Promise.resolve(counter);
+  // A second 'data' listener beside the body's pipe sees the same chunks in the same order.
+  stdout.on("data", (chunk: Buffer) => counter.push(chunk));
+  return new Promise((resolve) => finished(stdout, () => resolve(counter)));
+}
+
 /**
- * Exact `count(*)` per table in the exported snapshot (one table at a time, to leave the server's
- * other cores to pg_dump), planner estimates, or nothing, as configured.
+ * Per-table row counts for the manifest: exact ones from the archive (with `count(*)` in the exported
+ * snapshot for any table it could not tell about), planner estimates, or nothing, as configured.
  */
-async function countRows(
+export async function countRows(
   client: Client,
   tables: Array<{ schema: string; name: string; estimate: number }>,
   mode: PgTarget["rowCounts"],
+  archiveRows: Promise<ArchiveRowCounter> | undefined,
+  run: RunContext,
 ): Promise<Record<string, number> | undefined> {
   if (mode === "off") return undefined;
   const counts: Record<string, number> = {};
+  if (mode === "estimate") {
+    for (const table of tables)
+      counts[`${table.schema}.${table.name}`] = Math.max(0, Math.round(table.estimate));
+    return counts;
+  }
+  const fromArchive = archiveRows ? (await archiveRows).result() : { rows: new Map<string, number>() };
+  const unread: typeof tables = [];
   for (const table of tables) {
     const key = `${table.schema}.${table.name}`;
-    if (mode === "estimate") {
-      counts[key] = Math.max(0, Math.round(table.estimate));
-      continue;
-    }
+    const rows = fromArchive.rows.get(key);
+    if (rows === undefined) unread.push(table);
+    else counts[key] = rows;
+  }
+  if (unread.length > 0) {
+    run.logger.info(
+      { tables: unread.length, reason: fromArchive.problem ?? "not in the archive's table data" },
+      "counting rows with count(*) in the dump's snapshot",
+    );
+  }
+  // One table at a time, to leave the server's other cores to whatever else it serves.
+  for (const table of unread) {
     const sql = `select count(*)::int8 as n from only ${client.escapeIdentifier(table.schema)}.${client.escapeIdentifier(table.name)}`;
     const { rows } = await client.query<{ n: string }>(sql);
-    counts[key] = Number(rows[0]?.n ?? 0);
+    counts[`${table.schema}.${table.name}`] = Number(rows[0]?.n ?? 0);
   }
   return counts;
 }
