@@ -10,11 +10,13 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Client } from "pg";
 import { ArchiveRowCounter, type ArchiveRowCounts } from "../../src/targets/postgres/archive-rows";
-import { countRows } from "../../src/targets/postgres/backup";
+import { countRows, exportSnapshot } from "../../src/targets/postgres/backup";
+import { serverInfo } from "../../src/targets/postgres/client";
 import { PG, psql, testRun, uniqueName } from "../helpers/db";
 
 const execFileAsync = promisify(execFile);
 const database = uniqueName("haven_pg_archive_rows");
+const strict = uniqueName("haven_pg_archive_strict");
 
 async function pgDump(...args: string[]): Promise<Buffer> {
   const { stdout } = await execFileAsync(
@@ -31,22 +33,27 @@ function countIn(archive: Buffer, chunkSize: number): ArchiveRowCounts {
   return counter.result();
 }
 
+/** count(*) of every ordinary table, keyed by its oid as the archive names it. */
 async function exactCounts(): Promise<Map<string, number>> {
   const tables = await psql(
     database,
-    `select n.nspname || E'\\t' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    `select c.oid || E'\\t' || n.nspname || E'\\t' || c.relname from pg_class c join pg_namespace n on n.oid = c.relnamespace
      where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema') order by 1`,
   );
   const ident = (name: string) => `"${name.replace(/"/g, '""')}"`;
   const counts = new Map<string, number>();
   for (const line of tables.split("\n").filter(Boolean)) {
-    const [schema, name] = line.split("\t") as [string, string];
+    const [oid, schema, name] = line.split("\t") as [string, string, string];
     counts.set(
-      `${schema}.${name}`,
+      oid,
       Number(await psql(database, `select count(*) from only ${ident(schema)}.${ident(name)}`)),
     );
   }
   return counts;
+}
+
+async function oidOf(table: string): Promise<string> {
+  return psql(database, `select '${table}'::regclass::oid`);
 }
 
 /** pg_dump's WriteInt: a sign byte, then four bytes, least significant first. */
@@ -64,15 +71,16 @@ function str(value: string | null): Buffer {
 }
 
 /**
- * A custom archive of version 1.14 built by hand, with one TABLE DATA entry (dump id 7, public.t)
- * whose COPY data is sent in the given chunks: pg_dump's own archives send a row per chunk and the
- * terminator whole, so this is how a reader meets other chunkings.
+ * A custom archive built by hand, of archive version 1.`minor`, with one TABLE DATA entry (dump id 7,
+ * table oid 16384) whose COPY data is sent in the given chunks: pg_dump's own archives send a row per
+ * chunk and the terminator whole, so this is how a reader meets other chunkings, and the layouts of
+ * pg_dump versions other than the machine's (1.12: PostgreSQL 9.6-11; 1.16: 17 and later).
  */
-function handMadeArchive(chunks: string[]): Buffer {
+function handMadeArchive(chunks: string[], minor = 14): Buffer {
   const header = Buffer.concat([
     Buffer.from("PGDMP"),
-    Buffer.from([1, 14, 0, 4, 8, 1]),
-    int(0), // compression level
+    Buffer.from([1, minor, 0, 4, 8, 1]),
+    minor >= 15 ? Buffer.from([0]) : int(0), // compression: none
     ...[0, 0, 0, 1, 0, 126, 0].map(int), // creation time
     str("db"),
     str("15.0"),
@@ -91,16 +99,40 @@ function handMadeArchive(chunks: string[]): Buffer {
     str("COPY public.t (v) FROM stdin;\n"),
     str("public"),
     str(""),
-    str(""),
+    ...(minor >= 14 ? [str("")] : []), // table access method
+    ...(minor >= 16 ? [int(114)] : []), // relkind 'r'
     str("postgres"),
     str("false"),
-    str("6"),
-    str(null),
+    str(null), // no dependencies: the reader must not take a field for one
     Buffer.from([1]),
     Buffer.alloc(8),
   ]);
+  // An entry before it with dependencies, as pg_dump's ENCODING entry has none and tables have some.
+  const schemaEntry = Buffer.concat([
+    int(6),
+    int(0),
+    str("1259"),
+    str("16384"),
+    str("t"),
+    str("TABLE"),
+    int(1),
+    str("CREATE TABLE public.t (v text);\n"),
+    str("DROP TABLE public.t;\n"),
+    str(null),
+    str("public"),
+    str(""),
+    ...(minor >= 14 ? [str("heap")] : []),
+    ...(minor >= 16 ? [int(114)] : []),
+    str("postgres"),
+    str("false"),
+    str("3"),
+    str("5"),
+    str(null),
+    Buffer.from([3]),
+    Buffer.alloc(8),
+  ]);
   const data = chunks.map((chunk) => Buffer.concat([int(Buffer.byteLength(chunk)), Buffer.from(chunk)]));
-  return Buffer.concat([header, int(1), entry, Buffer.from([1]), int(7), ...data, int(0)]);
+  return Buffer.concat([header, int(2), schemaEntry, entry, Buffer.from([1]), int(7), ...data, int(0)]);
 }
 
 let plain: Buffer;
@@ -125,6 +157,11 @@ beforeAll(async () => {
     insert into public.nothing default values;
     create table public.empty (id int);
     create table "Odd.Schema"."Mixed ""Case"" é" (id int, payload bytea);
+    create schema "a.b";
+    create schema a;
+    create table "a.b".c (id int);
+    create table a."b.c" (id int);
+    insert into a."b.c" values (1), (2), (3);
     insert into "Odd.Schema"."Mixed ""Case"" é" select g, decode(repeat('0a', 64), 'hex') from generate_series(1, 777) g;
     create table public.measurements (id int, at date) partition by range (at);
     create table public.measurements_2025 partition of public.measurements for values from ('2025-01-01') to ('2026-01-01');
@@ -139,13 +176,17 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await psql("postgres", `drop database if exists ${database} with (force)`);
+  await psql("postgres", `drop database if exists ${strict} with (force)`);
 });
 
 describe("row counts from a pg_dump custom archive", () => {
   test("equal count(*) for every table, however the stream is cut", async () => {
     const expected = await exactCounts();
-    expect(expected.get("public.notes")).toBe(5003);
-    expect(expected.get("public.nothing")).toBe(3);
+    expect(expected.get(await oidOf("public.notes"))).toBe(5003);
+    expect(expected.get(await oidOf("public.nothing"))).toBe(3);
+    // Two tables that a schema.table key would not tell apart.
+    expect(expected.get(await oidOf('a."b.c"'))).toBe(3);
+    expect(expected.get(await oidOf('"a.b".c'))).toBe(0);
     for (const chunkSize of [1, 2, 3, 5, 7, 64, 4096, 65536, plain.length]) {
       const { rows, problem } = countIn(plain, chunkSize);
       expect(problem).toBeUndefined();
@@ -154,14 +195,16 @@ describe("row counts from a pg_dump custom archive", () => {
   });
 
   test("the terminator is found however pg_dump chunks the data", () => {
-    for (const chunks of [
-      ["1\n2\n\\", ".\n\n\n"],
-      ["1\n", "2\n", "\\", ".", "\n", "\n\n"],
-      ["1\n2\n\\.\n\n\n"],
-    ]) {
-      const archive = handMadeArchive(chunks);
-      for (const chunkSize of [1, 3, archive.length]) {
-        expect(countIn(archive, chunkSize)).toEqual({ rows: new Map([["public.t", 2]]), problem: undefined });
+    for (const minor of [12, 13, 14, 15, 16]) {
+      for (const chunks of [
+        ["1\n2\n\\", ".\n\n\n"],
+        ["1\n", "2\n", "\\", ".", "\n", "\n\n"],
+        ["1\n2\n\\.\n\n\n"],
+      ]) {
+        const archive = handMadeArchive(chunks, minor);
+        for (const chunkSize of [1, 3, archive.length]) {
+          expect(countIn(archive, chunkSize)).toEqual({ rows: new Map([["16384", 2]]), problem: undefined });
+        }
       }
     }
     expect(countIn(handMadeArchive(["1\n2\n", "\\.\n\n"]), 4096).problem).toMatch(/does not end as COPY/);
@@ -172,7 +215,7 @@ describe("row counts from a pg_dump custom archive", () => {
     const counter = new ArchiveRowCounter();
     counter.push(archive.subarray(0, dataStart - 1));
     counter.push(archive.subarray(dataStart - 1));
-    expect(counter.result()).toEqual({ rows: new Map([["public.t", 1]]), problem: undefined });
+    expect(counter.result()).toEqual({ rows: new Map([["16384", 1]]), problem: undefined });
   });
 
   test("a compressed archive is a problem, not a guess", async () => {
@@ -206,8 +249,8 @@ describe("row counts from a pg_dump custom archive", () => {
     await client.connect();
     try {
       const tables = [
-        { schema: "public", name: "notes", estimate: 0 },
-        { schema: "public", name: "nothing", estimate: 0 },
+        { oid: await oidOf("public.notes"), schema: "public", name: "notes", estimate: 0 },
+        { oid: await oidOf("public.nothing"), schema: "public", name: "nothing", estimate: 0 },
       ];
       const damaged = new ArchiveRowCounter();
       damaged.push(Buffer.from("not an archive at all"));
@@ -227,6 +270,33 @@ describe("row counts from a pg_dump custom archive", () => {
       expect(quiet.logText()).not.toContain("count(*)");
     } finally {
       await client.end();
+    }
+  });
+
+  test("the snapshot's session outlives a database's idle-transaction timeout, for the counts made in it", async () => {
+    // The database ends any transaction idle for 200 ms, as a cautious DBA may configure it; the
+    // session holding the dump's snapshot sits idle for as long as pg_dump runs.
+    await psql("postgres", `create database ${strict}`);
+    await psql(
+      strict,
+      `create table public.kept (id int);
+       insert into public.kept select generate_series(1, 1000);
+       alter database ${strict} set idle_in_transaction_session_timeout = '200ms';`,
+    );
+    const client = new Client({ host: PG.host, port: PG.port, user: PG.user, database: strict });
+    client.on("error", () => undefined);
+    await client.connect();
+    try {
+      expect(await exportSnapshot(client, await serverInfo(client))).toMatch(/^[0-9A-F-]+$/);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      const unreadable = new ArchiveRowCounter();
+      unreadable.push(Buffer.from("not an archive"));
+      const tables = [{ oid: "0", schema: "public", name: "kept", estimate: 0 }];
+      expect(await countRows(client, tables, "exact", Promise.resolve(unreadable), testRun())).toEqual({
+        "public.kept": 1000,
+      });
+    } finally {
+      await client.end().catch(() => undefined);
     }
   });
 });

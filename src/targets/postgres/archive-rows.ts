@@ -27,7 +27,11 @@ const COPY_END = Buffer.from("\\.\n\n\n", "latin1");
 const MAX_TOC_BYTES = 256 * 1024 * 1024;
 
 export interface ArchiveRowCounts {
-  /** Rows per table, keyed `schema.table`, for every TABLE DATA block read to its end. */
+  /**
+   * Rows per table, keyed by the table's oid (`pg_class.oid`, as text), for every TABLE DATA block
+   * read to its end. Not by name: `schema.table` is ambiguous when a name holds a dot, and pg_dump
+   * writes names in its client encoding, which need not be UTF-8.
+   */
   rows: Map<string, number>;
   /** Why some or all counts could not be read from the archive; the caller counts those in SQL. */
   problem?: string;
@@ -89,7 +93,7 @@ interface Head {
   /** Bytes the header and TOC took: the data blocks start here. */
   length: number;
   intSize: number;
-  /** dump id → `schema.table`, for TABLE DATA entries. */
+  /** dump id → the table's oid, for TABLE DATA entries. */
   tableData: Map<number, string>;
 }
 
@@ -119,24 +123,23 @@ function readHead(buf: Buffer): Head {
     const dumpId = r.int();
     r.int(); // has data
     r.skipStr(); // catalog table oid
-    r.skipStr(); // oid
-    const tag = r.str();
+    const oid = r.str(); // for TABLE DATA, the table's own oid
+    r.skipStr(); // tag: the table's name
     const desc = r.str();
     r.int(); // section
     r.skipStr(); // definition
     r.skipStr(); // drop statement
     r.skipStr(); // copy statement
-    const namespace = r.str();
+    r.skipStr(); // namespace
     r.skipStr(); // tablespace
-    r.skipStr(); // table access method
+    if (minor >= 14) r.skipStr(); // table access method
     if (minor >= 16) r.int(); // relkind
     r.skipStr(); // owner
     r.skipStr(); // "with oids", always false now
     while (r.skipStr()); // dependencies, ended by a NULL
     r.byte(); // data offset: its state flag...
     r.bytes(offsetSize); // ...and the offset, unset when written to a pipe
-    if (desc === "TABLE DATA" && tag !== null && namespace !== null)
-      tableData.set(dumpId, `${namespace}.${tag}`);
+    if (desc === "TABLE DATA" && oid !== null) tableData.set(dumpId, oid);
   }
   return { length: r.offset, intSize: r.intSize, tableData };
 }
@@ -349,7 +352,7 @@ export class ArchiveRowCounter {
   }
 
   #countLines(buf: Buffer, from: number, to: number): void {
-    // indexOf runs in native code; pg_dump sends one row per chunk, so this is usually one call.
+    // indexOf runs in native code; pg_dump up to 18 sends one row per chunk, so this is usually one call.
     let at = buf.indexOf(NEWLINE, from);
     while (at !== -1 && at < to) {
       this.#newlines++;

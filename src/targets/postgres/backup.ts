@@ -23,6 +23,14 @@ import { checkedToolVersion } from "./versions";
 
 type PgTarget = TargetConfigOf<"postgres">;
 
+/** A row of `tablesInScopeQuery`. */
+interface TableInScope {
+  oid: string;
+  schema: string;
+  name: string;
+  estimate: number;
+}
+
 export async function backupPostgres(
   target: PgTarget,
   conn: PgConnection,
@@ -34,12 +42,9 @@ export async function backupPostgres(
   try {
     const server = await serverInfo(client);
     const pgDumpVersion = await checkedToolVersion("pg_dump", server, run.signal);
-    await client.query("begin transaction isolation level repeatable read, read only");
-    const snapshot = (await client.query<{ id: string }>("select pg_catalog.pg_export_snapshot() as id"))
-      .rows[0]?.id;
-    if (!snapshot) throw new Error("pg_export_snapshot() returned nothing");
+    const snapshot = await exportSnapshot(client, server);
     const query = tablesInScopeQuery(target);
-    const tables = (await client.query<{ schema: string; name: string; estimate: number }>(query)).rows;
+    const tables = (await client.query<TableInScope>(query)).rows;
 
     session = await libpqSession(conn);
     const dump = spawnTool({
@@ -106,6 +111,20 @@ export async function backupPostgres(
   }
 }
 
+/**
+ * Opens the read-only REPEATABLE READ transaction whose snapshot pg_dump imports, and returns the
+ * snapshot's id. The session is set up as pg_dump sets up its own: a role's or database's timeouts
+ * must not end the transaction that holds the snapshot while pg_dump runs, nor cut a count(*) in it.
+ */
+export async function exportSnapshot(client: Client, server: ServerInfo): Promise<string> {
+  await client.query("set statement_timeout = 0");
+  if (server.versionNum >= 90600) await client.query("set idle_in_transaction_session_timeout = 0");
+  await client.query("begin transaction isolation level repeatable read, read only");
+  const id = (await client.query<{ id: string }>("select pg_catalog.pg_export_snapshot() as id")).rows[0]?.id;
+  if (!id) throw new Error("pg_export_snapshot() returned nothing");
+  return id;
+}
+
 /** Counts the rows of the archive pg_dump writes, chunk by chunk, as the backup reads them. */
 function readArchiveRows(dump: ToolProcess): Promise<ArchiveRowCounter> {
   const counter = new ArchiveRowCounter();
@@ -122,7 +141,7 @@ function readArchiveRows(dump: ToolProcess): Promise<ArchiveRowCounter> {
  */
 export async function countRows(
   client: Client,
-  tables: Array<{ schema: string; name: string; estimate: number }>,
+  tables: TableInScope[],
   mode: PgTarget["rowCounts"],
   archiveRows: Promise<ArchiveRowCounter> | undefined,
   run: RunContext,
@@ -138,7 +157,7 @@ export async function countRows(
   const unread: typeof tables = [];
   for (const table of tables) {
     const key = `${table.schema}.${table.name}`;
-    const rows = fromArchive.rows.get(key);
+    const rows = fromArchive.rows.get(table.oid);
     if (rows === undefined) unread.push(table);
     else counts[key] = rows;
   }

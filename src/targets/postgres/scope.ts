@@ -165,11 +165,11 @@ export function scopeArgs(options: ScopeOptions): string[] {
 export function tablesInScopeQuery(options: ScopeOptions): { text: string; values: string[] } {
   const scope = scopeCondition(options);
   return {
-    text: `select n.nspname as schema, c.relname as name, c.reltuples::float8 as estimate
+    text: `select c.oid::text as oid, n.nspname as schema, c.relname as name, c.reltuples::float8 as estimate
 from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
 where c.relkind = 'r' and c.relpersistence <> 't'
   and ${scope.sql}
-order by 1, 2`,
+order by 2, 3`,
     values: scope.params,
   };
 }
