@@ -14,7 +14,7 @@
  * those tables in the dump's snapshot instead.
  */
 
-/** Archive versions whose layout this reader follows: 1.12 (PostgreSQL 9.6) to 1.16 (17 and later). */
+/** Archive versions whose layout this reader follows: 1.12 (pg_dump 9.6) to 1.16 (pg_dump 17). */
 const FIRST_KNOWN_MINOR = 12;
 const LAST_KNOWN_MINOR = 16;
 const CUSTOM_FORMAT = 1;
