@@ -10,7 +10,10 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Client } from "pg";
 import { ArchiveRowCounter, type ArchiveRowCounts } from "../../src/targets/postgres/archive-rows";
-import { countRows, exportSnapshot } from "../../src/targets/postgres/backup";
+import { PassThrough } from "node:stream";
+import type { ToolProcess } from "../../src/targets/process";
+import { isReaderClosedError } from "../../src/targets/reader-closed";
+import { countRows, exportSnapshot, readArchiveRows } from "../../src/targets/postgres/backup";
 import { serverInfo } from "../../src/targets/postgres/client";
 import { PG, psql, testRun, uniqueName } from "../helpers/db";
 
@@ -255,7 +258,7 @@ describe("row counts from a pg_dump custom archive", () => {
       const damaged = new ArchiveRowCounter();
       damaged.push(Buffer.from("not an archive at all"));
       const run = testRun();
-      const counted = await countRows(client, tables, "exact", Promise.resolve(damaged), run);
+      const counted = await countRows(client, tables, "exact", damaged, run);
       expect(counted).toEqual({ "public.notes": 5003, "public.nothing": 3 });
       expect(run.logText()).toMatch(/count\(\*\).*|not a pg_dump archive/);
       expect(run.logText()).toContain("not a pg_dump archive");
@@ -263,7 +266,7 @@ describe("row counts from a pg_dump custom archive", () => {
       const whole = new ArchiveRowCounter();
       whole.push(plain);
       const quiet = testRun();
-      expect(await countRows(client, tables, "exact", Promise.resolve(whole), quiet)).toEqual({
+      expect(await countRows(client, tables, "exact", whole, quiet)).toEqual({
         "public.notes": 5003,
         "public.nothing": 3,
       });
@@ -292,11 +295,29 @@ describe("row counts from a pg_dump custom archive", () => {
       const unreadable = new ArchiveRowCounter();
       unreadable.push(Buffer.from("not an archive"));
       const tables = [{ oid: "0", schema: "public", name: "kept", estimate: 0 }];
-      expect(await countRows(client, tables, "exact", Promise.resolve(unreadable), testRun())).toEqual({
+      expect(await countRows(client, tables, "exact", unreadable, testRun())).toEqual({
         "public.kept": 1000,
       });
     } finally {
       await client.end().catch(() => undefined);
     }
+  });
+
+  test("pg_dump's output closed before its end rejects as the reader's failure, not counted in SQL instead", async () => {
+    const cut = new PassThrough();
+    const reading = readArchiveRows({ stdout: cut } as unknown as ToolProcess);
+    cut.write(plain.subarray(0, 10_000));
+    cut.destroy(new Error("the upload failed"));
+    const error = await reading.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(isReaderClosedError(error)).toBe(true);
+
+    const whole = new PassThrough();
+    const complete = readArchiveRows({ stdout: whole } as unknown as ToolProcess);
+    whole.end(plain);
+    whole.resume(); // as the body's pipe reads it
+    expect((await complete).result().problem).toBeUndefined();
   });
 });

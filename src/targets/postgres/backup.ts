@@ -20,6 +20,7 @@ import { ArchiveRowCounter } from "./archive-rows";
 import { classifyPgStderr, pgClientError } from "./errors";
 import { scopeArgs, tablesInScopeQuery } from "./scope";
 import { checkedToolVersion } from "./versions";
+import { readerClosedError } from "../reader-closed";
 
 type PgTarget = TargetConfigOf<"postgres">;
 
@@ -69,12 +70,14 @@ export async function backupPostgres(
     run.logger.info({ pid: dump.pid, snapshot, tables: tables.length }, "pg_dump started");
 
     const archiveRows = target.rowCounts === "exact" ? readArchiveRows(dump) : undefined;
+    archiveRows?.catch(() => undefined);
     const sessionToRemove = session;
     const done = (async (): Promise<BackupStats> => {
       try {
         const exit = await dump.exit;
         if (!exit.ok) throw failure(exit);
-        const counts = await countRows(client, tables, target.rowCounts, archiveRows, run).catch(
+        const archive = await archiveRows;
+        const counts = await countRows(client, tables, target.rowCounts, archive, run).catch(
           (error: unknown) => {
             throw pgClientError("counting rows in the dump's snapshot failed", error, secrets);
           },
@@ -125,14 +128,26 @@ export async function exportSnapshot(client: Client, server: ServerInfo): Promis
   return id;
 }
 
-/** Counts the rows of the archive pg_dump writes, chunk by chunk, as the backup reads them. */
-function readArchiveRows(dump: ToolProcess): Promise<ArchiveRowCounter> {
+/**
+ * Counts the rows of the archive pg_dump writes, chunk by chunk, as the backup reads them. Rejects
+ * when the output was not read to its end: the backup's reader failed, and its error is the cause.
+ */
+export function readArchiveRows(dump: ToolProcess): Promise<ArchiveRowCounter> {
   const counter = new ArchiveRowCounter();
   const stdout = dump.stdout;
   if (!stdout) return Promise.resolve(counter);
   // A second 'data' listener beside the body's pipe sees the same chunks in the same order.
   stdout.on("data", (chunk: Buffer) => counter.push(chunk));
-  return new Promise((resolve) => finished(stdout, () => resolve(counter)));
+  return new Promise((resolve, reject) =>
+    finished(stdout, (error) => {
+      if (!error) resolve(counter);
+      // Not counted in SQL instead: on a large database that would hold the failed run for minutes.
+      else
+        reject(
+          readerClosedError(new HavenError("SOURCE_FAILED", "pg_dump's output was closed before its end")),
+        );
+    }),
+  );
 }
 
 /**
@@ -143,7 +158,7 @@ export async function countRows(
   client: Client,
   tables: TableInScope[],
   mode: PgTarget["rowCounts"],
-  archiveRows: Promise<ArchiveRowCounter> | undefined,
+  archive: ArchiveRowCounter | undefined,
   run: RunContext,
 ): Promise<Record<string, number> | undefined> {
   if (mode === "off") return undefined;
@@ -153,7 +168,7 @@ export async function countRows(
       counts[`${table.schema}.${table.name}`] = Math.max(0, Math.round(table.estimate));
     return counts;
   }
-  const fromArchive = archiveRows ? (await archiveRows).result() : { rows: new Map<string, number>() };
+  const fromArchive = archive?.result() ?? { rows: new Map<string, number>() };
   const unread: typeof tables = [];
   for (const table of tables) {
     const key = `${table.schema}.${table.name}`;
