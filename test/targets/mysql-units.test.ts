@@ -112,6 +112,19 @@ describe("DumpRowCounter", () => {
     }
   });
 
+  test("a quote ends a literal only after an even run of backslashes, wherever the chunks are cut", async () => {
+    // Literals: a\\\'b( (an escaped backslash, then an escaped quote), \\\\ (two escaped
+    // backslashes), x\' (an escaped quote), ) alone, '' (empty), \\ (one escaped backslash).
+    const text = [
+      "-- Dumping data for table `q`",
+      "INSERT INTO `q` VALUES (1,'a\\\\\\'b('),(2,'\\\\\\\\'),(3,'x\\''),(4,')'),(5,''),(6,'\\\\');",
+      "UNLOCK TABLES;",
+      "",
+    ].join("\n");
+    expect(text).toContain("(1,'a\\\\\\'b('),");
+    for (let size = 1; size <= 24; size++) expect(await count(text, size)).toEqual({ "shop.q": 6 });
+  });
+
   test("passes every byte through unchanged", async () => {
     const counter = new DumpRowCounter("shop");
     const out: Buffer[] = [];
