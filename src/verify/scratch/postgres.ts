@@ -43,7 +43,9 @@ export function postgresScratch(
     async builtInChecks({ manifest, signal }) {
       const expected = recordedTables(manifest.stats);
       if (!expected) return [];
-      const actual = await withClient(conn, signal, (client) => countRows(client, Object.keys(expected)));
+      const actual = await withClient(conn, signal, (client) =>
+        countRestoredRows(client, Object.keys(expected)),
+      );
       return rowCountChecks(expected, actual, { estimated: rowCountsEstimated(manifest.stats) });
     },
 
@@ -53,8 +55,17 @@ export function postgresScratch(
   };
 }
 
-/** Row counts of the tables named "schema.table" (null for a missing table), as pg_dump's scope saw them. */
-async function countRows(client: Client, keys: string[]): Promise<Record<string, number | null>> {
+/**
+ * Row counts of the tables named "schema.table" (null for a missing table), as pg_dump's scope saw
+ * them. A statement_timeout set on the role (common for application roles) would cut count(*) on a
+ * large table and fail the restore test for nothing, so it is lifted for this session, as pg_dump
+ * and pg_restore lift it for theirs.
+ */
+export async function countRestoredRows(
+  client: Client,
+  keys: string[],
+): Promise<Record<string, number | null>> {
+  await client.query("set statement_timeout = 0");
   const { rows } = await client.query<{ schema: string; name: string }>(
     `select n.nspname as schema, c.relname as name
      from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
