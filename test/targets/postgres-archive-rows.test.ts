@@ -9,7 +9,11 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { Client } from "pg";
-import { ArchiveRowCounter, type ArchiveRowCounts } from "../../src/targets/postgres/archive-rows";
+import {
+  ArchiveRowCounter,
+  MAX_TOC_BYTES,
+  type ArchiveRowCounts,
+} from "../../src/targets/postgres/archive-rows";
 import { PassThrough } from "node:stream";
 import type { ToolProcess } from "../../src/targets/process";
 import { isReaderClosedError } from "../../src/targets/reader-closed";
@@ -79,7 +83,11 @@ function str(value: string | null): Buffer {
  * chunk and the terminator whole, so this is how a reader meets other chunkings, and the layouts of
  * pg_dump versions other than the machine's (1.12: PostgreSQL 9.6-11; 1.16: 17 and later).
  */
-function handMadeArchive(chunks: string[], minor = 14): Buffer {
+function handMadeArchive(
+  chunks: string[],
+  minor = 14,
+  definition = "CREATE TABLE public.t (v text);\n",
+): Buffer {
   const header = Buffer.concat([
     Buffer.from("PGDMP"),
     Buffer.from([1, minor, 0, 4, 8, 1]),
@@ -119,7 +127,7 @@ function handMadeArchive(chunks: string[], minor = 14): Buffer {
     str("t"),
     str("TABLE"),
     int(1),
-    str("CREATE TABLE public.t (v text);\n"),
+    str(definition),
     str("DROP TABLE public.t;\n"),
     str(null),
     str("public"),
@@ -219,6 +227,16 @@ describe("row counts from a pg_dump custom archive", () => {
     counter.push(archive.subarray(0, dataStart - 1));
     counter.push(archive.subarray(dataStart - 1));
     expect(counter.result()).toEqual({ rows: new Map([["16384", 1]]), problem: undefined });
+  });
+
+  test("a table of contents past the memory cap is a problem, and is not held on to", () => {
+    const huge = handMadeArchive(["1\n", "\\.\n\n\n"], 14, "-".repeat(2 * MAX_TOC_BYTES));
+    const counter = new ArchiveRowCounter();
+    for (let at = 0; at < huge.length; at += 1 << 20) counter.push(huge.subarray(at, at + (1 << 20)));
+    expect(counter.result()).toEqual({
+      rows: new Map(),
+      problem: "the table of contents is larger than 32 MiB",
+    });
   });
 
   test("a compressed archive is a problem, not a guess", async () => {

@@ -23,8 +23,11 @@ const BLOCK_LARGE_OBJECTS = 3;
 const NEWLINE = 0x0a;
 /** `\.` `\n` `\n` `\n`: pg_dump's end of a table's COPY data. */
 const COPY_END = Buffer.from("\\.\n\n\n", "latin1");
-/** The TOC is held until it is whole; a schema so large that it passes this is counted in SQL. */
-const MAX_TOC_BYTES = 256 * 1024 * 1024;
+/**
+ * The TOC is held until it is whole (twice over while it is joined). A schema whose TOC passes this
+ * (tens of thousands of tables) is counted in SQL instead, so the backup stays within its memory.
+ */
+export const MAX_TOC_BYTES = 32 * 1024 * 1024;
 
 export interface ArchiveRowCounts {
   /**
@@ -181,7 +184,8 @@ export class ArchiveRowCounter {
       }
       this.#head.push(chunk);
       this.#headBytes += chunk.length;
-      if (this.#headBytes >= this.#nextHeadAttempt) this.#readHead();
+      // Past the cap, one last attempt: the TOC may be whole already; if not, it is given up.
+      if (this.#headBytes >= this.#nextHeadAttempt || this.#headBytes > MAX_TOC_BYTES) this.#readHead();
     });
   }
 
@@ -215,7 +219,7 @@ export class ArchiveRowCounter {
     } catch (error) {
       if (!(error instanceof NeedMore)) throw error;
       if (this.#headBytes > MAX_TOC_BYTES)
-        throw new Unreadable("the table of contents is larger than 256 MiB");
+        throw new Unreadable(`the table of contents is larger than ${MAX_TOC_BYTES >> 20} MiB`);
       // Parse again only once the buffer has doubled: a large TOC is not re-read per chunk.
       this.#head = [buffered];
       this.#nextHeadAttempt = Math.max(error.at, this.#headBytes * 2);
