@@ -10,10 +10,10 @@
  * 4. validate against `configSchema` (schema.ts), and the rules across sections (cross-checks.ts);
  * 5. fill each target from `defaults` (resolve.ts).
  */
-import { registerEnvironmentCredentials } from "../lib/secret";
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { registerEnvironmentCredentials } from "../lib/secret";
 import { HavenError } from "../lib/errors";
 import { checkCrossReferences } from "./cross-checks";
 import { IssueCollector } from "./issues";

@@ -168,7 +168,8 @@ export class ArchiveRowCounter {
   /** Bytes of the integer being read when it straddles two chunks. */
   #intBytes: number[] = [];
   #blockType = 0;
-  #blockTable: string | undefined;
+  /** The table whose data the current block holds; undefined in a block not counted (large objects). */
+  #blockOid: string | undefined;
   #newlines = 0;
   #chunkLeft = 0;
   /** The last bytes of the current block's data, to find the COPY terminator. */
@@ -240,7 +241,7 @@ export class ArchiveRowCounter {
       }
       if (this.#step === Step.ChunkBytes) {
         const end = Math.min(buf.length, i + this.#chunkLeft);
-        if (this.#blockTable !== undefined) this.#countLines(buf, i, end);
+        if (this.#blockOid !== undefined) this.#countLines(buf, i, end);
         this.#chunkLeft -= end - i;
         i = end;
         if (this.#chunkLeft === 0) this.#step = Step.ChunkLength;
@@ -273,12 +274,12 @@ export class ArchiveRowCounter {
     switch (this.#step) {
       case Step.BlockId:
         if (this.#blockType === BLOCK_DATA) {
-          this.#blockTable = layout.tableData.get(value);
+          this.#blockOid = layout.tableData.get(value);
           this.#newlines = 0;
           this.#tailLength = 0;
           this.#step = Step.ChunkLength;
         } else {
-          this.#blockTable = undefined;
+          this.#blockOid = undefined;
           this.#step = Step.LargeObjectId;
         }
         return;
@@ -311,25 +312,19 @@ export class ArchiveRowCounter {
    * for the general path to take.
    */
   #wholeChunks(buf: Buffer, start: number, width: number): number {
-    const counting = this.#blockTable !== undefined;
+    const counting = this.#blockOid !== undefined;
     const n = buf.length;
     let newlines = this.#newlines;
     let i = start;
     let lastFrom = -1;
     let lastTo = -1;
     while (i + width <= n && buf[i] === 0) {
-      let length = 0;
-      for (let k = i + width - 1; k > i; k--) length = length * 256 + (buf[k] as number);
+      const length = intAt(buf, i, width);
       const from = i + width;
       const to = from + length;
       if (length === 0 || to > n) break;
       if (counting) {
-        let at = buf.indexOf(NEWLINE, from);
-        while (at !== -1 && at < to) {
-          newlines++;
-          if (at === to - 1) break;
-          at = buf.indexOf(NEWLINE, at + 1);
-        }
+        newlines += newlinesIn(buf, from, to);
         if (length >= COPY_END.length) {
           lastFrom = from;
           lastTo = to;
@@ -348,21 +343,16 @@ export class ArchiveRowCounter {
   }
 
   #endTableBlock(): void {
-    const table = this.#blockTable;
-    if (table === undefined) return;
+    const oid = this.#blockOid;
+    if (oid === undefined) return;
     const terminated = this.#tailLength === COPY_END.length && this.#tail.equals(COPY_END);
-    if (!terminated) throw new Unreadable(`the data of ${table} does not end as COPY data does`);
-    this.#rows.set(table, this.#newlines - 3);
+    if (!terminated)
+      throw new Unreadable(`the data of the table with oid ${oid} does not end as COPY data does`);
+    this.#rows.set(oid, this.#newlines - 3);
   }
 
   #countLines(buf: Buffer, from: number, to: number): void {
-    // indexOf runs in native code; pg_dump up to 18 sends one row per chunk, so this is usually one call.
-    let at = buf.indexOf(NEWLINE, from);
-    while (at !== -1 && at < to) {
-      this.#newlines++;
-      if (at === to - 1) break;
-      at = buf.indexOf(NEWLINE, at + 1);
-    }
+    this.#newlines += newlinesIn(buf, from, to);
     this.#noteTail(buf, from, to);
   }
 
@@ -381,6 +371,19 @@ export class ArchiveRowCounter {
     buf.copy(this.#tail, kept, from, to);
     this.#tailLength = kept + length;
   }
+}
+
+/** Newline bytes in `buf[from, to)`. */
+function newlinesIn(buf: Buffer, from: number, to: number): number {
+  // indexOf runs in native code; pg_dump sends one row per chunk, so this is usually one call.
+  let count = 0;
+  let at = buf.indexOf(NEWLINE, from);
+  while (at !== -1 && at < to) {
+    count++;
+    if (at === to - 1) break;
+    at = buf.indexOf(NEWLINE, at + 1);
+  }
+  return count;
 }
 
 /** A sign byte then little-endian magnitude, as pg_dump's WriteInt writes it. */

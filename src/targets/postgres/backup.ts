@@ -32,6 +32,9 @@ interface TableInScope {
   estimate: number;
 }
 
+/** The manifest's key for a table's row count. */
+const tableKey = (table: TableInScope) => `${table.schema}.${table.name}`;
+
 export async function backupPostgres(
   target: PgTarget,
   conn: PgConnection,
@@ -144,7 +147,11 @@ export function readArchiveRows(dump: ToolProcess): Promise<ArchiveRowCounter> {
       // Not counted in SQL instead: on a large database that would hold the failed run for minutes.
       else
         reject(
-          readerClosedError(new HavenError("SOURCE_FAILED", "pg_dump's output was closed before its end")),
+          readerClosedError(
+            new HavenError("SOURCE_FAILED", "pg_dump's output was closed before its end", {
+              hint: "see the error of the upload or pipeline that read the stream",
+            }),
+          ),
         );
     }),
   );
@@ -164,17 +171,15 @@ export async function countRows(
   if (mode === "off") return undefined;
   const counts: Record<string, number> = {};
   if (mode === "estimate") {
-    for (const table of tables)
-      counts[`${table.schema}.${table.name}`] = Math.max(0, Math.round(table.estimate));
+    for (const table of tables) counts[tableKey(table)] = Math.max(0, Math.round(table.estimate));
     return counts;
   }
   const fromArchive = archive?.result() ?? { rows: new Map<string, number>() };
   const unread: typeof tables = [];
   for (const table of tables) {
-    const key = `${table.schema}.${table.name}`;
     const rows = fromArchive.rows.get(table.oid);
     if (rows === undefined) unread.push(table);
-    else counts[key] = rows;
+    else counts[tableKey(table)] = rows;
   }
   if (unread.length > 0) {
     run.logger.info(
@@ -186,7 +191,7 @@ export async function countRows(
   for (const table of unread) {
     const sql = `select count(*)::int8 as n from only ${client.escapeIdentifier(table.schema)}.${client.escapeIdentifier(table.name)}`;
     const { rows } = await client.query<{ n: string }>(sql);
-    counts[`${table.schema}.${table.name}`] = Number(rows[0]?.n ?? 0);
+    counts[tableKey(table)] = Number(rows[0]?.n ?? 0);
   }
   return counts;
 }
