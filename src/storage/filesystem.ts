@@ -10,22 +10,12 @@
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { constants, type Dirent, type Stats } from "node:fs";
-import {
-  access,
-  link,
-  mkdir,
-  open,
-  readdir,
-  rename,
-  rmdir,
-  stat,
-  unlink,
-  type FileHandle,
-} from "node:fs/promises";
+import { access, mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { addAbortSignal, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Logger } from "pino";
+import { fsyncDirectory, linkNoReplace } from "../lib/durable-file";
 import { HavenError } from "../lib/errors";
 import { HashingStream } from "../lib/hashing";
 import { silentLogger } from "../lib/logger";
@@ -57,9 +47,6 @@ const TEMP_NAME = /^\.(.+)\.haven-tmp-[0-9a-f]{12}$/;
 /** Large reads and writes: fewer syscalls and stream callbacks per byte (the bench wants 200+ MB/s). */
 const IO_CHUNK = 1 << 20;
 const WRITE_BUFFER = 8 << 20;
-/** Errors of link() on filesystems without hard links (some SMB, FAT and FUSE mounts). */
-const NO_HARD_LINKS = new Set(["EPERM", "ENOTSUP", "EOPNOTSUPP", "ENOSYS", "EMLINK"]);
-
 export interface FilesystemBackendOptions {
   /** The destination's name in the config. */
   name: string;
@@ -384,23 +371,21 @@ class FilesystemBackend implements StorageBackend {
     }
   }
 
-  /** link() fails with EEXIST instead of replacing: an atomic create-only commit on POSIX. */
+  /** An atomic create-only commit on POSIX (see linkNoReplace). */
   async #linkNoReplace(temp: string, target: string, key: string): Promise<void> {
+    let how: "linked" | "renamed";
     try {
-      await link(temp, target);
+      how = await linkNoReplace(temp, target, (path) => this.#exists(path, key));
     } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code ?? "";
-      if (code === "EEXIST") throw this.#alreadyExists(key);
-      if (!NO_HARD_LINKS.has(code)) throw error;
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") throw this.#alreadyExists(key);
+      throw error;
+    }
+    if (how === "renamed") {
       this.#logger.warn(
-        { destination: this.name, key, code },
+        { destination: this.name, key },
         "filesystem has no hard links; create-only put falls back to check-then-rename (not atomic)",
       );
-      if (await this.#exists(target, key)) throw this.#alreadyExists(key);
-      await rename(temp, target);
-      return;
     }
-    await unlink(temp);
   }
 
   /** rmdir upwards until a directory is not empty, stopping at the root. */
@@ -451,16 +436,5 @@ async function syncDirectories(dir: string, createdDir: string | undefined): Pro
       dirs.push(current);
     }
   }
-  for (const path of dirs) {
-    const handle = await open(path, "r");
-    try {
-      await handle.sync();
-    } catch (error) {
-      // Some filesystems (and platforms) cannot fsync a directory; the rename is still done.
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code !== "EINVAL" && code !== "ENOTSUP" && code !== "EISDIR" && code !== "EPERM") throw error;
-    } finally {
-      await handle.close();
-    }
-  }
+  for (const path of dirs) await fsyncDirectory(path);
 }

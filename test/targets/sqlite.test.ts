@@ -5,7 +5,18 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { chmod, chown, mkdir, mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -259,6 +270,22 @@ describe("sqlite adapter", () => {
       gid: 4343,
     });
     expect((await readdir(dir)).filter((f) => f.startsWith("existing.db"))).toEqual(["existing.db"]);
+  });
+
+  test("restore without --force refuses a name held by a dangling symbolic link, and writes nothing", async () => {
+    const path = join(dir, "linked-src.db");
+    await sqlite(path, "create table t (x); insert into t values (1);");
+    const adapter = createSqliteAdapter(target(path), testRun().logger);
+    const stream = await adapter.backup(testRun());
+    const [copy] = await Promise.all([collect(stream.main.body), stream.done]);
+    const linkDir = join(dir, "dangling");
+    await mkdir(linkDir);
+    await symlink(join(linkDir, "gone.db"), join(linkDir, "app.db"));
+    await expect(
+      adapter.restore(Readable.from([copy]), { kind: "path", path: join(linkDir, "app.db") }, testRun()),
+    ).rejects.toMatchObject({ code: "REFUSED" });
+    expect(await readdir(linkDir)).toEqual(["app.db"]);
+    expect(await readlink(join(linkDir, "app.db"))).toBe(join(linkDir, "gone.db"));
   });
 
   test("a damaged copy fails the integrity check and leaves nothing behind", async () => {

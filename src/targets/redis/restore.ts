@@ -7,10 +7,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { access, link, open, rename, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { fsyncFile, moveIntoPlace, pathExists } from "../../lib/durable-file";
 import { HavenError } from "../../lib/errors";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
 import { RdbStream } from "./rdb-stream";
@@ -46,7 +47,7 @@ export async function restoreRedis(
     });
   }
   const target = to.path;
-  if (!opts.force && (await exists(target))) {
+  if (!opts.force && (await pathExists(target))) {
     body.destroy();
     throw new HavenError("REFUSED", `${target} exists; refusing to overwrite it`, {
       hint: "choose another path, or confirm replacing it (add --force)",
@@ -63,35 +64,12 @@ export async function restoreRedis(
   try {
     await pipeline(body, rdb, createWriteStream(temp, { mode: 0o600, flags: "wx" }), { signal: run.signal });
     await fsyncFile(temp);
-    if (opts.force) await rename(temp, target);
-    else {
-      // Without consent, never replace a file that appeared meanwhile: link fails if the name is taken.
-      await link(temp, target);
-      await rm(temp);
-    }
-    await fsyncFile(dirname(target));
+    // Without consent, never replace a file that appeared meanwhile.
+    await moveIntoPlace(temp, target, opts.force === true);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
   run.logger.info({ path: target, bytes: rdb.bytes }, "RDB written");
   return { bytes: rdb.bytes, path: target };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -7,10 +7,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream } from "node:fs";
-import { access, chmod, chown, link, open, rename, rm, stat } from "node:fs/promises";
+import { chmod, chown, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { fsyncFile, moveIntoPlace, pathExists } from "../../lib/durable-file";
 import { HavenError } from "../../lib/errors";
 import { ByteCounter } from "../process";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
@@ -30,7 +31,7 @@ export async function restoreSqlite(
     throw new HavenError("USAGE", "a SQLite snapshot restores to a file path (--to /path/app.db)");
   }
   const target = resolve(to.kind === "path" ? to.path : originalPath);
-  if (!opts.force && (await exists(target))) {
+  if (!opts.force && (await pathExists(target))) {
     body.destroy();
     throw new HavenError("REFUSED", `${target} exists; refusing to overwrite it`, {
       hint: "restore to another path, or confirm replacing it (add --force) after stopping its writers",
@@ -48,7 +49,7 @@ export async function restoreSqlite(
     await pipeline(body, counter, createWriteStream(temp, { mode: 0o600, flags: "wx" }), {
       signal: run.signal,
     });
-    await syncPath(temp);
+    await fsyncFile(temp);
     const check = (
       await sqliteExec(temp, "pragma integrity_check;", { readonly: true, signal: run.signal })
     ).trim();
@@ -64,13 +65,9 @@ export async function restoreSqlite(
     if (opts.force) {
       await takeOverAccess(temp, target, run);
       for (const suffix of COMPANIONS) await rm(`${target}${suffix}`, { force: true });
-      await rename(temp, target);
-    } else {
-      // Without consent, never replace a file that appeared meanwhile: link fails if the name is taken.
-      await link(temp, target);
-      await rm(temp);
     }
-    await syncPath(dirname(target));
+    // Without consent, never replace a file that appeared meanwhile.
+    await moveIntoPlace(temp, target, opts.force === true);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
@@ -99,23 +96,5 @@ async function takeOverAccess(temp: string, target: string, run: RunContext): Pr
     run.warn(
       `${target} was owned by uid ${old.uid}, gid ${old.gid}; the restored file is owned by this process's user (only root may give it away): chown it before starting the application`,
     );
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function syncPath(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
