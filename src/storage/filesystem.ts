@@ -22,7 +22,7 @@ import { silentLogger } from "../lib/logger";
 import { EarlyWriteback } from "./early-writeback";
 import { classifyFsError } from "./fs-errors";
 import { assertValidKey, assertValidPrefix, directoryOf } from "./keys";
-import { FailureTracker, abortError, cancelledError } from "./put-failure";
+import { FailureTracker, abortError, alreadyExistsError, cancelledError, putError } from "./put-failure";
 import { assertValidRange } from "./range";
 import type {
   GetOptions,
@@ -111,7 +111,7 @@ class FilesystemBackend implements StorageBackend {
     let temp: TempFile;
     try {
       await this.#assertRootPresent();
-      if (opts.createOnly && (await this.#exists(target, key))) throw this.#alreadyExists(key);
+      if (opts.createOnly && (await this.#exists(target, key))) throw alreadyExistsError(key, this);
       temp = await this.#openTemp(dir, basename(target));
     } catch (error) {
       failures.dispose();
@@ -143,7 +143,7 @@ class FilesystemBackend implements StorageBackend {
       }
       await unlink(temp.path).catch(() => undefined);
       await this.#pruneEmptyDirectories(dir);
-      throw this.#putError(error, failures, key);
+      throw putError(error, failures, key, this, (e) => this.#error(e, "put", key));
     } finally {
       failures.dispose();
     }
@@ -377,7 +377,7 @@ class FilesystemBackend implements StorageBackend {
     try {
       how = await linkNoReplace(temp, target, (path) => this.#exists(path, key));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "EEXIST") throw this.#alreadyExists(key);
+      if ((error as NodeJS.ErrnoException).code === "EEXIST") throw alreadyExistsError(key, this);
       throw error;
     }
     if (how === "renamed") {
@@ -400,19 +400,6 @@ class FilesystemBackend implements StorageBackend {
       }
       current = dirname(current);
     }
-  }
-
-  #alreadyExists(key: string): HavenError {
-    return new HavenError("ALREADY_EXISTS", `${key} already exists on ${this.name} (${this.location})`, {
-      hint: "create-only objects (manifests) are never overwritten; this run's id collided with an existing one, run it again",
-    });
-  }
-
-  #putError(error: unknown, failures: FailureTracker, key: string): unknown {
-    const failure = failures.failure;
-    if (failure?.source === "body") return failure.error;
-    if (failure?.source === "cancelled") return cancelledError(`put ${key} on ${this.name}`, failure.error);
-    return this.#error(failure?.error ?? error, "put", key);
   }
 
   #error(error: unknown, operation: string, key?: string): HavenError {

@@ -65,3 +65,34 @@ export function cancelledError(what: string, reason: unknown): HavenError {
 export function abortError(reason: unknown): Error {
   return Object.assign(new Error("The operation was aborted", { cause: reason }), { name: "AbortError" });
 }
+
+/** Where a put went, for its errors. */
+interface PutPlace {
+  name: string;
+  location: string;
+}
+
+/** A create-only put found its key taken. */
+export function alreadyExistsError(key: string, place: PutPlace): HavenError {
+  return new HavenError("ALREADY_EXISTS", `${key} already exists on ${place.name} (${place.location})`, {
+    hint: "create-only objects (manifests) are never overwritten; this run's id collided with an existing one, run it again",
+  });
+}
+
+/**
+ * What a failed put rejects with: the body's own error as it is (its source classifies it), a
+ * cancellation, or the backend's error as `classify` makes it a HavenError.
+ */
+export function putError(
+  error: unknown,
+  failures: FailureTracker,
+  key: string,
+  place: PutPlace,
+  classify: (error: unknown) => HavenError,
+): unknown {
+  const failure = failures.failure;
+  if (failure?.source === "body") return failure.error;
+  if (failure?.source === "cancelled") return cancelledError(`put ${key} on ${place.name}`, failure.error);
+  const haven = classify(failure?.error ?? error);
+  return haven.code === "ALREADY_EXISTS" ? alreadyExistsError(key, place) : haven;
+}

@@ -27,7 +27,7 @@ import { HashingStream } from "../lib/hashing";
 import { silentLogger } from "../lib/logger";
 import { assertValidKey, assertValidPrefix, compareKeys } from "./keys";
 import { putStream, type MultipartResult, type MultipartTarget } from "./multipart";
-import { FailureTracker, abortError, cancelledError } from "./put-failure";
+import { FailureTracker, abortError, alreadyExistsError, cancelledError, putError } from "./put-failure";
 import { assertValidRange, httpRange } from "./range";
 import {
   s3Capabilities,
@@ -116,7 +116,7 @@ class S3Backend implements StorageBackend {
       });
       if (existing) {
         failures.dispose();
-        throw this.#alreadyExists(key);
+        throw alreadyExistsError(key, this);
       }
     }
 
@@ -143,7 +143,7 @@ class S3Backend implements StorageBackend {
       });
     } catch (error) {
       hasher.destroy(); // stops the body when the upload gave up before reading all of it
-      throw this.#putError(error, failures, key);
+      throw putError(error, failures, key, this, (e) => this.#error(e, "put", key));
     } finally {
       failures.dispose();
     }
@@ -428,21 +428,6 @@ class S3Backend implements StorageBackend {
       const haven = this.#error(error, "remove", key);
       if (haven.code !== "NOT_FOUND") throw haven;
     }
-  }
-
-  #alreadyExists(key: string): HavenError {
-    return new HavenError("ALREADY_EXISTS", `${key} already exists on ${this.name} (${this.location})`, {
-      hint: "create-only objects (manifests) are never overwritten; this run's id collided with an existing one, run it again",
-    });
-  }
-
-  #putError(error: unknown, failures: FailureTracker, key: string): unknown {
-    const failure = failures.failure;
-    if (failure?.source === "body") return failure.error;
-    if (failure?.source === "cancelled") return cancelledError(`put ${key} on ${this.name}`, failure.error);
-    const haven = this.#error(failure?.error ?? error, "put", key);
-    if (haven.code === "ALREADY_EXISTS") return this.#alreadyExists(key);
-    return haven;
   }
 
   #error(error: unknown, operation: string, key?: string): HavenError {
