@@ -16,8 +16,9 @@ import { createStorage } from "../storage";
 import type { StorageBackend } from "../storage/types";
 import { runHook } from "../targets/hooks";
 import { isReaderClosedError } from "../targets/reader-closed";
+import { collectingRun } from "../targets/run-context";
 import { createAdapter } from "../targets";
-import type { RunContext, TargetAdapter } from "../targets/types";
+import type { TargetAdapter } from "../targets/types";
 import { snapshotRetainUntil } from "../copy/object-lock";
 import { commitManifest, ManifestOutcomeUnknown } from "./commit-manifest";
 import { encryptionPlan } from "./encryption";
@@ -96,15 +97,7 @@ export async function backupTo(
   const startedAt = new Date();
   const id = newSnapshotId(startedAt);
   const logger = ctx.logger.child({ target: target.name, snapshot: id, tier: request.tier });
-  const warnings: string[] = [];
-  const run: RunContext = {
-    signal: ctx.signal,
-    logger,
-    warn(message, detail) {
-      warnings.push(message);
-      logger.warn(detail ?? {}, message);
-    },
-  };
+  const { run, warnings } = collectingRun(ctx.signal, logger);
   const adapter = createAdapter(target, logger);
   const written: string[] = [];
   const result = (state: BackupResult["state"], extra: Partial<BackupResult> = {}): BackupResult => ({

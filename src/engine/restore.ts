@@ -15,7 +15,8 @@ import { parseVerificationRecord } from "../slo/inputs";
 import type { VerificationPoint } from "../slo/types";
 import { damagedSnapshots } from "../verify/damage";
 import { createAdapter } from "../targets";
-import type { RestoreDestination, RestoreStats, RunContext } from "../targets/types";
+import { collectingRun } from "../targets/run-context";
+import type { RestoreDestination, RestoreStats } from "../targets/types";
 import { storageFor, targetOrThrow } from "./backup";
 import { openPlainStream } from "./read-payload";
 import type { EngineContext } from "./types";
@@ -161,15 +162,7 @@ export async function runRestore(
   try {
     const manifest = await findOn(storage, config, request);
     const logger = ctx.logger.child({ target: target.name, snapshot: manifest.id });
-    const warnings: string[] = [];
-    const run: RunContext = {
-      signal: ctx.signal,
-      logger,
-      warn(message, detail) {
-        warnings.push(message);
-        logger.warn(detail ?? {}, message);
-      },
-    };
+    const { run, warnings } = collectingRun(ctx.signal, logger);
     const main = mainObject(manifest);
     const plain = await openPlainStream(storage, main, {
       encryption: config.encryption,

@@ -21,6 +21,7 @@ import { openPlainStream } from "../engine/read-payload";
 import type { EngineContext } from "../engine/types";
 import { formatDuration } from "../lib/duration";
 import { HavenError, isHavenError } from "../lib/errors";
+import { collectingRun } from "../targets/run-context";
 import type { RunContext } from "../targets/types";
 import { failedToRun, isSqlCheck, notApplicable, sqlCheckResult } from "./checks";
 import { verificationErrorCode } from "./damage";
@@ -114,19 +115,11 @@ async function restoreTest(
   const { manifest } = choice;
   const startedAt = new Date();
   const logger = ctx.logger.child({ target: target.name, snapshot: manifest.id, verification: "restore" });
-  const warnings: string[] = [];
   const timeoutMs = restoreTestTimeout(target);
   const deadline = AbortSignal.timeout(timeoutMs);
   // The job's signal (shutdown, cancel) or the deadline: both stop the restore and its checks.
   const signal = AbortSignal.any([ctx.signal, deadline]);
-  const run: RunContext = {
-    signal,
-    logger,
-    warn(message, detail) {
-      warnings.push(message);
-      logger.warn(detail ?? {}, message);
-    },
-  };
+  const { run, warnings } = collectingRun(signal, logger);
   const openStream = (name: string) => openPayload(storage, config, manifest, name, signal);
   const checks: CheckResult[] = [choice.freshness];
   const bytes = { plain: 0, stored: 0 };
