@@ -12,7 +12,8 @@
  * Why a forced restore loses no file to a bad archive: an entry whose name is taken (by a file or a
  * link) is written to a staged sibling and renamed over it only once complete, and for a file with an
  * index only once its sha256 matches. A truncated archive, or a corrupt one with an index or age
- * encryption (checked chunk by chunk), leaves the existing file as it was.
+ * encryption (checked chunk by chunk), leaves the existing file as it was. A new file whose writing
+ * fails (a full disk, a payload that ends inside it) is removed: none is left short under its name.
  *
  * Why two names the destination cannot tell apart do not cost one of them: on a file system that folds
  * case or Unicode forms (SMB, a macOS volume, ext4 casefold, vfat), `report.txt` finds `Report.txt`,
@@ -261,7 +262,7 @@ class Extraction {
     try {
       return stampOf(await this.#calls.lstat(probe));
     } finally {
-      await this.#removeStaged(probe);
+      await this.#removeUnfinished(probe);
     }
   }
 
@@ -474,14 +475,14 @@ class Extraction {
     try {
       await this.#calls.rename(staged, abs);
     } catch (error) {
-      await this.#removeStaged(staged);
+      await this.#removeUnfinished(staged);
       throw error;
     }
   }
 
-  async #removeStaged(staged: string): Promise<void> {
+  async #removeUnfinished(path: string): Promise<void> {
     try {
-      await this.#calls.unlink(staged);
+      await this.#calls.unlink(path);
     } catch {
       // Already gone, or the destination failed: the error being reported says more than this one.
     }
@@ -521,7 +522,9 @@ class Extraction {
       await calls.futimes(fd, time, time);
     } catch (error) {
       hash?.discard();
-      if (staged !== undefined) await this.#removeStaged(staged);
+      // A file cut short (a full disk, a truncated payload, a cancel) is never left under its own
+      // name, where it would pass for restored; the snapshot still holds it whole.
+      await this.#removeUnfinished(staged ?? abs);
       throw error;
     } finally {
       await calls.close(fd);
@@ -533,7 +536,7 @@ class Extraction {
         : this.#verifier?.check(path, hash.digest({ batched: staged === undefined }));
     if (staged !== undefined) {
       if (matches !== undefined && !(await matches)) {
-        await this.#removeStaged(staged);
+        await this.#removeUnfinished(staged);
         this.#run.logger.warn(
           { path },
           "restore: kept the existing file: its copy in the snapshot failed verification",
