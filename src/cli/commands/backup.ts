@@ -98,7 +98,7 @@ export function reportBackup(result: BackupResult, output: string): void {
         "PARTIAL",
         `backup of ${result.target} is partial: ${result.warnings.length} warnings`,
         {
-          hint: "the snapshot is usable; files listed as warnings changed while being read",
+          hint: "the snapshot is usable; each warning names what it lacks or holds as it changed while being read",
         },
       );
     case "skipped":

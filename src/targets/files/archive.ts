@@ -161,6 +161,12 @@ export function createTarArchive(options: ArchiveOptions): TarArchive {
           const reason = `directory ${describeDirError(error)}; its contents are missing`;
           run.warn(`${entry.rel}: ${reason}`, { path: entry.rel, reason });
         },
+        onNameNotUtf8: (shown, kind) => {
+          const what =
+            kind === "directory" ? "directory (and its contents)" : kind === "other" ? "entry" : kind;
+          const reason = `name is not UTF-8 (each \\xHH is a byte that is not); this ${what} is not archived. Rename it to UTF-8 (for Latin-1 names: convmv -f latin1 -t utf-8 -r --notest ${options.root})`;
+          run.warn(`${shown}: ${reason}`, { path: shown, reason });
+        },
       });
       const load = (entry: WalkEntry) => loadEntry(io.calls, entry);
       const release = (loaded: LoadedEntry) => releaseEntry(io.calls, loaded);

@@ -4,9 +4,10 @@
  * only opened here; the archiver streams them. Per-entry problems (vanished, unreadable, replaced by
  * something else) come back as `skipped` so the walk goes on; only the unexpected rejects.
  */
+import { isUtf8 } from "node:buffer";
 import { constants, type Stats } from "node:fs";
 import type { FileSystemCalls } from "./source-io";
-import type { WalkEntry } from "./walk";
+import { showName, type WalkEntry } from "./walk";
 
 /** Files up to this size are read whole, in one call; bigger ones are streamed in chunks. */
 export const SMALL_FILE_MAX = 256 * 1024;
@@ -122,7 +123,15 @@ async function loadFile(calls: FileSystemCalls, entry: WalkEntry): Promise<Loade
 async function loadOther(calls: FileSystemCalls, entry: WalkEntry): Promise<LoadedEntry> {
   const stat = await calls.lstat(entry.abs);
   if (stat.isDirectory()) return { kind: "directory", entry, stat };
-  if (stat.isSymbolicLink()) return { kind: "symlink", entry, stat, target: await calls.readlink(entry.abs) };
+  if (stat.isSymbolicLink()) {
+    const target = await calls.readlink(entry.abs);
+    // As a string it would point elsewhere (U+FFFD for each byte that is not UTF-8): see walk.ts.
+    if (!isUtf8(target)) {
+      const reason = `is a symbolic link to ${showName(target)}, which is not UTF-8; not archived (rename its target and recreate it)`;
+      return { kind: "skipped", entry, reason, warn: true };
+    }
+    return { kind: "symlink", entry, stat, target: target.toString("utf8") };
+  }
   if (stat.isFile()) return loadFile(calls, entry);
   const special = specialKind(stat) ?? "special file";
   return { kind: "skipped", entry, reason: `is a ${special}; not archived`, warn: false };

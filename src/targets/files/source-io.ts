@@ -28,7 +28,8 @@ export interface FileSystemCalls {
   open: (path: string, flags: number) => number | Promise<number>;
   fstat: (fd: number) => Stats | Promise<Stats>;
   lstat: (path: string) => Stats | Promise<Stats>;
-  readlink: (path: string) => string | Promise<string>;
+  /** The link's target as stored: bytes, which need not be UTF-8. */
+  readlink: (path: string) => Buffer | Promise<Buffer>;
   /** Reads up to `length` bytes at `position` into `buffer` from `offset`; 0 at end of file. */
   read: (
     fd: number,
@@ -38,30 +39,33 @@ export interface FileSystemCalls {
     position: number,
   ) => number | Promise<number>;
   close: (fd: number) => void | Promise<void>;
-  readdir: (path: string) => Dirent[] | Promise<Dirent[]>;
+  /** Names as stored: bytes, which need not be UTF-8. */
+  readdir: (path: string) => Dirent<Buffer>[] | Promise<Dirent<Buffer>[]>;
 }
 
 const blockingCalls: FileSystemCalls = {
   open: (path, flags) => openSync(path, flags),
   fstat: (fd) => fstatSync(fd),
   lstat: (path) => lstatSync(path),
-  readlink: (path) => readlinkSync(path),
+  readlink: (path) => readlinkSync(path, { encoding: "buffer" }),
   read: (fd, buffer, offset, length, position) => readSync(fd, buffer, offset, length, position),
   close: (fd) => closeSync(fd),
-  readdir: (path) => readdirSync(path, { withFileTypes: true }),
+  readdir: (path) => readdirSync(path, { withFileTypes: true, encoding: "buffer" }),
 };
 
 const openAsync = promisify(open);
 const fstatAsync = promisify(fstat);
 const lstatAsync = promisify(lstat);
-const readlinkAsync = promisify(readlink);
 const closeAsync = promisify(close);
 
 const threadPoolCalls: FileSystemCalls = {
   open: (path, flags) => openAsync(path, flags),
   fstat: (fd) => fstatAsync(fd),
   lstat: (path) => lstatAsync(path),
-  readlink: (path) => readlinkAsync(path),
+  readlink: (path) =>
+    new Promise((resolve, reject) =>
+      readlink(path, { encoding: "buffer" }, (error, target) => (error ? reject(error) : resolve(target))),
+    ),
   read: (fd, buffer, offset, length, position) =>
     new Promise((resolve, reject) =>
       read(fd, buffer, offset, length, position, (error, bytesRead) =>
@@ -71,7 +75,9 @@ const threadPoolCalls: FileSystemCalls = {
   close: (fd) => closeAsync(fd),
   readdir: (path) =>
     new Promise((resolve, reject) =>
-      readdir(path, { withFileTypes: true }, (error, entries) => (error ? reject(error) : resolve(entries))),
+      readdir(path, { withFileTypes: true, encoding: "buffer" }, (error, entries) =>
+        error ? reject(error) : resolve(entries),
+      ),
     ),
 };
 

@@ -2,7 +2,13 @@
  * Walks a directory tree in a stable order (depth first, names sorted within each directory) without
  * following symbolic links, skipping excluded paths. Directories are read lazily, one at a time, so
  * memory holds only the listings along the current path, whatever the size of the tree.
+ *
+ * Names are read as bytes. One that is not UTF-8 (a Latin-1 name on an old SMB or NFS share) is
+ * reported and left out: read as a string it would become another name (U+FFFD for each bad byte),
+ * which the archiver could only find missing ("vanished"), or, were a file of that other name
+ * there, archive twice in its place. Archives and the index hold UTF-8 names.
  */
+import { isUtf8 } from "node:buffer";
 import type { Dirent } from "node:fs";
 import { join } from "node:path";
 import picomatch from "picomatch";
@@ -20,10 +26,32 @@ export interface WalkEntry {
 export interface WalkOptions {
   /** Glob patterns relative to the root (picomatch, dotfiles matched). An excluded directory is pruned. */
   exclude: readonly string[];
-  /** Lists a directory (blocking or not: see source-io.ts). */
-  readdir(abs: string): Dirent[] | Promise<Dirent[]>;
+  /** Lists a directory (blocking or not: see source-io.ts), names as bytes. */
+  readdir(abs: string): Dirent<Buffer>[] | Promise<Dirent<Buffer>[]>;
   /** Called when a directory below the root cannot be listed; the walk goes on without its contents. */
   onUnreadableDirectory(entry: WalkEntry, error: NodeJS.ErrnoException): void;
+  /**
+   * Called for an entry whose name is not UTF-8, with its path shown as `shownRel` (each byte that is
+   * not UTF-8 as \xHH); the walk goes on without it (and, for a directory, its contents).
+   */
+  onNameNotUtf8(shownRel: string, kind: WalkKind): void;
+}
+
+interface Listed {
+  name: string;
+  kind: WalkKind;
+}
+
+/** A name to show in a message: printable ASCII as it is, other bytes as \xHH. */
+export function showName(bytes: Buffer): string {
+  let shown = "";
+  for (const byte of bytes) {
+    shown +=
+      byte >= 0x20 && byte < 0x7f && byte !== 0x5c
+        ? String.fromCharCode(byte)
+        : `\\x${byte.toString(16).padStart(2, "0")}`;
+  }
+  return shown;
 }
 
 /** A predicate for exclude globs; matches nothing when there are no patterns. */
@@ -32,7 +60,7 @@ export function excludeMatcher(patterns: readonly string[]): (rel: string) => bo
   return picomatch([...patterns], { dot: true });
 }
 
-function kindOf(dirent: Dirent): WalkKind {
+function kindOf(dirent: Dirent<Buffer>): WalkKind {
   if (dirent.isFile()) return "file";
   if (dirent.isDirectory()) return "directory";
   if (dirent.isSymbolicLink()) return "symlink";
@@ -40,13 +68,18 @@ function kindOf(dirent: Dirent): WalkKind {
 }
 
 /** Plain code-unit order: stable across runs and machines, unlike localeCompare. */
-function byName(a: Dirent, b: Dirent): number {
+function byName(a: Listed, b: Listed): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-async function listSorted(options: WalkOptions, abs: string): Promise<Dirent[]> {
-  const entries = await options.readdir(abs);
-  return entries.sort(byName);
+async function listSorted(options: WalkOptions, abs: string, rel: string): Promise<Listed[]> {
+  const listed: Listed[] = [];
+  for (const dirent of await options.readdir(abs)) {
+    const kind = kindOf(dirent);
+    if (isUtf8(dirent.name)) listed.push({ name: dirent.name.toString("utf8"), kind });
+    else options.onNameNotUtf8(rel === "" ? showName(dirent.name) : `${rel}/${showName(dirent.name)}`, kind);
+  }
+  return listed.sort(byName);
 }
 
 /**
@@ -58,26 +91,26 @@ export async function* walkTree(root: string, options: WalkOptions): AsyncGenera
   interface Level {
     rel: string;
     abs: string;
-    entries: Dirent[];
+    entries: Listed[];
     next: number;
   }
-  const stack: Level[] = [{ rel: "", abs: root, entries: await listSorted(options, root), next: 0 }];
+  const stack: Level[] = [{ rel: "", abs: root, entries: await listSorted(options, root, ""), next: 0 }];
   while (stack.length > 0) {
     const level = stack[stack.length - 1] as Level;
-    const dirent = level.entries[level.next++];
-    if (dirent === undefined) {
+    const listed = level.entries[level.next++];
+    if (listed === undefined) {
       stack.pop();
       continue;
     }
-    const rel = level.rel === "" ? dirent.name : `${level.rel}/${dirent.name}`;
-    const kind = kindOf(dirent);
+    const rel = level.rel === "" ? listed.name : `${level.rel}/${listed.name}`;
+    const { kind } = listed;
     // A directory also matches patterns written with a trailing slash ("cache/").
     if (isExcluded(rel) || (kind === "directory" && isExcluded(`${rel}/`))) continue;
-    const entry: WalkEntry = { rel, abs: join(level.abs, dirent.name), kind };
+    const entry: WalkEntry = { rel, abs: join(level.abs, listed.name), kind };
     yield entry;
     if (entry.kind !== "directory") continue;
     try {
-      stack.push({ rel, abs: entry.abs, entries: await listSorted(options, entry.abs), next: 0 });
+      stack.push({ rel, abs: entry.abs, entries: await listSorted(options, entry.abs, rel), next: 0 });
     } catch (error) {
       options.onUnreadableDirectory(entry, error as NodeJS.ErrnoException);
     }
