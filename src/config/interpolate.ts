@@ -25,6 +25,8 @@ export interface Interpolated {
   text: string;
   /** True when at least one `${...}` was replaced (an escaped `$${` alone does not count). */
   substituted: boolean;
+  /** The variables whose values went into `text` (a default that was used instead does not count). */
+  variables: string[];
   problems: InterpolationProblem[];
 }
 
@@ -36,6 +38,7 @@ export function interpolate(input: string, env: NodeJS.ProcessEnv): Interpolated
   const problems: InterpolationProblem[] = [];
   let text = "";
   let substituted = false;
+  const variables: string[] = [];
   let index = 0;
 
   while (index < input.length) {
@@ -68,22 +71,26 @@ export function interpolate(input: string, env: NodeJS.ProcessEnv): Interpolated
 
     const reference = input.slice(dollar, close + 1);
     const resolved = resolveReference(input.slice(dollar + 2, close), env);
-    if (typeof resolved === "string") {
-      text += resolved;
-      substituted = true;
-    } else {
+    if ("problem" in resolved) {
       problems.push({ offset: dollar, reference, message: resolved.problem });
       text += reference;
+    } else {
+      text += resolved.value;
+      substituted = true;
+      if (resolved.variable !== undefined) variables.push(resolved.variable);
     }
     index = close + 1;
   }
 
   text += input.slice(index);
-  return { text, substituted, problems };
+  return { text, substituted, variables, problems };
 }
 
-/** The value of the body of one `${...}`, or why it has none. */
-function resolveReference(body: string, env: NodeJS.ProcessEnv): string | { problem: string } {
+/** The value of the body of one `${...}` and the variable it came from (none for a default), or why it has none. */
+function resolveReference(
+  body: string,
+  env: NodeJS.ProcessEnv,
+): { value: string; variable?: string } | { problem: string } {
   const separator = body.indexOf(DEFAULT_SEPARATOR);
   const name = separator === -1 ? body : body.slice(0, separator);
   if (!VARIABLE_NAME.test(name)) {
@@ -92,7 +99,9 @@ function resolveReference(body: string, env: NodeJS.ProcessEnv): string | { prob
 
   const value = env[name];
   if (separator !== -1) {
-    return value === undefined || value === "" ? body.slice(separator + DEFAULT_SEPARATOR.length) : value;
+    return value === undefined || value === ""
+      ? { value: body.slice(separator + DEFAULT_SEPARATOR.length) }
+      : { value, variable: name };
   }
   if (value === undefined) {
     return {
@@ -104,5 +113,5 @@ function resolveReference(body: string, env: NodeJS.ProcessEnv): string | { prob
       problem: `environment variable ${name} is set but empty: give it a value, or a default with \${${name}:-value} (\${${name}:-} where empty is meant)`,
     };
   }
-  return value;
+  return { value, variable: name };
 }

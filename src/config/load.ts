@@ -13,15 +13,16 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { registerEnvironmentCredentials } from "../lib/secret";
+import { registerEnvironmentCredentials, registerSecretVariables } from "../lib/secret";
 import { HavenError } from "../lib/errors";
 import { checkCrossReferences } from "./cross-checks";
 import { IssueCollector } from "./issues";
 import { resolveConfig } from "./resolve";
 import { configSchema } from "./schema";
 import { resolveSecretFiles } from "./secret-files";
+import { secretVariables } from "./secret-variables";
 import type { HavenConfig } from "./types";
-import { parseYaml, reportYamlProblems, substitutedData } from "./yaml-source";
+import { parseYaml, reportYamlProblems, substitutedData, type VariableUse } from "./yaml-source";
 import { reportZodIssues } from "./zod-issues";
 
 export { ConfigError, formatConfigPath, formatIssue, type ConfigIssue } from "./issues";
@@ -88,8 +89,9 @@ function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, sha256:
   if (!yaml.readable) issues.throwIfAny();
 
   let data: unknown;
+  let variableUses: VariableUse[] = [];
   try {
-    data = substitutedData(yaml.doc, text, env, configSchema, issues);
+    ({ data, variableUses } = substitutedData(yaml.doc, text, env, configSchema, issues));
   } catch (error) {
     // Unresolvable aliases are reported by interpolateDocument already; anything else lands here.
     if (issues.size === 0) issues.atPath([], error instanceof Error ? error.message : String(error));
@@ -107,6 +109,7 @@ function parseConfig(text: string, file: string, env: NodeJS.ProcessEnv, sha256:
 
   issues.throwIfAny();
   if (!parsed.success) throw new HavenError("CONFIG", `${file}: invalid config`); // unreachable: issues were reported
+  registerSecretVariables(secretVariables(parsed.data, variableUses));
   return resolveConfig(parsed.data, data, source, sha256, baseDir);
 }
 

@@ -109,3 +109,13 @@ function selectUnionMember(schema: z.ZodType, value: unknown): z.ZodType {
 function isRecordLike(value: unknown): value is object {
   return typeof value === "object" && value !== null;
 }
+
+/** What the data (the YAML's, or the parsed config) holds at `path`; undefined where nothing is. */
+export function valueAt(data: unknown, path: ConfigPath): unknown {
+  let value = data;
+  for (const segment of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<string | number, unknown>)[segment];
+  }
+  return value;
+}

@@ -52,9 +52,16 @@ export function reportYamlProblems({ doc, source }: ParsedYaml, issues: IssueCol
 /** yaml's guard against "billion laughs" documents; a config reuses anchors a few times at most. */
 const MAX_ALIAS_COUNT = 1000;
 
+/** Where `${VAR}` substitution put the values of which variables. */
+export interface VariableUse {
+  path: ConfigPath;
+  variables: string[];
+}
+
 /**
- * The document's data with `${VAR}` substituted and substituted values typed for `schema`; problems go
- * to `issues`. Throws what yaml's toJS throws (an alias loop, an unresolvable alias: already reported).
+ * The document's data with `${VAR}` substituted and substituted values typed for `schema`, and where
+ * each variable went; problems go to `issues`. Throws what yaml's toJS throws (an alias loop, an
+ * unresolvable alias: already reported).
  */
 export function substitutedData(
   doc: Document,
@@ -62,10 +69,11 @@ export function substitutedData(
   env: NodeJS.ProcessEnv,
   schema: z.ZodType,
   issues: IssueCollector,
-): unknown {
-  const substituted = interpolateDocument(doc, text, env, issues);
+): { data: unknown; variableUses: VariableUse[] } {
+  const variableUses: VariableUse[] = [];
+  const substituted = interpolateDocument(doc, text, env, issues, variableUses);
   typeSubstitutedValues(substituted, schema, doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }));
-  return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  return { data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), variableUses };
 }
 
 /** An unquoted value that `${VAR}` substitution changed: it may stand for a number or a boolean. */
@@ -76,7 +84,8 @@ export interface SubstitutedPlainValue {
 
 /**
  * Substitutes `${VAR}` in every scalar value of the document, in place (see interpolate.ts), and returns
- * the unquoted values it changed, for `typeSubstitutedValues`.
+ * the unquoted values it changed, for `typeSubstitutedValues`; where each variable went is added to
+ * `variableUses`.
  *
  * An unquoted mapping value that comes out empty is treated as absent, so `endpoint: ${S3_ENDPOINT:-}`
  * leaves an optional key unset; quote it to keep an empty string.
@@ -86,6 +95,7 @@ export function interpolateDocument(
   text: string,
   env: NodeJS.ProcessEnv,
   issues: IssueCollector,
+  variableUses: VariableUse[],
 ): SubstitutedPlainValue[] {
   const substitutedPlain: SubstitutedPlainValue[] = [];
 
@@ -96,6 +106,7 @@ export function interpolateDocument(
     for (const problem of result.problems) {
       issues.atOffset(sourceOffset(scalar, original, problem, text), path, problem.message);
     }
+    if (result.variables.length > 0) variableUses.push({ path, variables: result.variables });
     if (result.text === original) return "kept";
     const plain = scalar.type === "PLAIN" && result.substituted;
     scalar.value = result.text; // also what an alias of this value sees

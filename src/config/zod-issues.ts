@@ -7,7 +7,7 @@
 import type { z } from "zod";
 import type { IssueCollector } from "./issues";
 import type { PositionTarget } from "./positions";
-import { objectSchemaFor, schemaAt } from "./schema-walk";
+import { objectSchemaFor, schemaAt, valueAt } from "./schema-walk";
 
 type Issue = z.core.$ZodIssue;
 type Path = Array<string | number>;
@@ -132,15 +132,6 @@ function editDistance(a: string, b: string): number {
     previous = current;
   }
   return previous[b.length] ?? 0;
-}
-
-function valueAt(data: unknown, path: Path): unknown {
-  let value = data;
-  for (const segment of path) {
-    if (typeof value !== "object" || value === null) return undefined;
-    value = (value as Record<string | number, unknown>)[segment];
-  }
-  return value;
 }
 
 function exists(data: unknown, path: Path): boolean {

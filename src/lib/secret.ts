@@ -114,7 +114,7 @@ export function scrubSecrets(text: string, secrets: ReadonlyArray<Secret | strin
 /**
  * Credentials this process's clients read from its environment without the config naming them (the
  * S3 client's default chain when a destination gives no keys). They are secrets like the config's:
- * registered, they are scrubbed from logs and kept from hooks (targets/hooks.ts) by the same rule.
+ * registered, they are scrubbed from logs, and hooks do not inherit them (targets/hooks.ts).
  */
 const ENVIRONMENT_CREDENTIALS = ["AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"];
 
@@ -123,4 +123,16 @@ export function registerEnvironmentCredentials(env: NodeJS.ProcessEnv = process.
     const value = env[name];
     if (value) registerForms(value);
   }
+}
+
+/** Variables the config took a secret from (`password: ${DB_PASSWORD}`); see config/secret-variables.ts. */
+const secretVariableNames = new Set<string>(ENVIRONMENT_CREDENTIALS);
+
+export function registerSecretVariables(names: Iterable<string>): void {
+  for (const name of names) secretVariableNames.add(name);
+}
+
+/** Whether the variable holds a secret this process uses: one the config took, or an S3 credential. */
+export function isSecretVariable(name: string): boolean {
+  return secretVariableNames.has(name);
 }

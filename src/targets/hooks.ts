@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import { HavenError } from "../lib/errors";
 import { formatDuration } from "../lib/duration";
-import { scrubKnownSecrets } from "../lib/secret";
+import { isSecretVariable } from "../lib/secret";
 import { spawnTool } from "./process";
 
 export interface HookOptions {
@@ -30,27 +30,21 @@ export interface HookResult {
 const OUTPUT_TAIL_BYTES = 8 * 1024;
 
 /**
- * This process's environment without the variables that hold a secret Haven knows: a password the
- * config took from `${DB_PASSWORD}`, a `${REDIS_URL}` with one, an S3 secret key (of the config, or
- * of the environment: `registerEnvironmentCredentials`). A hook that logs
- * `env`, or a tool it runs that reports its environment, carried them out in clear.
+ * This process's environment without the variables Haven took a secret from: a password the config
+ * took from `${DB_PASSWORD}`, a `${REDIS_URL}` with one, an S3 secret key the SDK reads from the
+ * environment (`isSecretVariable`). A hook that logs `env`, or a tool it runs that reports its
+ * environment, would carry them out in clear. Variables are matched by name, not by value: a
+ * password "postgres" must not take `PGUSER=postgres`, `PGDATABASE=postgres` or a PATH through
+ * /usr/lib/postgresql from the hook, which then fails for want of them. What a hook prints is
+ * scrubbed of every secret's value wherever Haven logs or reports it (lib/logger.ts, HavenError).
  */
 function inheritableEnvironment(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [name, value] of Object.entries(process.env)) {
-    if (value === undefined) continue;
-    if (SYSTEM_VARIABLES.test(name) || scrubKnownSecrets(value) === value) env[name] = value;
+    if (value !== undefined && !isSecretVariable(name)) env[name] = value;
   }
   return env;
 }
-
-/**
- * What the login or the service manager sets, never where a config's secret comes from: always
- * passed on. A short password also found in one of them ("postgres" in
- * PATH=/usr/lib/postgresql/15/bin:..., HOME=/var/lib/postgresql) would otherwise take PATH or HOME
- * from every hook, which then fails to find its commands.
- */
-const SYSTEM_VARIABLES = /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|TZ|TERM|LANG|LANGUAGE|LC_[A-Z_]+)$/;
 
 /**
  * Runs one hook command to completion. Resolves when it exits 0; rejects with HavenError

@@ -74,14 +74,33 @@ test("a backup's hook does not inherit the S3 credentials the SDK reads from the
   expect(environment).not.toContain("AWS_SESSION_TOKEN");
 });
 
-test("a short password that also appears in PATH does not take PATH from a hook", async () => {
-  // "postgres" is a common password, and /usr/lib/postgresql/15/bin a common part of PATH.
-  const environment = await hookEnvironment(`  cache: { type: redis, url: "\${CACHE_URL}" }\n`, {
-    CACHE_URL: "redis://:postgres@127.0.0.1:6379",
-    PATH: `/usr/lib/postgresql/15/bin:${process.env.PATH ?? "/usr/bin:/bin"}`,
-  });
+test("a short password takes nothing from a hook but the variable it came from (PATH, PGUSER stay)", async () => {
+  // "postgres" is a common password, the name of the default role and database, and part of PATH.
+  const environment = await hookEnvironment(
+    `  cache: { type: redis, url: "\${CACHE_URL}" }\n  app: { type: postgres, url: "postgres://app:\${APP_PASSWORD}@127.0.0.1/app" }\n`,
+    {
+      CACHE_URL: "redis://:postgres@127.0.0.1:6379",
+      APP_PASSWORD: "postgres",
+      PGUSER: "postgres",
+      PGDATABASE: "postgres",
+      PATH: `/usr/lib/postgresql/15/bin:${process.env.PATH ?? "/usr/bin:/bin"}`,
+    },
+  );
   expect(environment).toMatch(/^PATH=\/usr\/lib\/postgresql\/15\/bin:/m);
+  expect(environment).toMatch(/^PGUSER=postgres$/m);
+  expect(environment).toMatch(/^PGDATABASE=postgres$/m);
   expect(environment).not.toContain("CACHE_URL");
+  expect(environment).not.toContain("APP_PASSWORD");
+});
+
+test("a variable used for a setting that is not a secret is inherited, one used for a secret is not", async () => {
+  const environment = await hookEnvironment(
+    `  cache: { type: redis, host: "\${CACHE_HOST}", port: 6379, password: "\${CACHE_PASSWORD}" }\n`,
+    { CACHE_HOST: "127.0.0.1", CACHE_PASSWORD: "cache-Pa55word-9" },
+  );
+  expect(environment).toMatch(/^CACHE_HOST=127\.0\.0\.1$/m);
+  expect(environment).not.toContain("CACHE_PASSWORD");
+  expect(environment).not.toContain("cache-Pa55word-9");
 });
 
 test("hooks know their target and snapshot, and an after hook past its timeout says it timed out", async () => {

@@ -94,7 +94,7 @@ describe("config/haven.example.yaml", () => {
     const text = await readFile(example, "utf8");
     const yaml = parseYaml(text);
     const issues = new IssueCollector(example, yaml.source);
-    const data = substitutedData(yaml.doc, text, {}, configSchema, issues);
+    const { data } = substitutedData(yaml.doc, text, {}, configSchema, issues);
     expect(issues.issues).toEqual([]);
 
     const ajv = new Ajv2020({ strict: true, allowUnionTypes: true, allErrors: true, validateFormats: false });

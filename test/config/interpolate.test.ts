@@ -7,6 +7,7 @@ describe("interpolate", () => {
     expect(interpolate("postgres://${HOST}:${PORT}/orders", env)).toEqual({
       text: "postgres://db1:5432/orders",
       substituted: true,
+      variables: ["HOST", "PORT"],
       problems: [],
     });
   });
@@ -15,7 +16,15 @@ describe("interpolate", () => {
     expect(interpolate("${MISSING:-redis://127.0.0.1:6379}", env).text).toBe("redis://127.0.0.1:6379");
     expect(interpolate("${EMPTY:-fallback}", env).text).toBe("fallback");
     expect(interpolate("${HOST:-fallback}", env).text).toBe("db1");
-    expect(interpolate("${MISSING:-}", env)).toEqual({ text: "", substituted: true, problems: [] });
+    // Only a variable whose value was used counts as one the text came from.
+    expect(interpolate("${HOST:-fallback}", env).variables).toEqual(["HOST"]);
+    expect(interpolate("${EMPTY:-fallback}", env).variables).toEqual([]);
+    expect(interpolate("${MISSING:-}", env)).toEqual({
+      text: "",
+      substituted: true,
+      variables: [],
+      problems: [],
+    });
   });
 
   it("reports a variable set to the empty string as it reports an unset one; a default says empty is meant", () => {
@@ -27,7 +36,12 @@ describe("interpolate", () => {
           "environment variable EMPTY is set but empty: give it a value, or a default with ${EMPTY:-value} (${EMPTY:-} where empty is meant)",
       },
     ]);
-    expect(interpolate("[${EMPTY:-}]", env)).toEqual({ text: "[]", substituted: true, problems: [] });
+    expect(interpolate("[${EMPTY:-}]", env)).toEqual({
+      text: "[]",
+      substituted: true,
+      variables: [],
+      problems: [],
+    });
   });
 
   it("reports an unset variable without a default at the offset of its ${", () => {
@@ -45,6 +59,7 @@ describe("interpolate", () => {
     expect(interpolate("cost $5, literal $${HOME}, $$ and $", env)).toEqual({
       text: "cost $5, literal ${HOME}, $$ and $",
       substituted: false,
+      variables: [],
       problems: [],
     });
     expect(interpolate("$${HOST}${HOST}", env).text).toBe("${HOST}db1");
