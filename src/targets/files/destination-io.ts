@@ -17,6 +17,7 @@ export interface DestinationCalls {
   open: (path: string, flags: number, mode: number) => Maybe<number>;
   /** Returns the bytes written (a short write is possible). */
   writev: (fd: number, buffers: Buffer[], position: number) => Maybe<number>;
+  ftruncate: (fd: number, length: number) => Maybe<void>;
   fchmod: (fd: number, mode: number) => Maybe<void>;
   fchown: (fd: number, uid: number, gid: number) => Maybe<void>;
   futimes: (fd: number, atime: Date, mtime: Date) => Maybe<void>;
@@ -39,6 +40,7 @@ const blockingCalls: DestinationCalls = {
   rename: (from, to) => fs.renameSync(from, to),
   open: (path, flags, mode) => fs.openSync(path, flags, mode),
   writev: (fd, buffers, position) => fs.writevSync(fd, buffers, position),
+  ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
   fchmod: (fd, mode) => fs.fchmodSync(fd, mode),
   fchown: (fd, uid, gid) => fs.fchownSync(fd, uid, gid),
   futimes: (fd, atime, mtime) => fs.futimesSync(fd, atime, mtime),
@@ -63,6 +65,7 @@ const threadPoolCalls: DestinationCalls = {
     new Promise((resolve, reject) =>
       fs.writev(fd, buffers, position, (error, written) => (error ? reject(error) : resolve(written))),
     ),
+  ftruncate: promisify(fs.ftruncate),
   fchmod: promisify(fs.fchmod),
   fchown: promisify(fs.fchown),
   futimes: promisify(fs.futimes),

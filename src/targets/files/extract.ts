@@ -39,6 +39,14 @@ import { Sha256 } from "../../lib/hash-thread";
 
 /** File content is gathered into writes of about this size. */
 const WRITE_BATCH = 1024 * 1024;
+/**
+ * Content is looked at in pieces of up to this size; a piece of zeros of at least a file system
+ * block (HOLE_MIN) is not written but left as a hole (see #writeContent). Holes in disk images and
+ * database files are far bigger than a piece, and a piece that straddles data costs its blocks.
+ */
+const HOLE_PIECE = 64 * 1024;
+const HOLE_MIN = 4 * 1024;
+const ZERO_PIECE = Buffer.alloc(HOLE_PIECE);
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface ExtractOptions {
@@ -550,6 +558,12 @@ class Extraction {
     return undefined;
   }
 
+  /**
+   * Writes the entry's content and returns its size. Pieces of zeros (see HOLE_PIECE; a VM disk's
+   * unused space, a preallocated database file) are skipped over instead of written, so they stay holes: a
+   * sparse file restores sparse (GNU tar without -S and restic without --sparse write every zero),
+   * no bigger on disk than it was, and its length is set at the end. Reading it gives the same bytes.
+   */
   async #writeContent(
     calls: DestinationCalls,
     fd: number,
@@ -559,23 +573,37 @@ class Extraction {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let position = 0;
+    let holes = false;
+    const flush = async () => {
+      if (batchBytes > 0) await writeAll(calls, fd, batch, position);
+      position += batchBytes;
+      batch = [];
+      batchBytes = 0;
+    };
     for await (const data of stream) {
       const chunk = data as Buffer;
       if (hash !== undefined) {
         hash.update(chunk);
         await hash.room();
       }
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= WRITE_BATCH) {
-        await writeAll(calls, fd, batch, position);
-        position += batchBytes;
-        batch = [];
-        batchBytes = 0;
+      for (let at = 0; at < chunk.length; at += HOLE_PIECE) {
+        const piece = chunk.subarray(at, at + HOLE_PIECE);
+        // memcmp stops at the first byte that is not zero: data costs next to nothing here.
+        if (piece.length >= HOLE_MIN && piece.equals(ZERO_PIECE.subarray(0, piece.length))) {
+          await flush();
+          position += piece.length;
+          holes = true;
+          continue;
+        }
+        batch.push(piece);
+        batchBytes += piece.length;
+        if (batchBytes >= WRITE_BATCH) await flush();
       }
     }
-    if (batchBytes > 0) await writeAll(calls, fd, batch, position);
-    return position + batchBytes;
+    await flush();
+    // A file that ends in a hole has no byte written at its end: its length is set here.
+    if (holes) await calls.ftruncate(fd, position);
+    return position;
   }
 
   /**
