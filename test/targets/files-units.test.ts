@@ -213,12 +213,12 @@ describe("readAhead", () => {
 });
 
 describe("file index", () => {
-  test("a corrupt index names what the operator can do: another snapshot, or the standard-tools recipe", async () => {
+  test("a corrupt index names what the operator can do: an empty folder, another snapshot, or the standard-tools recipe", async () => {
     const failure = readFileIndex(Readable.from(['{"path":"a","type":"file","sha256":"00"}\n{not json\n']));
     await expect(failure).rejects.toMatchObject({
       code: "INTEGRITY",
       message: "file index line 2 is not valid JSON",
-      hint: expect.stringMatching(/--snapshot ID.*manifest\.json.*"restore"/) as string,
+      hint: expect.stringMatching(/empty directory.*--snapshot ID.*manifest\.json.*"restore"/) as string,
     });
     await expect(failure).rejects.not.toMatchObject({
       hint: expect.stringContaining("without verification") as string,

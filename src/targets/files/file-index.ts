@@ -98,10 +98,10 @@ export async function readFileIndex(body: Readable): Promise<Map<string, FileInd
       } catch (error) {
         throw new HavenError("INTEGRITY", `file index line ${lineNumber} is not valid JSON`, {
           cause: error,
-          // Haven has no restore that skips the index; the manifest's standard-tools recipe does.
           hint:
-            "the snapshot's index object is corrupt: restore another snapshot with --snapshot ID (haven snapshots TARGET " +
-            'lists them), or extract this one without Haven\'s checks using the standard-tools recipe in its manifest.json ("restore")',
+            "the snapshot's index object is corrupt: a restore of it into an empty directory (--to) goes on without the " +
+            "index, its data still proven by its own sha256; or restore another snapshot with --snapshot ID (haven snapshots TARGET " +
+            'lists them); the standard-tools recipe in its manifest.json ("restore") needs no index either',
         });
       }
       if (entry.type === "file" && typeof entry.sha256 === "string") files.set(entry.path, entry);

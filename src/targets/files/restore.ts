@@ -6,7 +6,8 @@ import { mkdir, stat } from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
 import type { TargetConfigOf } from "../../config/types";
-import { HavenError } from "../../lib/errors";
+import { HavenError, isHavenError } from "../../lib/errors";
+import { errorProvesDamage } from "../../verify/damage";
 import type { RestoreDestination, RestoreOptions, RunContext } from "../types";
 import { restoresInPlace } from "../in-place";
 import { extractTar, type ExtractStats } from "./extract";
@@ -21,22 +22,26 @@ function destinationPath(config: TargetConfigOf<"files">, to: RestoreDestination
   });
 }
 
-/** Creates a missing destination; refuses a non-empty one unless forced. */
-async function prepareDestination(destination: string, force: boolean): Promise<void> {
+/**
+ * Creates a missing destination; refuses a non-empty one unless forced. True when the restore starts
+ * from nothing (created, or empty): no file of the operator's can be replaced.
+ */
+async function prepareDestination(destination: string, force: boolean): Promise<boolean> {
   let isDirectory: boolean;
   try {
     isDirectory = (await stat(destination)).isDirectory();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     await mkdir(destination, { recursive: true });
-    return;
+    return true;
   }
   if (!isDirectory) {
     throw new HavenError("REFUSED", `restore destination ${destination} exists and is not a directory`, {
       hint: "choose a directory with --to",
     });
   }
-  if (!force && !(await isEmptyDirectory(destination))) {
+  const empty = await isEmptyDirectory(destination);
+  if (!force && !empty) {
     throw new HavenError(
       "REFUSED",
       `restore destination ${destination} is not empty; refusing to write into it`,
@@ -45,6 +50,7 @@ async function prepareDestination(destination: string, force: boolean): Promise<
       },
     );
   }
+  return empty;
 }
 
 /**
@@ -64,9 +70,40 @@ async function assertShareMounted(config: TargetConfigOf<"files">, to: RestoreDe
   );
 }
 
-async function loadIndex(options: RestoreOptions): Promise<Map<string, FileIndexEntry> | undefined> {
+/**
+ * The file index, to check each file as it is written. A missing or damaged index does not stop a
+ * restore that starts from nothing: the tar stream's sha256 (in the manifest) still proves every
+ * byte, only the file-by-file checks are lost, and a warning says so. In a disaster the data object
+ * may be all that is left. Over existing files it does stop it: there the index is what keeps a
+ * damaged archive from replacing a good file (see extract.ts), so the hint says to restore elsewhere.
+ */
+async function loadIndex(
+  options: RestoreOptions,
+  fresh: boolean,
+  run: RunContext,
+): Promise<Map<string, FileIndexEntry> | undefined> {
   const openIndex = options.extra?.index;
-  return openIndex === undefined ? undefined : readFileIndex(await openIndex());
+  if (openIndex === undefined) return undefined;
+  try {
+    return await readFileIndex(await openIndex());
+  } catch (error) {
+    if (!isHavenError(error) || !errorProvesDamage(error)) throw error;
+    if (!fresh) {
+      throw new HavenError(
+        error.code,
+        `${error.message}; refusing to restore over existing files without it`,
+        {
+          cause: error,
+          hint: "restore into an empty directory with --to: the data's own sha256 still proves every byte there; or restore another snapshot (haven snapshots TARGET)",
+        },
+      );
+    }
+    run.warn(
+      `the snapshot's file index cannot be used (${error.message}): files are not checked one by one; the data's own sha256 still proves every byte`,
+      { code: error.code },
+    );
+    return undefined;
+  }
 }
 
 export async function restoreFiles(
@@ -81,8 +118,8 @@ export async function restoreFiles(
   try {
     destination = destinationPath(config, to);
     await assertShareMounted(config, to);
-    await prepareDestination(destination, options.force === true);
-    expected = await loadIndex(options);
+    const fresh = await prepareDestination(destination, options.force === true);
+    expected = await loadIndex(options, fresh, run);
     await options.beforeWrite?.();
   } catch (error) {
     body.destroy();
