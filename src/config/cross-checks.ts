@@ -4,7 +4,8 @@
  * needs a mail server. Run on the raw data even when the schema found problems, so that every problem is
  * reported at once; shapes the schema rejects are skipped here.
  */
-import { isAbsolute, resolve } from "node:path";
+import { isAbsolute, relative, resolve, sep } from "node:path";
+import { excludeMatcher } from "../targets/files/walk";
 import type { IssueCollector } from "./issues";
 import {
   DATABASE_URL_SCHEMES,
@@ -37,6 +38,9 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
   }
 
   if (isRecord(data.targets)) checkVerifyInto(data.targets, defaults, issues);
+  if (isRecord(data.targets) && isRecord(data.destinations)) {
+    checkSharesHoldingTheirDestination(data.targets, data.destinations, defaults, issues);
+  }
   if (isRecord(data.targets)) checkUrlParameters(data.targets, issues);
 
   if (typeof data.timezone === "string" && !isKnownTimezone(data.timezone)) {
@@ -53,6 +57,44 @@ export function checkCrossReferences(data: unknown, issues: IssueCollector): voi
       ["reports", "monthly"],
       "monthly reports are sent by email: configure alerts.email (its SMTP server)",
     );
+  }
+}
+
+/**
+ * A files target whose folder holds one of its own filesystem destinations (`path: /srv`, the NAS
+ * destination at /srv/backups) would archive every earlier backup into each new one: each snapshot
+ * larger than all before it together, until the disk is full. Refused unless `exclude` leaves the
+ * destination out.
+ */
+function checkSharesHoldingTheirDestination(
+  targets: Record<string, unknown>,
+  destinations: Record<string, unknown>,
+  defaults: Record<string, unknown>,
+  issues: IssueCollector,
+): void {
+  for (const [name, target] of Object.entries(targets)) {
+    if (!isRecord(target) || target.type !== "files" || typeof target.path !== "string") continue;
+    const names = target.destinations ?? defaults.destinations;
+    if (!Array.isArray(names)) continue;
+    const share = resolve(target.path);
+    const excludes = Array.isArray(target.exclude) ? target.exclude.filter((p) => typeof p === "string") : [];
+    const isExcluded = excludeMatcher(excludes);
+    for (const destinationName of names) {
+      const destination = typeof destinationName === "string" ? destinations[destinationName] : undefined;
+      if (!isRecord(destination) || destination.type !== "filesystem") continue;
+      if (typeof destination.path !== "string" || destination.path === "") continue;
+      const root = resolve(destination.path);
+      const inside = relative(share, root);
+      if (inside.startsWith("..") || isAbsolute(inside)) continue;
+      const rel = inside.split(sep).join("/");
+      if (rel !== "" && (isExcluded(rel) || isExcluded(`${rel}/`))) continue;
+      issues.atPath(
+        ["targets", name, "path"],
+        rel === ""
+          ? `it is the folder of its own destination "${destinationName}": every backup would hold all the ones before it. Give the destination a folder outside ${share}`
+          : `it holds its own destination "${destinationName}" (${root}): every backup would hold all the ones before it. Add "${rel}" to targets.${name}.exclude, or give the destination a folder outside ${share}`,
+      );
+    }
   }
 }
 

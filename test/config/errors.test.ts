@@ -285,6 +285,27 @@ describe("problem positions", () => {
     ]);
   });
 
+  it("rejects a files target whose folder holds its own filesystem destination, unless excluded", () => {
+    const error = errorOf(
+      [
+        "destinations:",
+        "  nas: { type: filesystem, path: /srv/share/backups }",
+        "  root: { type: filesystem, path: /srv/data }",
+        "  offsite: { type: s3, bucket: offsite, endpoint: 'http://minio:9000' }",
+        "targets:",
+        "  share: { type: files, path: /srv/share, destinations: [nas, offsite] }",
+        "  data: { type: files, path: /srv/data/, destinations: [root] }",
+        "  excluded: { type: files, path: /srv/share, destinations: [nas], exclude: [backups] }",
+        "  other: { type: files, path: /srv/elsewhere, destinations: [nas] }",
+        "  sibling: { type: files, path: /srv/share/back, destinations: [nas] }",
+      ].join("\n"),
+    );
+    expect(error.message.split("\n")).toEqual([
+      'haven.yaml:6:31: targets.share.path: it holds its own destination "nas" (/srv/share/backups): every backup would hold all the ones before it. Add "backups" to targets.share.exclude, or give the destination a folder outside /srv/share',
+      'haven.yaml:7:30: targets.data.path: it is the folder of its own destination "root": every backup would hold all the ones before it. Give the destination a folder outside /srv/data',
+    ]);
+  });
+
   it("never quotes a secret value in a message", () => {
     const error = errorOf(
       [
