@@ -135,7 +135,7 @@ export function classifyS3Error(error: unknown, ctx: S3ErrorContext): HavenError
     return make(
       "TRANSIENT",
       `${what} failed: ${detail}`,
-      `the S3 service did not answer properly and will be retried; if it persists, check ${config}.endpoint, the network, and the service's health`,
+      `the S3 service did not answer properly: a queued run is tried again after its backoff, a --direct one is yours to run again. If it persists, check ${config}.endpoint, the network, and the service's health`,
     );
   }
   if (name === "PermanentRedirect" || name === "AuthorizationHeaderMalformed" || status === 301) {
