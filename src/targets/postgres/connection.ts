@@ -216,7 +216,11 @@ export interface LibpqSession {
  * The environment of a libpq tool for `conn` (database: `database`). The password goes into a 0600
  * PGPASSFILE in a 0700 directory; inherited PG* variables are dropped so they cannot redirect the tool.
  */
-export async function libpqSession(conn: PgConnection, database = conn.database): Promise<LibpqSession> {
+export async function libpqSession(
+  conn: PgConnection,
+  database = conn.database,
+  applicationName = "haven",
+): Promise<LibpqSession> {
   const dir = conn.password ? await PrivateDir.create("haven-pg") : undefined;
   try {
     const passfile = conn.password
@@ -233,7 +237,7 @@ export async function libpqSession(conn: PgConnection, database = conn.database)
       PGSSLKEY: conn.sslKey,
       // Without a configured password libpq may still use ~/.pgpass, as the operator would expect.
       PGPASSFILE: passfile,
-      PGAPPNAME: "haven",
+      PGAPPNAME: applicationName,
       PGCONNECT_TIMEOUT: "15",
     });
     return { env, remove: async () => dir?.remove() };

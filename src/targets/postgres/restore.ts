@@ -15,6 +15,7 @@
  * Roles (the `globals` stream) are not applied: ownership and grants refer to roles that must exist on
  * the destination server; restore them first with `psql -f globals.sql` when they do not.
  */
+import { randomBytes } from "node:crypto";
 import type { Readable } from "node:stream";
 import type { Client } from "pg";
 import { HavenError } from "../../lib/errors";
@@ -30,6 +31,7 @@ import {
 } from "./connection";
 import { connectPg } from "./client";
 import { classifyPgRestoreStderr, pgClientError } from "./errors";
+import { watchLockWaits } from "./lock-watch";
 
 /** Databases a cluster always has; a restore connects to one of them to create the destination. */
 const MAINTENANCE_DATABASES = ["postgres", "template1"];
@@ -64,9 +66,11 @@ export async function restorePostgres(
   }
 
   let session: Awaited<ReturnType<typeof libpqSession>>;
+  // Its own name, so that the lock watch finds pg_restore's session among the application's.
+  const applicationName = `haven-restore-${randomBytes(4).toString("hex")}`;
   try {
     await opts.beforeWrite?.();
-    session = await libpqSession(conn);
+    session = await libpqSession(conn, conn.database, applicationName);
   } catch (error) {
     body.destroy();
     if (created) await dropDatabase(conn, run);
@@ -97,6 +101,8 @@ export async function restorePostgres(
   });
   const counter = new ByteCounter();
   run.logger.info({ database: describePg(conn), created }, "pg_restore started");
+  // Only an existing database has sessions that can hold its tables' locks.
+  const lockWatch = created ? undefined : watchLockWaits(conn, applicationName, run);
   try {
     const exit = await feedTool(restore, body, counter);
     if (!exit.ok) {
@@ -108,6 +114,7 @@ export async function restorePostgres(
     if (created) await dropDatabase(conn, run);
     throw error;
   } finally {
+    await lockWatch?.stop();
     await session.remove();
   }
 }
