@@ -56,21 +56,28 @@ export async function psql(
   );
 }
 
+/** The mariadb client's arguments for the shared server as root: batch output without column names. */
+export function mariadbArgs(database?: string): string[] {
+  const args = ["-h", MARIADB.host, "-P", String(MARIADB.port), "-u", MARIADB.user, "-N", "-B"];
+  return database ? [...args, database] : args;
+}
+
 /** Runs SQL through the mariadb client as root; batch output without column names. */
 export async function mariadb(sql: string, database?: string): Promise<string> {
-  const args = [
-    "-h",
-    MARIADB.host,
-    "-P",
-    String(MARIADB.port),
-    "-u",
-    MARIADB.user,
-    "-N",
-    "-B",
-    "--default-character-set=utf8mb4",
-  ];
-  if (database) args.push(database);
-  return runWithInput("mariadb", args, sql);
+  return runWithInput(
+    "mariadb",
+    [...mariadbArgs(), "--default-character-set=utf8mb4", ...(database ? [database] : [])],
+    sql,
+  );
+}
+
+/** Resolves once `condition` holds, looking every 50 ms; rejects after `timeoutMs`. */
+export async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`the condition did not hold within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 export async function runWithInput(

@@ -6,8 +6,8 @@
 import { Readable } from "node:stream";
 import { Client } from "pg";
 import { createPostgresAdapter } from "../../src/targets/postgres/adapter";
-import { LOCK_WATCH } from "../../src/targets/postgres/lock-watch";
-import { collect, PG, psql, sharedPgTarget, testRun, uniqueName } from "../helpers/db";
+import { LOCK_WATCH } from "../../src/targets/lock-watch";
+import { collect, PG, psql, sharedPgTarget, testRun, uniqueName, waitUntil } from "../helpers/db";
 
 const database = uniqueName("haven_pg_locked");
 const intervalMs = LOCK_WATCH.intervalMs;
@@ -22,14 +22,6 @@ afterAll(async () => {
   LOCK_WATCH.intervalMs = intervalMs;
   await psql("postgres", `drop database if exists ${database} with (force)`);
 });
-
-async function until(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error("timed out waiting for the condition");
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test("a restore kept waiting by another session's lock names that session, then goes on when it ends", async () => {
   const adapter = createPostgresAdapter(sharedPgTarget("locked-db", database), testRun().logger);
@@ -49,7 +41,7 @@ test("a restore kept waiting by another session's lock names that session, then 
     });
     let settled = false;
     void restored.finally(() => (settled = true)).catch(() => undefined);
-    await until(() => run.logText().includes("pg_restore has waited"), 20_000);
+    await waitUntil(() => run.logText().includes("pg_restore has waited"), 20_000);
     expect(settled).toBe(false);
     const warning = run
       .logText()

@@ -19,7 +19,9 @@ import {
   writeOptionFile,
   type MysqlConnection,
 } from "./connection";
+import type { LockWatch } from "../lock-watch";
 import { classifyMysqlStderr } from "./errors";
+import { watchMetadataLockWaits } from "./lock-watch";
 import { discoverMysqlTools, flavorOf, pickTool, type MysqlTool } from "./tools";
 
 export async function restoreMysql(
@@ -46,6 +48,7 @@ export async function restoreMysql(
   }
 
   let optionFile: Awaited<ReturnType<typeof writeOptionFile>> | undefined;
+  let lockWatch: LockWatch | undefined;
   const counter = new ByteCounter();
   try {
     await opts.beforeWrite?.();
@@ -67,6 +70,8 @@ export async function restoreMysql(
       logger: run.logger,
     });
     run.logger.info({ database: describeMysql(conn), created }, "restore started");
+    // Only an existing schema has sessions that can hold its tables' metadata locks.
+    lockWatch = created ? undefined : watchMetadataLockWaits(conn, client, run);
     const exit = await feedTool(restore, body, counter);
     if (!exit.ok)
       throw toolError(client.command, exit, classifyMysqlStderr, `read ${client.command}'s error above`);
@@ -77,6 +82,7 @@ export async function restoreMysql(
     else if (counter.bytes > 0) throw partlyReplaced(error, conn);
     throw error;
   } finally {
+    await lockWatch?.stop();
     await optionFile?.remove();
   }
 }

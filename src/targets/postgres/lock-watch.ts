@@ -9,12 +9,10 @@
  * alone: it goes on when the lock is released.
  */
 import type { Client } from "pg";
+import { periodicLockWatch, type LockWatch } from "../lock-watch";
 import type { RunContext } from "../types";
 import { connectPg } from "./client";
 import type { PgConnection } from "./connection";
-
-/** How often the restore's session is looked at; tests shorten it. */
-export const LOCK_WATCH = { intervalMs: 10_000 };
 
 const BLOCKERS_QUERY = `
   select b.pid, b.usename, b.application_name, host(b.client_addr) as client_addr, b.state,
@@ -45,23 +43,13 @@ function describeBlocker(b: Blocker): string {
   return `pid ${b.pid} (${who.join(", ")})`;
 }
 
-export interface LockWatch {
-  stop(): Promise<void>;
-}
-
-/**
- * Watches the session of `applicationName` on `conn`'s database until `stop`. Never fails the
- * restore: a watcher that cannot connect or query logs why at debug level and stops watching.
- */
+/** Watches the session of `applicationName` on `conn`'s database until `stop` (see periodicLockWatch). */
 export function watchLockWaits(conn: PgConnection, applicationName: string, run: RunContext): LockWatch {
   let client: Client | undefined;
-  let stopped = false;
-  let tick: Promise<void> = Promise.resolve();
-
-  const look = async () => {
+  const look = async (isStopped: () => boolean) => {
     client ??= await connectPg(conn, conn.database, run.signal);
     const { rows } = await client.query<Blocker>(BLOCKERS_QUERY, [applicationName]);
-    if (rows.length === 0 || stopped) return;
+    if (rows.length === 0 || isStopped()) return;
     const waited = Math.max(...rows.map((row) => row.waited_seconds ?? 0));
     const pids = rows.map((row) => row.pid);
     run.logger.warn(
@@ -71,24 +59,5 @@ export function watchLockWaits(conn: PgConnection, applicationName: string, run:
         `connections or end the session (SELECT pg_terminate_backend(${pids.join("), pg_terminate_backend(")}))`,
     );
   };
-
-  const timer = setInterval(() => {
-    tick = tick.then(look).catch((error: unknown) => {
-      run.logger.debug(
-        { err: String(error) },
-        "lock watch stopped: it could not look at the restore's session",
-      );
-      clearInterval(timer);
-    });
-  }, LOCK_WATCH.intervalMs);
-  timer.unref();
-
-  return {
-    async stop() {
-      stopped = true;
-      clearInterval(timer);
-      await tick;
-      await client?.end().catch(() => undefined);
-    },
-  };
+  return periodicLockWatch(look, run, async () => client?.end());
 }
