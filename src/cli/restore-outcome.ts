@@ -54,7 +54,7 @@ export function restoreShortfall(rejected: Rejected, warnings: readonly string[]
       "PARTIAL",
       `the restore finished with ${count(warnings.length, "warning", "warnings")}`,
       {
-        hint: "see each warning above for what was not restored as the snapshot has it, and what to do",
+        hint: "each warning above says what was not restored or checked as the snapshot has it, and what to do",
         exitCode: ExitCode.BREACH_OR_PARTIAL,
       },
     );
