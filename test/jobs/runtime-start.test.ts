@@ -40,7 +40,7 @@ test("a serve whose HTTP port is taken fails to start and leaves no worker takin
       `http: { host: 127.0.0.1, port: ${port} }`,
       `destinations: { local: { type: filesystem, path: ${tmpdir()} } }`,
       "targets:",
-      `  share: { type: files, path: ${tmpdir()}, destinations: [local] }`,
+      `  share: { type: files, path: ${tmpdir()}/haven-runtime-share, destinations: [local] }`,
     ].join("\n"),
     "<runtime-start-test>",
   );

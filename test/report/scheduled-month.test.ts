@@ -56,7 +56,7 @@ test("a report job run after its month ended still reports the month before its 
       "timezone: Europe/Paris",
       `destinations: { local: { type: filesystem, path: ${dir} } }`,
       "targets:",
-      `  share: { type: files, path: ${dir}, destinations: [local] }`,
+      `  share: { type: files, path: ${join(dir, "share")}, destinations: [local] }`,
     ].join("\n"),
     "<report-month-test>",
   );
@@ -86,7 +86,7 @@ test("a report some recipients were refused raises report-failed naming them, wi
       "timezone: Europe/Paris",
       `destinations: { local: { type: filesystem, path: ${dir} } }`,
       "targets:",
-      `  share: { type: files, path: ${dir}, destinations: [local] }`,
+      `  share: { type: files, path: ${join(dir, "share")}, destinations: [local] }`,
       "alerts:",
       "  email:",
       `    smtp: { host: 127.0.0.1, port: ${receiver.port}, user: ${smtp.user}, password: "${smtp.password}", tls: { enabled: true, rejectUnauthorized: false } }`,

@@ -32,7 +32,7 @@ export function configYaml(options: TestConfigOptions): string {
     "targets:",
   ];
   for (const [name, target] of Object.entries(options.targets)) {
-    lines.push(`  ${name}:`, "    type: files", `    path: ${tmpdir()}`);
+    lines.push(`  ${name}:`, "    type: files", `    path: ${tmpdir()}/haven-jobs-share`);
     const schedule = Object.entries(target.schedule ?? {}).map(([tier, cron]) => `${tier}: "${cron}"`);
     lines.push(`    schedule: { ${schedule.join(", ")} }`);
     if (target.verifySchedule) lines.push(`    verify: { schedule: "${target.verifySchedule}" }`);
