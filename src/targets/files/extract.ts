@@ -47,6 +47,15 @@ const WRITE_BATCH = 1024 * 1024;
 const HOLE_PIECE = 64 * 1024;
 const HOLE_MIN = 4 * 1024;
 const ZERO_PIECE = Buffer.alloc(HOLE_PIECE);
+
+/** Whether `chunk[start, end)` is a hole-sized run of zeros; data is told apart by its first byte. */
+function isZeros(chunk: Buffer, start: number, end: number): boolean {
+  const length = end - start;
+  if (length < HOLE_MIN || chunk[start] !== 0) return false;
+  return chunk
+    .subarray(start, end)
+    .equals(length === HOLE_PIECE ? ZERO_PIECE : ZERO_PIECE.subarray(0, length));
+}
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface ExtractOptions {
@@ -574,6 +583,11 @@ class Extraction {
     let batchBytes = 0;
     let position = 0;
     let holes = false;
+    const add = (bytes: Buffer) => {
+      if (bytes.length === 0) return;
+      batch.push(bytes);
+      batchBytes += bytes.length;
+    };
     const flush = async () => {
       if (batchBytes > 0) await writeAll(calls, fd, batch, position);
       position += batchBytes;
@@ -586,19 +600,19 @@ class Extraction {
         hash.update(chunk);
         await hash.room();
       }
+      // The chunk goes to the batch whole unless a piece of it is a hole: data is not cut up.
+      let unwritten = 0;
       for (let at = 0; at < chunk.length; at += HOLE_PIECE) {
-        const piece = chunk.subarray(at, at + HOLE_PIECE);
-        // memcmp stops at the first byte that is not zero: data costs next to nothing here.
-        if (piece.length >= HOLE_MIN && piece.equals(ZERO_PIECE.subarray(0, piece.length))) {
-          await flush();
-          position += piece.length;
-          holes = true;
-          continue;
-        }
-        batch.push(piece);
-        batchBytes += piece.length;
-        if (batchBytes >= WRITE_BATCH) await flush();
+        const end = Math.min(chunk.length, at + HOLE_PIECE);
+        if (!isZeros(chunk, at, end)) continue;
+        add(chunk.subarray(unwritten, at));
+        await flush();
+        position += end - at;
+        holes = true;
+        unwritten = end;
       }
+      add(chunk.subarray(unwritten));
+      if (batchBytes >= WRITE_BATCH) await flush();
     }
     await flush();
     // A file that ends in a hole has no byte written at its end: its length is set here.
