@@ -11,7 +11,7 @@ import { rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fsyncFile, moveIntoPlace, pathExists } from "../../lib/durable-file";
+import { moveIntoPlace, pathExists } from "../../lib/durable-file";
 import { HavenError } from "../../lib/errors";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
 import { RdbStream } from "./rdb-stream";
@@ -62,8 +62,10 @@ export async function restoreRedis(
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
   const rdb = await RdbStream.exact();
   try {
-    await pipeline(body, rdb, createWriteStream(temp, { mode: 0o600, flags: "wx" }), { signal: run.signal });
-    await fsyncFile(temp);
+    // flush: the stream fsyncs the file before it closes, and the pipeline settles only after that.
+    await pipeline(body, rdb, createWriteStream(temp, { mode: 0o600, flags: "wx", flush: true }), {
+      signal: run.signal,
+    });
     // Without consent, never replace a file that appeared meanwhile.
     await moveIntoPlace(temp, target, opts.force === true);
   } catch (error) {

@@ -11,7 +11,7 @@ import { chmod, chown, rm, stat } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { fsyncFile, moveIntoPlace, pathExists } from "../../lib/durable-file";
+import { moveIntoPlace, pathExists } from "../../lib/durable-file";
 import { HavenError } from "../../lib/errors";
 import { ByteCounter } from "../process";
 import type { RestoreDestination, RestoreOptions, RestoreStats, RunContext } from "../types";
@@ -46,10 +46,10 @@ export async function restoreSqlite(
   const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.restore`);
   const counter = new ByteCounter();
   try {
-    await pipeline(body, counter, createWriteStream(temp, { mode: 0o600, flags: "wx" }), {
+    // flush: the stream fsyncs the file before it closes, and the pipeline settles only after that.
+    await pipeline(body, counter, createWriteStream(temp, { mode: 0o600, flags: "wx", flush: true }), {
       signal: run.signal,
     });
-    await fsyncFile(temp);
     const check = (
       await sqliteExec(temp, "pragma integrity_check;", { readonly: true, signal: run.signal })
     ).trim();
