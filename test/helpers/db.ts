@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import pino, { type Logger } from "pino";
 import type { TargetConfigOf } from "../../src/config/types";
 import { Secret } from "../../src/lib/secret";
-import type { RunContext } from "../../src/targets/types";
+import type { RestoreStats, RunContext, TargetAdapter } from "../../src/targets/types";
 
 const execFileAsync = promisify(execFile);
 
@@ -69,6 +69,28 @@ export async function mariadb(sql: string, database?: string): Promise<string> {
     [...mariadbArgs(), "--default-character-set=utf8mb4", ...(database ? [database] : [])],
     sql,
   );
+}
+
+/**
+ * Starts a restore into database `name` (forced) and waits until its run logs a line containing
+ * `text`; returns that line, whether the restore had settled by then, and the restore itself.
+ */
+export async function restoreUntilLogged(
+  adapter: TargetAdapter,
+  dump: Buffer,
+  name: string,
+  text: string,
+): Promise<{ line: string; settledFirst: boolean; restored: Promise<RestoreStats> }> {
+  const run = testRun();
+  const restored = adapter.restore(Readable.from([dump]), { kind: "database", name }, run, { force: true });
+  let settled = false;
+  void restored.finally(() => (settled = true)).catch(() => undefined);
+  await waitUntil(() => run.logText().includes(text), 20_000);
+  const line = run
+    .logText()
+    .split("\n")
+    .find((logged) => logged.includes(text)) as string;
+  return { line, settledFirst: settled, restored };
 }
 
 /** Resolves once `condition` holds, looking every 50 ms; rejects after `timeoutMs`. */

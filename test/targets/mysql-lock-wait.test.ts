@@ -6,7 +6,6 @@
  */
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { Readable } from "node:stream";
 import { LOCK_WATCH } from "../../src/targets/lock-watch";
 import { createMysqlAdapter } from "../../src/targets/mysql/adapter";
 import {
@@ -15,6 +14,7 @@ import {
   MARIADB,
   mariadb,
   mariadbArgs,
+  restoreUntilLogged,
   testRun,
   uniqueName,
   waitUntil,
@@ -61,19 +61,13 @@ test("a restore kept waiting by a metadata lock names the open transactions, the
   const holderId = Number(output.split("\n")[0]);
 
   try {
-    const run = testRun();
-    const restored = adapter.restore(Readable.from([dump]), { kind: "database", name: schema }, run, {
-      force: true,
-    });
-    let settled = false;
-    void restored.finally(() => (settled = true)).catch(() => undefined);
-    await waitUntil(() => run.logText().includes("metadata lock"), 20_000);
-    expect(settled).toBe(false);
-    const warning = run
-      .logText()
-      .split("\n")
-      .find((line) => line.includes("metadata lock"));
-    expect(JSON.parse(warning!)).toMatchObject({ level: 40, openTransactions: [holderId] });
+    const {
+      line: warning,
+      settledFirst,
+      restored,
+    } = await restoreUntilLogged(adapter, dump, schema, "metadata lock");
+    expect(settledFirst).toBe(false);
+    expect(JSON.parse(warning)).toMatchObject({ level: 40, openTransactions: [holderId] });
     expect(warning).toContain(`id ${holderId} (user root, from 127.0.0.1`);
     expect(warning).toContain(`KILL ${holderId}`);
 

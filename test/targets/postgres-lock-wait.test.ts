@@ -3,11 +3,10 @@
  * idle in a transaction) says who holds it and how to end it, while it waits, and goes on once the
  * lock is released. Before, it waited without a word.
  */
-import { Readable } from "node:stream";
 import { Client } from "pg";
 import { createPostgresAdapter } from "../../src/targets/postgres/adapter";
 import { LOCK_WATCH } from "../../src/targets/lock-watch";
-import { collect, PG, psql, sharedPgTarget, testRun, uniqueName, waitUntil } from "../helpers/db";
+import { collect, PG, psql, restoreUntilLogged, sharedPgTarget, testRun, uniqueName } from "../helpers/db";
 
 const database = uniqueName("haven_pg_locked");
 const intervalMs = LOCK_WATCH.intervalMs;
@@ -35,19 +34,13 @@ test("a restore kept waiting by another session's lock names that session, then 
     await holder.query("begin");
     await holder.query("select count(*) from t"); // holds a lock that DROP TABLE t must wait for
 
-    const run = testRun();
-    const restored = adapter.restore(Readable.from([dump]), { kind: "database", name: database }, run, {
-      force: true,
-    });
-    let settled = false;
-    void restored.finally(() => (settled = true)).catch(() => undefined);
-    await waitUntil(() => run.logText().includes("pg_restore has waited"), 20_000);
-    expect(settled).toBe(false);
-    const warning = run
-      .logText()
-      .split("\n")
-      .find((line) => line.includes("pg_restore has waited"));
-    expect(JSON.parse(warning!)).toMatchObject({
+    const {
+      line: warning,
+      settledFirst,
+      restored,
+    } = await restoreUntilLogged(adapter, dump, database, "pg_restore has waited");
+    expect(settledFirst).toBe(false);
+    expect(JSON.parse(warning)).toMatchObject({
       level: 40,
       blockingPids: [holderPid],
       msg: expect.stringContaining(
